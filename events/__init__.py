@@ -1,0 +1,1 @@
+"""Event types and the append-only SQLite event store."""

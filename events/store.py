@@ -1,0 +1,247 @@
+"""The append-only SQLite event log: gapless ``seq``, a hash chain, triggers that refuse edits.
+
+The store knows nothing of the domain: it stores (type, data, command_id, subject, v) rows and
+streams them back. Projections and their tables share the same database file and transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tracker.errors import IntegrityError, NotATrackerDatabase, StoreError
+
+APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
+GENESIS_HASH = "0" * 64
+READ_BATCH = 2000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    command_id TEXT,
+    subject TEXT,
+    v INTEGER NOT NULL DEFAULT 1,
+    data TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_command ON events(command_id) WHERE command_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_subject ON events(subject) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A row to append; ``data`` is the JSON text of the event."""
+
+    type: str
+    data: bytes
+    command_id: str | None = None
+    subject: str | None = None
+    v: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A row as stored in the log."""
+
+    seq: int
+    type: str
+    at: str
+    command_id: str | None
+    subject: str | None
+    v: int
+    data: str
+
+
+def utc_now() -> str:
+    """Now as UTC ISO 8601 with microseconds and a Z, the format of the ``at`` column."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(prev: str, seq: int, type_: str, at: str, data: str | bytes) -> str:
+    """The row's hash: it covers the previous row's hash and this row's own content."""
+    h = hashlib.sha256()
+    h.update(f"{prev}|{seq}|{type_}|{at}|".encode())
+    h.update(data if isinstance(data, bytes) else data.encode())
+    return h.hexdigest()
+
+
+def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL and a busy timeout."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
+    return conn
+
+
+class EventStore:
+    """Appends to and streams from the ``events`` table of one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._depth = 0
+        self._last: tuple[int, str] | None = None  # (seq, hash) of the newest row, cached
+
+    def create_schema(self) -> None:
+        """Create the log (idempotent) and mark the file as tracker's; refuse foreign files."""
+        try:
+            app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise NotATrackerDatabase(f"not a tracker database ({exc})") from exc
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
+            raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
+        with self.atomic():
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    @contextmanager
+    def atomic(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint inside one; rolled back on error."""
+        if self._depth == 0:
+            self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            name = None
+        else:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self.conn
+        except BaseException:
+            self._depth -= 1
+            if name is None:
+                self.conn.execute("ROLLBACK")
+                self._last = None
+            else:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                self._last = None
+            raise
+        self._depth -= 1
+        if name is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that is always rolled back: the dry run."""
+        class _Rollback(Exception):
+            pass
+        try:
+            with self.atomic():
+                yield self.conn
+                raise _Rollback
+        except _Rollback:
+            pass
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether an atomic() block is open."""
+        return self._depth > 0
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest row, or (0, genesis)."""
+        if self._last is None or not self.in_transaction:
+            row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            self._last = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        return self._last
+
+    def append(self, records: Iterable[NewRecord], *, at: str | None = None) -> list[tuple[int, str]]:
+        """Append rows inside the current transaction (one is opened if none); returns (seq, at)."""
+        if not self.in_transaction:
+            with self.atomic():
+                return self.append(records, at=at)
+        at = at or utc_now()
+        seq, prev = self.head()
+        rows = []
+        for rec in records:
+            seq += 1
+            prev = chain_hash(prev, seq, rec.type, at, rec.data)
+            rows.append((seq, rec.type, at, rec.command_id, rec.subject, rec.v, rec.data, prev))
+        try:
+            self.conn.executemany(
+                "INSERT INTO events (seq, type, at, command_id, subject, v, data, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            self._last = None
+            raise StoreError(f"cannot append to the event log: {exc}") from exc
+        self._last = (seq, prev)
+        return [(r[0], at) for r in rows]
+
+    def count(self) -> int:
+        """How many rows the log holds."""
+        return self.head()[0]
+
+    def read(self, *, after_seq: int = 0, until_seq: int | None = None, until_at: str | None = None,
+             where: str = "", params: tuple = (), batch: int = READ_BATCH) -> Iterator[StoredRecord]:
+        """Stream rows in order, a batch at a time (never the whole log in memory)."""
+        clauses = ["seq > ?"]
+        base: list = []
+        if until_seq is not None:
+            clauses.append("seq <= ?")
+            base.append(until_seq)
+        if until_at is not None:
+            clauses.append("at <= ?")
+            base.append(until_at)
+        if where:
+            clauses.append(f"({where})")
+        sql = ("SELECT seq, type, at, command_id, subject, v, data FROM events WHERE "
+               + " AND ".join(clauses) + " ORDER BY seq LIMIT ?")
+        cursor_seq = after_seq
+        while True:
+            rows = self.conn.execute(sql, (cursor_seq, *base, *params, batch)).fetchall()
+            for row in rows:
+                yield StoredRecord(*row)
+            if len(rows) < batch:
+                return
+            cursor_seq = rows[-1][0]
+
+    def verify_chain(self) -> list[str]:
+        """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""
+        problems: list[str] = []
+        prev_hash, prev_seq, prev_at = GENESIS_HASH, 0, ""
+        sql = "SELECT seq, type, at, data, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        while True:
+            rows = self.conn.execute(sql, (prev_seq, READ_BATCH)).fetchall()
+            for seq, type_, at, data, stored in rows:
+                if seq != prev_seq + 1:
+                    problems.append(f"seq {prev_seq + 1}..{seq - 1}: missing rows")
+                if at < prev_at:
+                    problems.append(f"seq {seq}: time goes backwards ({at} < {prev_at})")
+                expected = chain_hash(prev_hash, seq, type_, at, data)
+                if expected != stored:
+                    problems.append(f"seq {seq}: hash does not match its content and predecessor")
+                prev_hash, prev_seq, prev_at = stored, seq, at
+            if len(rows) < READ_BATCH:
+                return problems
+
+
+def open_store(path: Path | str, *, create: bool = True) -> EventStore:
+    """Open (and create, if asked) the event store at ``path``."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no tracker database here")
+    store = EventStore(connect(path))
+    store.create_schema()
+    return store
+

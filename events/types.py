@@ -1,0 +1,417 @@
+"""Every event tracker records: frozen, tagged msgspec Structs in one union with one reused codec.
+
+Evolving events (read this before changing a Struct):
+- A new field always gets a default, so rows written before it still decode.
+- A field is never removed or retyped in place; add a new field and upcast old rows instead.
+- A renamed type keeps its old tag readable through ``RENAMED`` (old tag -> new tag).
+- A change that old rows cannot meet by defaults bumps ``SCHEMA_VERSION`` and registers an
+  upcaster in ``UPCASTERS`` keyed by (tag, version written) that rewrites the raw dict.
+- Each stored row carries the version it was written at (column ``v``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Union
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+
+class Event(msgspec.Struct, frozen=True, tag=True, tag_field="type", kw_only=True):
+    """Base of every event; the tag is the class name."""
+
+    subject_prefix: ClassVar[str | None] = None
+
+    def subject(self) -> str | None:
+        """The entity this event is about (``dvd:12``), used to filter the audit log."""
+        return None
+
+
+# --- commands: intents and their lifecycle -------------------------------------------------
+
+
+class CommandRequested(Event, frozen=True):
+    """A user asked for a command (the intent)."""
+
+    command_id: str
+    name: str
+    options: dict[str, Any] = {}
+
+
+class CommandStarted(Event, frozen=True):
+    """The engine began (or resumed) a command; ``total`` items were selected."""
+
+    command_id: str
+    total: int | None = None
+
+
+class ItemProcessed(Event, frozen=True):
+    """One item of a command finished: updated, skipped or failed, with its field changes."""
+
+    command_id: str
+    item: str
+    outcome: str  # "updated" | "skipped" | "failed"
+    reason: str = ""
+    changes: dict[str, list[Any]] = {}
+
+    def subject(self) -> str | None:
+        """Items are named like subjects (``dvd:12``)."""
+        return self.item
+
+
+class CommandCancelRequested(Event, frozen=True):
+    """A user asked to cancel a queued or running command."""
+
+    command_id: str
+
+
+class CommandCompleted(Event, frozen=True):
+    """A command finished; ``summary`` is what the CLI prints."""
+
+    command_id: str
+    summary: dict[str, Any] = {}
+
+
+class CommandFailed(Event, frozen=True):
+    """A command stopped as a whole (bad key, bad input) with its reason."""
+
+    command_id: str
+    reason: str
+    summary: dict[str, Any] = {}
+
+
+class CommandCancelled(Event, frozen=True):
+    """A command was cancelled before it finished."""
+
+    command_id: str
+    summary: dict[str, Any] = {}
+
+
+# --- DVD collection -------------------------------------------------------------------------
+
+
+class _DvdEvent(Event, frozen=True):
+    dvd_id: int
+
+    def subject(self) -> str | None:
+        """Every DVD event is about one DVD."""
+        return f"dvd:{self.dvd_id}"
+
+
+class DvdAdded(_DvdEvent, frozen=True):
+    """A DVD joined the collection (by add, import or the sample data)."""
+
+    title: str
+    year: int | None = None
+    tmdb_id: int | None = None
+    imdb_id: str | None = None
+    uk_certification: str | None = None
+    source: str = "add"
+
+
+class DvdTmdbIdMatched(_DvdEvent, frozen=True):
+    """A TMDB search found the DVD's TMDB id."""
+
+    tmdb_id: int
+
+
+class DvdImdbIdPopulated(_DvdEvent, frozen=True):
+    """TMDB told the DVD's IMDb id ("" when TMDB holds none)."""
+
+    imdb_id: str
+
+
+class DvdDetailsRefreshed(_DvdEvent, frozen=True):
+    """TMDB details of a DVD; empty values are TMDB's own empties, not gaps."""
+
+    tagline: str = ""
+    budget: int = 0
+    revenue: int = 0
+    production_companies: list[str] = []
+    director: str = ""
+    uk_certification: str = ""
+    rating: float = 0.0
+    vote_count: int = 0
+    poster_path: str = ""  # TMDB's path, "" when it has no poster
+    imdb_id: str | None = None
+
+
+class DvdPosterSaved(_DvdEvent, frozen=True):
+    """A DVD's poster was saved under the home (path relative to it)."""
+
+    poster: str
+
+
+class DvdUkCertificationNormalized(_DvdEvent, frozen=True):
+    """A DVD's UK certification was lower-cased."""
+
+    uk_certification: str
+
+
+class Torrent(msgspec.Struct, frozen=True):
+    """One YTS torrent of a film."""
+
+    quality: str
+    type: str
+    seeds: int
+    peers: int
+    size_bytes: int
+    hash: str
+
+
+class DvdTorrentsChecked(_DvdEvent, frozen=True):
+    """YTS answered for a DVD (an empty list means YTS has none, never that YTS failed)."""
+
+    torrents: list[Torrent] = []
+
+
+class PosterFileDeleted(Event, frozen=True):
+    """An unreferenced poster file was deleted from media/posters/."""
+
+    path: str
+
+    def subject(self) -> str | None:
+        """The file's path relative to the home."""
+        return f"file:{self.path}"
+
+
+# --- catalogue ------------------------------------------------------------------------------
+
+
+class GenreRef(msgspec.Struct, frozen=True):
+    """A genre as TMDB names it inside a movie or show."""
+
+    id: int
+    name: str
+
+
+class GenreNamed(Event, frozen=True):
+    """A genre is on TMDB's official list for a media type."""
+
+    tmdb_id: int
+    name: str
+    media_type: str  # "movie" | "tv"
+
+    def subject(self) -> str | None:
+        """Genres are keyed by TMDB id."""
+        return f"genre:{self.tmdb_id}"
+
+
+class MovieListed(Event, frozen=True):
+    """A movie's basic fields, as a popular list gives them."""
+
+    tmdb_id: int
+    title: str
+    overview: str = ""
+    release_date: str = ""
+    popularity: float = 0.0
+    rating: float = 0.0
+    vote_count: int = 0
+    genre_ids: list[int] = []
+    poster_path: str | None = None
+
+    def subject(self) -> str | None:
+        """Movies are keyed by TMDB id."""
+        return f"movie:{self.tmdb_id}"
+
+
+class TvShowListed(Event, frozen=True):
+    """A TV show's basic fields, as a popular list gives them."""
+
+    tmdb_id: int
+    name: str
+    overview: str = ""
+    first_air_date: str = ""
+    popularity: float = 0.0
+    rating: float = 0.0
+    vote_count: int = 0
+    genre_ids: list[int] = []
+    poster_path: str | None = None
+
+    def subject(self) -> str | None:
+        """Shows are keyed by TMDB id."""
+        return f"tv:{self.tmdb_id}"
+
+
+class MovieDetailsRefreshed(Event, frozen=True):
+    """A movie's details: runtime, genres and director."""
+
+    tmdb_id: int
+    runtime: int = 0
+    genres: list[GenreRef] = []
+    director: str = ""
+
+    def subject(self) -> str | None:
+        """Movies are keyed by TMDB id."""
+        return f"movie:{self.tmdb_id}"
+
+
+class TvDetailsRefreshed(Event, frozen=True):
+    """A TV show's details: seasons, episodes, run time, genres and creators."""
+
+    tmdb_id: int
+    number_of_seasons: int = 0
+    number_of_episodes: int = 0
+    episode_run_time: int = 0
+    genres: list[GenreRef] = []
+    creators: list[str] = []
+
+    def subject(self) -> str | None:
+        """Shows are keyed by TMDB id."""
+        return f"tv:{self.tmdb_id}"
+
+
+class CataloguePosterSaved(Event, frozen=True):
+    """A movie's or show's poster was saved under the home."""
+
+    media_type: str
+    tmdb_id: int
+    poster: str
+
+    def subject(self) -> str | None:
+        """Keyed like the movie or show."""
+        return f"{self.media_type}:{self.tmdb_id}"
+
+
+class ProviderSeen(Event, frozen=True):
+    """A watch provider is known, with TMDB's logo path."""
+
+    provider_id: int
+    name: str
+    logo_path: str | None = None
+
+    def subject(self) -> str | None:
+        """Providers are keyed by TMDB provider id."""
+        return f"provider:{self.provider_id}"
+
+
+class OfferAdded(Event, frozen=True):
+    """A provider began offering a movie or show in a region."""
+
+    media_type: str
+    tmdb_id: int
+    region: str
+    offer_type: str
+    provider_id: int
+
+    def subject(self) -> str | None:
+        """Keyed like the movie or show."""
+        return f"{self.media_type}:{self.tmdb_id}"
+
+
+class OfferRemoved(Event, frozen=True):
+    """TMDB no longer lists an offer: the title left that service in that region."""
+
+    media_type: str
+    tmdb_id: int
+    region: str
+    offer_type: str
+    provider_id: int
+
+    def subject(self) -> str | None:
+        """Keyed like the movie or show."""
+        return f"{self.media_type}:{self.tmdb_id}"
+
+
+class WatchProvidersChecked(Event, frozen=True):
+    """The offers of a movie or show were checked (whether or not any changed)."""
+
+    media_type: str
+    tmdb_id: int
+
+    def subject(self) -> str | None:
+        """Keyed like the movie or show."""
+        return f"{self.media_type}:{self.tmdb_id}"
+
+
+class ProviderLogoSaved(Event, frozen=True):
+    """A provider's logo was saved under the home."""
+
+    provider_id: int
+    logo: str
+
+    def subject(self) -> str | None:
+        """Providers are keyed by TMDB provider id."""
+        return f"provider:{self.provider_id}"
+
+
+class BadgeCreated(Event, frozen=True):
+    """A predefined achievement badge was created."""
+
+    name: str
+    description: str
+    badge_type: str
+    rarity: str
+    icon: str
+    requirement_count: int
+    requirement_type: str
+
+    def subject(self) -> str | None:
+        """Badges are keyed by name."""
+        return f"badge:{self.name}"
+
+
+AnyEvent = Union[
+    CommandRequested, CommandStarted, ItemProcessed, CommandCancelRequested, CommandCompleted,
+    CommandFailed, CommandCancelled,
+    DvdAdded, DvdTmdbIdMatched, DvdImdbIdPopulated, DvdDetailsRefreshed, DvdPosterSaved,
+    DvdUkCertificationNormalized, DvdTorrentsChecked, PosterFileDeleted,
+    GenreNamed, MovieListed, TvShowListed, MovieDetailsRefreshed, TvDetailsRefreshed,
+    CataloguePosterSaved, ProviderSeen, OfferAdded, OfferRemoved, WatchProvidersChecked,
+    ProviderLogoSaved, BadgeCreated,
+]
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in AnyEvent.__args__}  # type: ignore[attr-defined]
+
+# Old tag -> current tag, for renamed event types.
+RENAMED: dict[str, str] = {}
+
+# (tag, version written) -> function rewriting the raw dict to the next version.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyEvent)
+_raw_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class UnknownEventType(ValueError):
+    """A row's type is not one this version knows (written by a newer tracker?)."""
+
+
+def encode(event: Event) -> bytes:
+    """The JSON text stored in the ``data`` column (the tag included)."""
+    return _encoder.encode(event)
+
+
+def type_name(event: Event) -> str:
+    """The tag stored in the ``type`` column."""
+    return type(event).__name__
+
+
+def decode(data: bytes | str, type_: str | None = None, version: int = SCHEMA_VERSION) -> Event:
+    """Decode a stored row, upcasting rows written by older versions or under old names."""
+    if version == SCHEMA_VERSION and (type_ is None or type_ in EVENT_TYPES):
+        try:
+            return _decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            if type_ is not None and type_ in EVENT_TYPES:
+                raise
+            raise UnknownEventType(str(exc)) from exc
+    return _upcast(_raw_decoder.decode(data), version)
+
+
+def _upcast(raw: dict[str, Any], version: int) -> Event:
+    """Bring an old row's dict up to the current schema, then decode it."""
+    if version > SCHEMA_VERSION:
+        raise UnknownEventType(f"written by schema version {version}, this tracker reads up to {SCHEMA_VERSION}")
+    tag = RENAMED.get(raw.get("type", ""), raw.get("type", ""))
+    raw["type"] = tag
+    while version < SCHEMA_VERSION:
+        step = UPCASTERS.get((tag, version))
+        if step is not None:
+            raw = step(raw)
+        version += 1
+    if tag not in EVENT_TYPES:
+        raise UnknownEventType(f"unknown event type {tag!r}")
+    return msgspec.convert(raw, EVENT_TYPES[tag])

@@ -1,0 +1,118 @@
+"""Settings: command-line flag > environment variable > $TRACKER_HOME/tracker.toml > default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from tracker.errors import ConfigError
+
+DEFAULT_HOME = "~/.local/share/tracker"
+
+# setting name -> (environment variable, default, parser)
+_SETTINGS: dict[str, tuple[str, Any, type]] = {
+    "tmdb_api_key": ("TMDB_API_KEY", None, str),
+    "tmdb_access_token": ("TMDB_ACCESS_TOKEN", None, str),
+    "tmdb_base_url": ("TMDB_BASE_URL", "https://api.themoviedb.org/3", str),
+    "tmdb_image_base_url": ("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p", str),
+    "yts_base_url": ("YTS_BASE_URL", "https://movies-api.accel.li/api/v2", str),
+    "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", 40.0, float),
+    "yts_rate_per_s": ("TRACKER_YTS_RATE", 2.0, float),
+    "concurrency": ("TRACKER_CONCURRENCY", 16, int),
+}
+SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; secrets are hidden from repr so they never reach a log line."""
+
+    home: Path
+    tmdb_api_key: str | None = field(default=None, repr=False)
+    tmdb_access_token: str | None = field(default=None, repr=False)
+    tmdb_base_url: str = "https://api.themoviedb.org/3"
+    tmdb_image_base_url: str = "https://image.tmdb.org/t/p"
+    yts_base_url: str = "https://movies-api.accel.li/api/v2"
+    tmdb_rate_per_s: float = 40.0
+    yts_rate_per_s: float = 2.0
+    concurrency: int = 16
+
+    @property
+    def db_path(self) -> Path:
+        """The event log and read tables."""
+        return self.home / "tracker.db"
+
+    @property
+    def posters_dir(self) -> Path:
+        """Where posters are saved."""
+        return self.home / "media" / "posters"
+
+    @property
+    def logos_dir(self) -> Path:
+        """Where provider logos are saved."""
+        return self.home / "media" / "provider_logos"
+
+    def secrets(self) -> list[str]:
+        """The secret values in force, for redaction."""
+        return [v for v in (self.tmdb_api_key, self.tmdb_access_token) if v]
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some settings replaced (used by the demo and tests)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+
+def _parse(name: str, raw: Any, parser: type, source: str) -> Any:
+    """One setting value from a string or TOML value, or a one-line ConfigError naming its source."""
+    try:
+        value = parser(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {name} must be a {parser.__name__}, got {raw!r}") from exc
+    if parser in (int, float) and value <= 0:
+        raise ConfigError(f"{source}: {name} must be greater than 0, got {raw!r}")
+    if parser is str and name.endswith("_url"):
+        value = value.rstrip("/")
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The [tracker] table (or top level) of tracker.toml, or {} when absent."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc}") from exc
+    table = data.get("tracker", data)
+    unknown = sorted(set(table) - set(_SETTINGS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
+    return table
+
+
+def load_settings(
+    home: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **flags: Any,
+) -> Settings:
+    """Resolve every setting by precedence: flags, then environment, then tracker.toml, then default."""
+    env = os.environ if env is None else env
+    home_raw = home if home is not None else env.get("TRACKER_HOME") or DEFAULT_HOME
+    home_path = Path(home_raw).expanduser()
+    toml_path = home_path / "tracker.toml"
+    toml_values = _read_toml(toml_path)
+    values: dict[str, Any] = {}
+    for name, (env_name, default, parser) in _SETTINGS.items():
+        if flags.get(name) is not None:
+            values[name] = _parse(name, flags[name], parser, f"--{name.replace('_', '-')}")
+        elif env.get(env_name):
+            values[name] = _parse(name, env[env_name], parser, env_name)
+        elif name in toml_values:
+            values[name] = _parse(name, toml_values[name], parser, str(toml_path))
+        else:
+            values[name] = default
+    return Settings(home=home_path, **values)
