@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_command ON events(command_id) WHERE command_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_subject ON events(subject) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
@@ -119,6 +120,7 @@ class EventStore:
         """A transaction, or a savepoint inside one; rolled back on error."""
         if self._depth == 0:
             self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            self._last = None  # another process may have appended since our last transaction
             name = None
         else:
             name = f"sp{self._depth}"
@@ -187,6 +189,15 @@ class EventStore:
             raise StoreError(f"cannot append to the event log: {exc}") from exc
         self._last = (seq, prev)
         return [(r[0], at) for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the store's own ``meta`` table (versions, not domain data)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a ``meta`` value."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def count(self) -> int:
         """How many rows the log holds."""

@@ -1,0 +1,38 @@
+"""Dispatch of events to the pure folds that update the read tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from events.types import Event
+from projections.rows import RowCache
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Where an event stands in the log: its seq, its time and the command that caused it."""
+
+    seq: int
+    at: str
+    command_id: str | None = None
+
+
+Fold = Callable[[RowCache, Envelope, Any], None]
+HANDLERS: dict[type[Event], list[Fold]] = defaultdict(list)
+
+
+def on(*types: type[Event]) -> Callable[[Fold], Fold]:
+    """Register a fold for some event types."""
+    def register(fn: Fold) -> Fold:
+        for t in types:
+            HANDLERS[t].append(fn)
+        return fn
+    return register
+
+
+def apply(rows: RowCache, env: Envelope, event: Event) -> None:
+    """Fold one event into the read tables (events no table cares about are skipped)."""
+    for fold in HANDLERS.get(type(event), ()):
+        fold(rows, env, event)

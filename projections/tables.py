@@ -1,0 +1,93 @@
+"""The read tables: their columns, keys and DDL, in one place so export and replay agree."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+PROJECTION_VERSION = 1  # bump when a table changes shape: the tables are then rebuilt by replay
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read table: its key columns, every column in order, and which columns hold JSON."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    json_columns: frozenset[str]
+    ddl: str
+    indexes: tuple[str, ...] = ()
+
+
+def _table(name: str, key: tuple[str, ...], cols: str, json_cols: tuple[str, ...] = (),
+           indexes: tuple[str, ...] = ()) -> Table:
+    """Build a Table from a compact column list ``"name TYPE, ..."``."""
+    parts = [c.strip() for c in cols.split(",") if c.strip()]
+    names = tuple(p.split()[0] for p in parts)
+    ddl = (f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}, "
+           f"PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID")
+    return Table(name, key, names, frozenset(json_cols), ddl, indexes)
+
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    _table("dvds", ("id",),
+           "id INTEGER, title TEXT, year INTEGER, tmdb_id INTEGER, imdb_id TEXT, tagline TEXT,"
+           " budget INTEGER, revenue INTEGER, production_companies TEXT, director TEXT,"
+           " uk_certification TEXT, rating REAL, vote_count INTEGER, poster TEXT,"
+           " tmdb_poster_path TEXT, torrents TEXT, torrents_checked_at TEXT,"
+           " details_refreshed_at TEXT, added_at TEXT, updated_at TEXT",
+           ("production_companies", "torrents"),
+           ("CREATE INDEX IF NOT EXISTS dvds_tmdb ON dvds(tmdb_id)",
+            "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id)",
+            "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)")),
+    _table("movies", ("tmdb_id",),
+           "tmdb_id INTEGER, title TEXT, overview TEXT, release_date TEXT, popularity REAL,"
+           " rating REAL, vote_count INTEGER, runtime INTEGER, director TEXT, genre_ids TEXT,"
+           " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
+           " providers_checked_at TEXT, listed_at TEXT",
+           ("genre_ids",), ("CREATE INDEX IF NOT EXISTS movies_poster ON movies(poster)",)),
+    _table("tv", ("tmdb_id",),
+           "tmdb_id INTEGER, name TEXT, overview TEXT, first_air_date TEXT, popularity REAL,"
+           " rating REAL, vote_count INTEGER, number_of_seasons INTEGER,"
+           " number_of_episodes INTEGER, episode_run_time INTEGER, creators TEXT, genre_ids TEXT,"
+           " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
+           " providers_checked_at TEXT, listed_at TEXT",
+           ("genre_ids", "creators"), ("CREATE INDEX IF NOT EXISTS tv_poster ON tv(poster)",)),
+    _table("genres", ("tmdb_id",), "tmdb_id INTEGER, name TEXT, media_types TEXT",
+           ("media_types",)),
+    _table("providers", ("provider_id",),
+           "provider_id INTEGER, name TEXT, logo TEXT, tmdb_logo_path TEXT"),
+    _table("availability", ("media_type", "tmdb_id", "region", "offer_type", "provider_id"),
+           "media_type TEXT, tmdb_id INTEGER, region TEXT, offer_type TEXT, provider_id INTEGER,"
+           " since TEXT"),
+    _table("badges", ("name",),
+           "name TEXT, description TEXT, badge_type TEXT, rarity TEXT, icon TEXT,"
+           " requirement_count INTEGER, requirement_type TEXT, created_at TEXT"),
+    _table("commands", ("command_id",),
+           "command_id TEXT, name TEXT, options TEXT, status TEXT, requested_seq INTEGER,"
+           " requested_at TEXT, started_at TEXT, finished_at TEXT, total INTEGER,"
+           " processed INTEGER, updated INTEGER, skipped INTEGER, failed INTEGER,"
+           " reason TEXT, summary TEXT, cancel_requested INTEGER, last_seq INTEGER",
+           ("options", "summary"),
+           ("CREATE INDEX IF NOT EXISTS commands_status ON commands(status, requested_seq)",)),
+    _table("command_items", ("command_id", "item"),
+           "command_id TEXT, item TEXT, outcome TEXT, reason TEXT, seq INTEGER"),
+)}
+
+# The tables `tracker export` offers, in the order SPEC.md lists them.
+EXPORTABLE = ("dvds", "movies", "tv", "genres", "providers", "availability", "badges")
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """Create every read table and index (idempotent)."""
+    for table in TABLES.values():
+        conn.execute(table.ddl)
+        for index in table.indexes:
+            conn.execute(index)
+
+
+def drop_tables(conn: sqlite3.Connection) -> None:
+    """Drop every read table: they are disposable and rebuilt by replay."""
+    for name in TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")

@@ -1,0 +1,137 @@
+"""The database: the event log and the read tables, changed together in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import projections
+from events.store import EventStore, NewRecord, StoredRecord, connect
+from events.types import SCHEMA_VERSION, Event, UnknownEventType, decode, encode, type_name
+from projections.tables import PROJECTION_VERSION, create_tables, drop_tables
+from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError
+
+REPLAY_FLUSH_ROWS = 50_000
+
+
+class Database:
+    """One connection to ``tracker.db``: append events and fold them into the read tables."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise NotATrackerDatabase(f"{self.path}: is a folder, not a tracker database")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
+        self.store = EventStore(self.conn)
+        try:
+            self._open()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _open(self) -> None:
+        """Create what is missing, refuse newer logs, rebuild tables of an older shape."""
+        self.store.create_schema()
+        written = int(self.store.get_meta("schema_version") or 0)
+        if written > SCHEMA_VERSION:
+            raise NewerSchemaError(
+                f"{self.path}: written by a newer tracker (event schema {written}, this one reads "
+                f"up to {SCHEMA_VERSION}); upgrade tracker to use it")
+        shape = self.store.get_meta("projection_version")
+        with self.store.atomic():
+            if written < SCHEMA_VERSION:
+                self.store.set_meta("schema_version", str(SCHEMA_VERSION))
+            if shape != str(PROJECTION_VERSION):
+                drop_tables(self.conn)
+            create_tables(self.conn)
+        if shape is not None and shape != str(PROJECTION_VERSION):
+            self.replay()
+        with self.store.atomic():
+            self.store.set_meta("projection_version", str(PROJECTION_VERSION))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """A transaction (or a savepoint inside one)."""
+        with self.store.atomic() as conn:
+            yield conn
+
+    @contextmanager
+    def dry_run(self) -> Iterator[sqlite3.Connection]:
+        """Everything recorded inside is visible inside, then rolled back."""
+        with self.store.rolled_back() as conn:
+            yield conn
+
+    def record(self, events: Sequence[Event], command_id: str | None = None) -> int:
+        """Append events and fold them into the read tables in one transaction; the last seq."""
+        if not events:
+            return self.store.head()[0]
+        records = [NewRecord(type_name(e), encode(e), command_id, e.subject(), SCHEMA_VERSION)
+                   for e in events]
+        with self.store.atomic():
+            placed = self.store.append(records)
+            rows = projections.RowCache(self.conn)
+            for event, (seq, at) in zip(events, placed):
+                projections.apply(rows, projections.Envelope(seq, at, command_id), event)
+            rows.flush()
+        return placed[-1][0]
+
+    def events(self, **filters: object) -> Iterator[tuple[StoredRecord, Event]]:
+        """Stream (row, decoded event) pairs; filters as ``EventStore.read``."""
+        for rec in self.store.read(**filters):  # type: ignore[arg-type]
+            yield rec, decode_record(rec)
+
+    def replay(self, *, until_at: str | None = None, target: sqlite3.Connection | None = None) -> int:
+        """Rebuild every read table from nothing (into ``target`` if given); events folded."""
+        conn = target or self.conn
+        if target is None:
+            with self.store.atomic():
+                return _rebuild(self.store, conn, until_at)
+        conn.execute("BEGIN")
+        try:
+            count = _rebuild(self.store, conn, until_at)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return count
+
+
+def decode_record(rec: StoredRecord) -> Event:
+    """Decode a stored row, or say plainly that a newer tracker wrote it."""
+    try:
+        return decode(rec.data, rec.type, rec.v)
+    except UnknownEventType as exc:
+        raise NewerSchemaError(
+            f"event {rec.seq} ({rec.type}) is unknown to this tracker: written by a newer "
+            f"version? upgrade tracker ({exc})") from exc
+    except ValueError as exc:
+        raise StoreError(f"event {rec.seq} ({rec.type}) cannot be decoded: {exc}") from exc
+
+
+def _rebuild(store: EventStore, conn: sqlite3.Connection, until_at: str | None) -> int:
+    """Drop, recreate and refold the read tables on ``conn`` from the events of ``store``."""
+    drop_tables(conn)
+    create_tables(conn)
+    rows = projections.RowCache(conn, known_empty=True, max_rows=REPLAY_FLUSH_ROWS)
+    apply, envelope = projections.apply, projections.Envelope
+    count = 0
+    for rec in store.read(until_at=until_at):
+        apply(rows, envelope(rec.seq, rec.at, rec.command_id), decode_record(rec))
+        count += 1
+        if count % 1024 == 0:
+            rows.maybe_flush()
+    rows.flush()
+    return count

@@ -1,0 +1,93 @@
+"""Structured logging to stderr, with every secret redacted before a line is rendered."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "***"
+
+# A key can reach a message inside a URL even when it is not one of the configured secrets
+# (say, a key pasted into a base URL), so query values and bearer tokens are masked by shape too.
+_API_KEY_RE = re.compile(r"(?i)(api_key=)[^&\s\"'<>]+")
+_BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each secret, each ``api_key=...`` value and each bearer token replaced by ***."""
+    # Longest first, so a secret that contains another is masked whole.
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _API_KEY_RE.sub(rf"\g<1>{REDACTED}", text)
+    return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
+
+
+class Redactor:
+    """A structlog processor masking secrets in every value of an event, nested ones included."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        """Remember the secrets to mask."""
+        self.secrets = [s for s in secrets if s]
+
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """Redact the event dict in place and return it."""
+        for key, value in list(event_dict.items()):
+            event_dict[key] = self._clean(value)
+        return event_dict
+
+    def _clean(self, value: Any) -> Any:
+        """One value, redacted; anything that is not a plain scalar is rendered to text first."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {k: self._clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self._clean(v) for v in value]
+        # URLs, exceptions and other objects render their own text, which may hold a secret.
+        return redact(str(value), self.secrets)
+
+
+def _stderr_logger_factory(*_args: Any) -> structlog.PrintLogger:
+    """A logger writing to the current sys.stderr (looked up late, so redirections are honoured)."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
+def configure_logging(
+    *, verbose: bool = False, debug: bool = False, secrets: Iterable[str] = ()
+) -> None:
+    """Send structlog output to stderr as key=value lines: warning by default, info, or debug."""
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # Tracebacks become text before redaction, so a key inside one is masked too.
+            structlog.processors.format_exc_info,
+            Redactor(secrets),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=_stderr_logger_factory,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger whose lines carry ``logger=name``."""
+    return structlog.get_logger(logger=name)
+
+
+# structlog's own default prints everything to stdout, which would corrupt --json output;
+# until the CLI configures logging, keep to stderr at warning level with shape-based redaction.
+if not structlog.is_configured():
+    configure_logging()
