@@ -135,6 +135,7 @@ class DvdDetailsRefreshed(_DvdEvent, frozen=True):
     vote_count: int = 0
     poster_path: str = ""  # TMDB's path, "" when it has no poster
     imdb_id: str | None = None
+    genres: list[str] = []
 
 
 class DvdPosterSaved(_DvdEvent, frozen=True):

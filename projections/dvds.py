@@ -49,7 +49,7 @@ def details_refreshed(rows: RowCache, env: Envelope, e: DvdDetailsRefreshed) -> 
         tagline=e.tagline, budget=e.budget, revenue=e.revenue,
         production_companies=list(e.production_companies), director=e.director,
         uk_certification=e.uk_certification, rating=e.rating, vote_count=e.vote_count,
-        tmdb_poster_path=e.poster_path, details_refreshed_at=env.at,
+        genres=list(e.genres), tmdb_poster_path=e.poster_path, details_refreshed_at=env.at,
     )
     if e.imdb_id is not None:
         row = rows.get("dvds", (e.dvd_id,))

@@ -34,10 +34,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     _table("dvds", ("id",),
            "id INTEGER, title TEXT, year INTEGER, tmdb_id INTEGER, imdb_id TEXT, tagline TEXT,"
            " budget INTEGER, revenue INTEGER, production_companies TEXT, director TEXT,"
-           " uk_certification TEXT, rating REAL, vote_count INTEGER, poster TEXT,"
+           " uk_certification TEXT, rating REAL, vote_count INTEGER, genres TEXT, poster TEXT,"
            " tmdb_poster_path TEXT, torrents TEXT, torrents_checked_at TEXT,"
            " details_refreshed_at TEXT, added_at TEXT, updated_at TEXT",
-           ("production_companies", "torrents"),
+           ("production_companies", "torrents", "genres"),
            ("CREATE INDEX IF NOT EXISTS dvds_tmdb ON dvds(tmdb_id)",
             "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id)",
             "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)")),

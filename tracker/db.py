@@ -7,9 +7,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
+
 import projections
 from events.store import EventStore, NewRecord, StoredRecord, connect
-from events.types import SCHEMA_VERSION, Event, UnknownEventType, decode, encode, type_name
+from events.types import SCHEMA_VERSION, DvdAdded, Event, UnknownEventType, decode, encode, type_name
 from projections.tables import PROJECTION_VERSION, create_tables, drop_tables
 from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError
 
@@ -78,15 +80,33 @@ class Database:
         """Append events and fold them into the read tables in one transaction; the last seq."""
         if not events:
             return self.store.head()[0]
-        records = [NewRecord(type_name(e), encode(e), command_id, e.subject(), SCHEMA_VERSION)
-                   for e in events]
         with self.store.atomic():
+            events = self._assign_dvd_ids(events)
+            records = [NewRecord(type_name(e), encode(e), command_id, e.subject(), SCHEMA_VERSION)
+                       for e in events]
             placed = self.store.append(records)
             rows = projections.RowCache(self.conn)
             for event, (seq, at) in zip(events, placed):
                 projections.apply(rows, projections.Envelope(seq, at, command_id), event)
             rows.flush()
         return placed[-1][0]
+
+    def _assign_dvd_ids(self, events: Sequence[Event]) -> list[Event]:
+        """Give each new DVD (``dvd_id`` 0) the next id, inside the writing transaction.
+
+        Ids are taken here rather than by the command so that two processes adding DVDs at
+        once can never take the same id: BEGIN IMMEDIATE serialises them.
+        """
+        out: list[Event] = []
+        next_id: int | None = None
+        for e in events:
+            if isinstance(e, DvdAdded) and e.dvd_id == 0:
+                if next_id is None:
+                    next_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM dvds").fetchone()[0]
+                e = msgspec.structs.replace(e, dvd_id=next_id)
+                next_id += 1
+            out.append(e)
+        return out
 
     def events(self, **filters: object) -> Iterator[tuple[StoredRecord, Event]]:
         """Stream (row, decoded event) pairs; filters as ``EventStore.read``."""

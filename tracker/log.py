@@ -83,8 +83,8 @@ def configure_logging(
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger whose lines carry ``logger=name``."""
-    return structlog.get_logger(logger=name)
+    """A structlog logger whose lines carry the logger name (rendered in brackets)."""
+    return structlog.get_logger(logger_name=name)
 
 
 # structlog's own default prints everything to stdout, which would corrupt --json output;

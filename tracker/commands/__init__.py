@@ -1,0 +1,18 @@
+"""Every command tracker runs, by name."""
+
+from __future__ import annotations
+
+from tracker.commands.badges import CreateInitialBadges
+from tracker.commands.base import Command
+from tracker.commands.collection import (Add, CleanupUnusedPosters, Import, LoadSampleData,
+                                         NormalizeUkCertifications)
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Add(), Import(), LoadSampleData(), NormalizeUkCertifications(), CleanupUnusedPosters(),
+    CreateInitialBadges(),
+)}
+
+
+def register(command: Command) -> None:
+    """Add a command to the registry (the network commands register themselves)."""
+    COMMANDS[command.name] = command

@@ -1,0 +1,53 @@
+"""Rows of the read tables with the exported field names of SPEC.md."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+_decode = msgspec.json.decode
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "dvds": ("id", "title", "year", "tmdb_id", "imdb_id", "tagline", "budget", "revenue",
+             "production_companies", "director", "uk_certification", "rating", "vote_count",
+             "poster", "torrents", "torrents_checked_at", "details_refreshed_at", "added_at",
+             "genres"),
+    "movies": ("tmdb_id", "title", "overview", "release_date", "popularity", "rating",
+               "vote_count", "runtime", "director", "genres", "poster", "details_refreshed_at"),
+    "tv": ("tmdb_id", "name", "overview", "first_air_date", "popularity", "rating", "vote_count",
+           "number_of_seasons", "number_of_episodes", "episode_run_time", "creators", "genres",
+           "poster", "details_refreshed_at"),
+    "genres": ("tmdb_id", "name", "media_types"),
+    "providers": ("provider_id", "name", "logo"),
+    "availability": ("media_type", "tmdb_id", "region", "offer_type", "provider_id"),
+    "badges": ("name", "description", "badge_type", "rarity", "icon", "requirement_count",
+               "requirement_type"),
+}
+JSON_FIELDS = {"production_companies", "torrents", "genres", "media_types", "creators"}
+ORDER = {"dvds": "id", "movies": "tmdb_id", "tv": "tmdb_id", "genres": "tmdb_id",
+         "providers": "provider_id", "availability": "media_type, tmdb_id, region, offer_type, provider_id",
+         "badges": "name"}
+
+
+def _genre_names(conn: sqlite3.Connection) -> dict[int, str]:
+    return {i: n for i, n in conn.execute("SELECT tmdb_id, name FROM genres WHERE name IS NOT NULL")}
+
+
+def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]]:
+    """Stream a table's rows as dicts of exported fields (lists decoded, genre ids named)."""
+    fields = FIELDS[table]
+    names = _genre_names(conn) if table in ("movies", "tv") else {}
+    select = [("genre_ids" if f == "genres" and table in ("movies", "tv") else f) for f in fields]
+    cursor = conn.execute(f"SELECT {', '.join(select)} FROM {table} ORDER BY {ORDER[table]}")
+    while batch := cursor.fetchmany(1000):
+        for values in batch:
+            row = dict(zip(fields, values))
+            for f in JSON_FIELDS.intersection(row):
+                if row[f] is not None:
+                    row[f] = _decode(row[f])
+            if names or table in ("movies", "tv"):
+                row["genres"] = [names[g] for g in row["genres"] or [] if g in names]
+            yield row

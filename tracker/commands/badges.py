@@ -1,0 +1,106 @@
+"""The predefined achievement badges, how a collection is measured against them, and their command."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from events.types import BadgeCreated
+from tracker.commands.base import SKIPPED, UPDATED, Command, Item, Outcome, Run
+
+
+class Badge(NamedTuple):
+    """A badge definition."""
+
+    name: str
+    description: str
+    badge_type: str  # milestone | genre | critic | explorer
+    rarity: str  # bronze | silver | gold | platinum
+    icon: str
+    requirement_count: int
+    requirement_type: str
+
+
+BADGES: tuple[Badge, ...] = (
+    Badge("First Disc", "Add your first DVD to the collection", "milestone", "bronze", "💿", 1, "dvds_owned"),
+    Badge("Shelf Starter", "Own 10 DVDs", "milestone", "bronze", "📀", 10, "dvds_owned"),
+    Badge("Collector", "Own 50 DVDs", "milestone", "silver", "🗄️", 50, "dvds_owned"),
+    Badge("Archivist", "Own 250 DVDs", "milestone", "gold", "🏛️", 250, "dvds_owned"),
+    Badge("Cinematheque", "Own 1,000 DVDs", "milestone", "platinum", "🏆", 1000, "dvds_owned"),
+    Badge("Genre Taster", "Own films from 3 different genres", "genre", "bronze", "🎭", 3, "genres_collected"),
+    Badge("Genre Hopper", "Own films from 8 different genres", "genre", "silver", "🎬", 8, "genres_collected"),
+    Badge("Genre Master", "Own films from 15 different genres", "genre", "gold", "🌈", 15, "genres_collected"),
+    Badge("Horror Hound", "Own 5 horror films", "genre", "silver", "🧛", 5, "genre_horror"),
+    Badge("Stargazer", "Own 5 science fiction films", "genre", "silver", "🚀", 5, "genre_science_fiction"),
+    Badge("Toon Town", "Own 5 animated films", "genre", "bronze", "🐭", 5, "genre_animation"),
+    Badge("Good Taste", "Own 5 films rated 8.0 or more on TMDB", "critic", "bronze", "⭐", 5, "rated_8_plus"),
+    Badge("Critic's Darling", "Own 25 films rated 8.0 or more on TMDB", "critic", "gold", "🌟", 25, "rated_8_plus"),
+    Badge("Crowd Pleaser", "Own 10 films with 10,000 votes or more on TMDB", "critic", "silver", "👥", 10, "votes_10000_plus"),
+    Badge("Auteur Spotter", "Own films by 5 different directors", "explorer", "bronze", "🎥", 5, "directors_collected"),
+    Badge("Director's Cut", "Own films by 25 different directors", "explorer", "gold", "🎞️", 25, "directors_collected"),
+    Badge("Time Traveller", "Own films from 5 different decades", "explorer", "silver", "⏳", 5, "decades_collected"),
+    Badge("Century Spanner", "Own films from 9 different decades", "explorer", "platinum", "🕰️", 9, "decades_collected"),
+)
+
+
+def _genre_count(name: str) -> str:
+    return ("SELECT COUNT(*) FROM dvds WHERE EXISTS (SELECT 1 FROM json_each(dvds.genres)"
+            f" WHERE lower(value) = '{name}')")
+
+
+MEASURES: dict[str, str] = {
+    "dvds_owned": "SELECT COUNT(*) FROM dvds",
+    "genres_collected": "SELECT COUNT(DISTINCT lower(j.value)) FROM dvds, json_each(dvds.genres) j"
+                        " WHERE dvds.genres IS NOT NULL",
+    "genre_horror": _genre_count("horror"),
+    "genre_science_fiction": _genre_count("science fiction"),
+    "genre_animation": _genre_count("animation"),
+    "rated_8_plus": "SELECT COUNT(*) FROM dvds WHERE rating >= 8.0",
+    "votes_10000_plus": "SELECT COUNT(*) FROM dvds WHERE vote_count >= 10000",
+    # several directors are stored joined with ", "; each counts
+    "directors_collected": "WITH RECURSIVE split(rest, one) AS ("
+                           " SELECT director || ', ', NULL FROM dvds WHERE director > ''"
+                           " UNION ALL SELECT substr(rest, instr(rest, ', ') + 2),"
+                           " substr(rest, 1, instr(rest, ', ') - 1) FROM split WHERE rest > '')"
+                           " SELECT COUNT(DISTINCT one) FROM split WHERE one > ''",
+    "decades_collected": "SELECT COUNT(DISTINCT year / 10) FROM dvds WHERE year IS NOT NULL",
+}
+
+
+def measure(conn: sqlite3.Connection, requirement_type: str) -> int | None:
+    """How far the collection is along a requirement, or None for an unknown requirement."""
+    sql = MEASURES.get(requirement_type)
+    return None if sql is None else int(conn.execute(sql).fetchone()[0])
+
+
+def earned(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every badge in the badges table with the collection's progress and whether it is earned."""
+    rows = conn.execute("SELECT name, description, badge_type, rarity, icon, requirement_count,"
+                        " requirement_type FROM badges ORDER BY badge_type, requirement_count, name")
+    out = []
+    for name, desc, btype, rarity, icon, count, rtype in rows.fetchall():
+        progress = measure(conn, rtype)
+        out.append({"name": name, "description": desc, "badge_type": btype, "rarity": rarity,
+                    "icon": icon, "requirement_count": count, "requirement_type": rtype,
+                    "progress": progress, "earned": progress is not None and progress >= count})
+    return out
+
+
+class CreateInitialBadges(Command):
+    """create-initial-badges: the predefined badges, idempotent."""
+
+    name = "create-initial-badges"
+    help = "Create the predefined achievement badges (running it again adds nothing twice)."
+    walks_items = False
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """Every predefined badge."""
+        return [Item(f"badge:{b.name}", b) for b in BADGES]
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Create a badge unless one of that name exists."""
+        badge: Badge = item.payload
+        if run.db.conn.execute("SELECT 1 FROM badges WHERE name = ?", (badge.name,)).fetchone():
+            return Outcome(SKIPPED, reason="exists")
+        return Outcome(UPDATED, [BadgeCreated(**badge._asdict())], changes={"badge": [None, badge.name]})

@@ -1,0 +1,98 @@
+"""What a command is: how it selects its items and turns each into events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from events.types import Event
+
+if TYPE_CHECKING:
+    from tracker.clients import Clients
+    from tracker.config import Settings
+    from tracker.db import Database
+
+UPDATED, SKIPPED, FAILED = "updated", "skipped", "failed"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A command-line argument of a command, as argparse takes it."""
+
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any]
+
+
+def arg(*flags: str, **kwargs: Any) -> Arg:
+    """Declare a command-line argument."""
+    return Arg(flags, kwargs)
+
+
+@dataclass
+class Item:
+    """One unit of a command's work, named like an event subject (``dvd:12``, ``line:7``)."""
+
+    key: str
+    payload: Any = None
+
+
+@dataclass
+class Outcome:
+    """What processing one item produced: its events, its outcome and field changes."""
+
+    outcome: str
+    events: list[Event] = field(default_factory=list)
+    reason: str = ""
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """Everything a command needs while running: its options, the database, the clients."""
+
+    command_id: str
+    name: str
+    options: dict[str, Any]
+    settings: Settings
+    db: Database
+    dry_run: bool = False
+    clients: Clients | None = None
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+
+class Command:
+    """A command: ``select`` lists items, ``process`` turns one into an Outcome."""
+
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+    arguments: ClassVar[tuple[Arg, ...]] = ()
+    network: ClassVar[bool] = False
+    walks_items: ClassVar[bool] = True
+    # None: the engine's TRACKER_CONCURRENCY; 1 when items depend on each other (ids, dedup).
+    concurrency: ClassVar[int | None] = None
+
+    def validate(self, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        """Check options before anything is written; raise UsageError (exit 2) if bad."""
+        return options
+
+    def prepare(self, run: Run) -> None:
+        """Set up per-run state (counters, caches) before items are selected."""
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """The items to process, in order."""
+        return ()
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Process one item; errors from the network become failed items."""
+        raise NotImplementedError
+
+    def summary_extra(self, run: Run, db: Database) -> dict[str, Any]:
+        """Extra summary fields (per-field counts and the like), read from the writer's ``db``."""
+        return {}
+
+
+def changes_between(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:
+    """Field-by-field changes ``{field: [old, new]}`` for the fields whose value differs."""
+    old = old or {}
+    return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}

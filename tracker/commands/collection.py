@@ -1,0 +1,249 @@
+"""Offline DVD commands: add, import, load-sample-data, normalize-uk-certifications, cleanup."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import time
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from events.types import DvdAdded, DvdUkCertificationNormalized, PosterFileDeleted
+from tracker.commands import validate
+from tracker.commands.base import FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
+from tracker.errors import BadInputError
+
+COLUMNS = ("title", "year", "tmdb_id", "imdb_id", "uk_certification")
+TEMP_GRACE_S = 600  # a temp file younger than this may be a download in progress
+
+
+def _dvd_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validated DVD values from user-given strings (raises BadInputError naming the field)."""
+    return {"title": validate.title(raw.get("title")), "year": validate.year(raw.get("year")),
+            "tmdb_id": validate.tmdb_id(raw.get("tmdb_id")),
+            "imdb_id": validate.imdb_id(raw.get("imdb_id")),
+            "uk_certification": validate.certification(raw.get("uk_certification"))}
+
+
+class _Adding(Command):
+    """Shared by the commands that add DVDs: duplicate checks against the collection."""
+
+    concurrency = 1  # each row's duplicate check depends on the rows before it
+    source = "add"
+    dedupe_title_year = False
+
+    def prepare(self, run: Run) -> None:
+        """Load the ids already in the collection."""
+        conn = run.db.conn
+        run.scratch["tmdb"] = {r[0] for r in conn.execute("SELECT tmdb_id FROM dvds WHERE tmdb_id IS NOT NULL")}
+        run.scratch["imdb"] = {r[0] for r in conn.execute("SELECT imdb_id FROM dvds WHERE imdb_id > ''")}
+        run.scratch["title_year"] = {(t.casefold(), y) for t, y in conn.execute("SELECT title, year FROM dvds")}
+
+    def _duplicate(self, run: Run, v: dict[str, Any]) -> str | None:
+        """Why these values duplicate a DVD already held, or None."""
+        if v["tmdb_id"] is not None and v["tmdb_id"] in run.scratch["tmdb"]:
+            return f"duplicate: TMDB id {v['tmdb_id']} is already in the collection"
+        if v["imdb_id"] is not None and v["imdb_id"] in run.scratch["imdb"]:
+            return f"duplicate: IMDb id {v['imdb_id']} is already in the collection"
+        if self.dedupe_title_year and (v["title"].casefold(), v["year"]) in run.scratch["title_year"]:
+            return f"duplicate: {v['title']} ({v['year']}) is already in the collection"
+        return None
+
+    def _add(self, run: Run, v: dict[str, Any]) -> Outcome:
+        """Skip a duplicate, else the DvdAdded event (its id is given when recorded)."""
+        reason = self._duplicate(run, v)
+        if reason:
+            return Outcome(SKIPPED, reason=reason)
+        for key, value in (("tmdb", v["tmdb_id"]), ("imdb", v["imdb_id"])):
+            if value is not None:
+                run.scratch[key].add(value)
+        run.scratch["title_year"].add((v["title"].casefold(), v["year"]))
+        event = DvdAdded(dvd_id=0, source=self.source, **v)
+        return Outcome(UPDATED, [event], changes={k: [None, x] for k, x in v.items() if x is not None})
+
+
+class Add(_Adding):
+    """add TITLE: one DVD."""
+
+    name = "add"
+    help = "Add one DVD to the collection."
+    walks_items = False
+    arguments = (
+        arg("title", help="the film's title"),
+        arg("--year", help="release year"),
+        arg("--tmdb-id", help="TMDB movie id"),
+        arg("--imdb-id", help="IMDb id such as tt0137523"),
+        arg("--uk-certification", help="UK certificate as printed (15, 12A); stored trimmed"),
+    )
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """Every value checked before anything is written."""
+        return _dvd_values(options)
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """One item: the DVD given."""
+        return [Item("add", run.options)]
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Add it unless it is a duplicate."""
+        return self._add(run, item.payload)
+
+
+def check_csv_header(path: Path) -> None:
+    """Refuse, before anything is written, a file that cannot be a DVD CSV (exit 2)."""
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+    try:
+        with path.open("rb") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror}") from exc
+    if not first.strip():
+        raise BadInputError(f"{path}: line 1: the file is empty (expected a header row)")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: line 1: not UTF-8 text") from exc
+    header = [h.strip().lower() for h in next(csv.reader([text]))]
+    if "title" not in header:
+        raise BadInputError(f"{path}: line 1: header has no 'title' column (found: {','.join(header)})")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise BadInputError(f"{path}: line 1: unknown column {unknown[0]!r} (expected {','.join(COLUMNS)})")
+    if len(set(header)) != len(header):
+        raise BadInputError(f"{path}: line 1: a column is named twice")
+
+
+def read_csv_rows(path: Path) -> Iterator[Item]:
+    """Stream the rows as items ``line:N``; a bad row's payload is the reason it is bad."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip().lower() for h in next(reader)]
+        start = reader.line_num + 1
+        for cells in reader:
+            line = start
+            start = reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            yield Item(f"line:{line}", _row_payload(line, header, cells))
+
+
+def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, Any] | str:
+    """The validated values of a row, or the one-line reason it is refused."""
+    if any("\udc80" <= ch <= "\udcff" for c in cells for ch in c):
+        return f"line {line}: bytes that are not UTF-8 text"
+    if len(cells) != len(header):
+        return f"line {line}: expected {len(header)} fields, found {len(cells)}"
+    try:
+        return _dvd_values(dict(zip(header, cells)))
+    except BadInputError as exc:
+        return f"line {line}: {exc}"
+
+
+class Import(_Adding):
+    """import FILE.csv: many DVDs, bad rows reported and skipped."""
+
+    name = "import"
+    help = "Import DVDs from a CSV file (title,year,tmdb_id,imdb_id,uk_certification)."
+    source = "import"
+    arguments = (arg("file", metavar="FILE.csv", help="header row; title required, empty cells are absent"),)
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """The header is checked up front; rows are checked as they stream."""
+        path = Path(options["file"]).expanduser().resolve()
+        check_csv_header(path)
+        return {**options, "file": str(path)}
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """The rows of the file, streamed (the first --limit rows only, if given)."""
+        rows = read_csv_rows(Path(run.options["file"]))
+        return itertools.islice(rows, run.options["limit"]) if run.options.get("limit") else rows
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """A bad row fails with its line; a good one is added unless a duplicate."""
+        if isinstance(item.payload, str):
+            return Outcome(FAILED, reason=item.payload)
+        return self._add(run, item.payload)
+
+
+class LoadSampleData(Import):
+    """load-sample-data: the bundled sample collection, idempotent."""
+
+    name = "load-sample-data"
+    help = "Load the bundled sample DVD collection (running it twice adds nothing twice)."
+    source = "sample"
+    dedupe_title_year = True
+    walks_items = False
+
+    arguments = ()
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """No options."""
+        return {}
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """The bundled rows."""
+        with resources.as_file(resources.files("tracker") / "data" / "sample_dvds.csv") as path:
+            yield from read_csv_rows(path)
+
+
+class NormalizeUkCertifications(Command):
+    """normalize-uk-certifications: every stored certificate to lower case."""
+
+    name = "normalize-uk-certifications"
+    help = 'Lower-case every stored UK certification ("12A" -> "12a").'
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """DVDs whose certificate has upper-case letters."""
+        rows = run.db.conn.execute(
+            "SELECT id, uk_certification FROM dvds WHERE uk_certification != lower(uk_certification)"
+            " ORDER BY id").fetchall()
+        return [Item(f"dvd:{i}", c) for i, c in rows[: run.options.get("limit") or None]]
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """The lower-cased certificate."""
+        dvd_id = int(item.key.split(":")[1])
+        new = item.payload.lower()
+        return Outcome(UPDATED, [DvdUkCertificationNormalized(dvd_id=dvd_id, uk_certification=new)],
+                       changes={"uk_certification": [item.payload, new]})
+
+
+class CleanupUnusedPosters(Command):
+    """cleanup-unused-posters: delete poster files no row references."""
+
+    name = "cleanup-unused-posters"
+    help = "Delete files in media/posters/ that no DVD, movie or show references."
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """Unreferenced regular files, oldest name first."""
+        folder = run.settings.posters_dir
+        if not folder.is_dir():
+            return []
+        used = {Path(p).name for (p,) in run.db.conn.execute(
+            "SELECT poster FROM dvds WHERE poster IS NOT NULL UNION "
+            "SELECT poster FROM movies WHERE poster IS NOT NULL UNION "
+            "SELECT poster FROM tv WHERE poster IS NOT NULL")}
+        now = time.time()
+        names = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if not entry.is_file(follow_symlinks=False) or entry.name in used:
+                continue
+            if entry.name.startswith(".") and now - entry.stat().st_mtime < TEMP_GRACE_S:
+                continue  # a download may be writing it right now
+            names.append(entry.name)
+        return [Item(f"file:media/posters/{n}", n) for n in names[: run.options.get("limit") or None]]
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Delete the file (not in a dry run) and record it."""
+        rel = f"media/posters/{item.payload}"
+        if not run.dry_run:
+            try:
+                (run.settings.posters_dir / item.payload).unlink()
+            except FileNotFoundError:
+                return Outcome(SKIPPED, reason="already gone")
+            except OSError as exc:
+                return Outcome(FAILED, reason=f"cannot delete {rel}: {exc.strerror}")
+        return Outcome(UPDATED, [PosterFileDeleted(path=rel)], changes={"file": [rel, None]})

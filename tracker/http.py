@@ -1,0 +1,389 @@
+"""The one shared HTTP client: per-host-kind rate limits, bounded concurrency, retries, decoding."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiofiles
+import aiohttp
+import msgspec
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from tracker.config import Settings
+from tracker.errors import ApiError, AuthError, NotFound, TrackerError
+from tracker.log import get_logger, redact
+
+T = TypeVar("T")
+
+KINDS = ("tmdb", "yts", "images")
+AUTH_MESSAGE = (
+    "TMDB refused the API key or access token (HTTP 401): check TMDB_API_KEY / TMDB_ACCESS_TOKEN"
+)
+_CHUNK_BYTES = 64 * 1024
+_ERROR_BODY_BYTES = 2048
+
+log = get_logger("tracker.http")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry transient failures and to wait out 429 answers."""
+
+    max_attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+    # A 429 is the server pacing us, not a failure: it gets its own, larger budget, and the
+    # wait it asks for is capped so a bogus Retry-After cannot stall a command for hours.
+    max_rate_limited: int = 10
+    max_retry_after_s: float = 60.0
+
+    def backoff_s(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for the given 1-based attempt."""
+        ceiling_s = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling_s)
+
+
+@dataclass
+class HttpStats:
+    """Counters of what the client did, for summaries and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failures: int = 0
+    bytes_downloaded: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "failures": self.failures,
+            "bytes_downloaded": self.bytes_downloaded,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+        }
+
+
+class _Transient(Exception):
+    """One attempt failed in a way worth retrying; ``reason`` names it for the final message."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class _Throttled(Exception):
+    """The server answered 429; ``retry_after_s`` is its requested wait, if it gave a usable one."""
+
+    def __init__(self, retry_after_s: float | None) -> None:
+        super().__init__("HTTP 429")
+        self.retry_after_s = retry_after_s
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class HttpClient:
+    """One aiohttp session shared by every request, with a rate limiter per kind of host."""
+
+    def __init__(
+        self, settings: Settings, *, retry: RetryPolicy | None = None, timeout_s: float = 30.0
+    ) -> None:
+        """Prepare limiters; the session opens on ``async with``."""
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.timeout_s = timeout_s
+        self.stats = HttpStats()
+        rates = {
+            "tmdb": settings.tmdb_rate_per_s,
+            "yts": settings.yts_rate_per_s,
+            "images": settings.tmdb_rate_per_s,
+        }
+        # Capacity 1 refilled every 1/rate s: requests are evenly spaced and never burst, so a
+        # server keeping the same rate with a token bucket never has to answer 429.
+        self._limiters = {kind: AsyncLimiter(1, 1.0 / rate) for kind, rate in rates.items()}
+        self._paused_until: dict[str, float] = {kind: 0.0 for kind in KINDS}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._secrets = settings.secrets()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        """Open the shared session and connection pool."""
+        connector = aiohttp.TCPConnector(
+            limit_per_host=self.settings.concurrency,
+            limit=self.settings.concurrency * len(KINDS),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s),
+            headers={"User-Agent": "tracker/0.1", "Accept": "application/json"},
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_json(
+        self,
+        kind: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        *,
+        type: type[T],
+        headers: dict[str, str] | None = None,
+    ) -> T:
+        """GET ``url`` and decode its JSON body as ``type``, retrying transient failures."""
+        decoder = self._decoder(type)
+
+        async def consume(resp: aiohttp.ClientResponse) -> T:
+            body = await resp.read()
+            return decoder.decode(body)
+
+        return await self._request(kind, url, params, headers, consume)
+
+    async def download(self, kind: str, url: str, dest: Path) -> int:
+        """Stream ``url`` to ``dest`` via a temporary file renamed into place; returns bytes."""
+
+        async def consume(resp: aiohttp.ClientResponse) -> int:
+            return await self._stream_to(resp, dest)
+
+        written = await self._request(kind, url, None, None, consume)
+        self.stats.bytes_downloaded += written
+        return written
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _decoder(self, type_: Any) -> msgspec.json.Decoder[Any]:
+        """One cached decoder per target type (building one is the slow part)."""
+        decoder = self._decoders.get(type_)
+        if decoder is None:
+            decoder = self._decoders[type_] = msgspec.json.Decoder(type_)
+        return decoder
+
+    def _prepare(
+        self, kind: str, params: dict[str, Any] | None, headers: dict[str, str] | None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Params and headers with TMDB credentials added (only ever for kind "tmdb")."""
+        if kind not in self._limiters:
+            raise ValueError(f"unknown host kind {kind!r}; expected one of {KINDS}")
+        params, headers = dict(params or {}), dict(headers or {})
+        if kind == "tmdb":
+            if self.settings.tmdb_access_token:
+                headers["Authorization"] = f"Bearer {self.settings.tmdb_access_token}"
+            elif self.settings.tmdb_api_key:
+                params["api_key"] = self.settings.tmdb_api_key
+        return params, headers
+
+    def _display(self, url: str, params: dict[str, Any] | None) -> str:
+        """The URL as it may appear in messages: caller's params shown, any key masked."""
+        shown = URL(url)
+        if params:
+            shown = shown.update_query({k: str(v) for k, v in params.items()})
+        return redact(str(shown), self._secrets)
+
+    async def _request(
+        self,
+        kind: str,
+        url: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        consume: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+    ) -> T:
+        """Run attempts until one succeeds, a permanent error occurs or the budgets run out."""
+        display = self._display(url, params)
+        params, headers = self._prepare(kind, params, headers)
+        failures = throttled = 0
+        while True:
+            try:
+                return await self._attempt(kind, url, params, headers, consume, display)
+            except _Throttled as exc:
+                throttled += 1
+                self.stats.rate_limited += 1
+                if throttled > self.retry.max_rate_limited:
+                    reason = f"HTTP 429 (rate limited) after {throttled} attempts"
+                    raise self._give_up(reason, 429, display) from None
+                delay_s = self._throttle_delay_s(exc.retry_after_s, throttled)
+                # Everyone talking to this host waits, not just this request.
+                self._pause(kind, delay_s)
+                reason, status = "HTTP 429", 429
+            except _Transient as exc:
+                failures += 1
+                if failures >= self.retry.max_attempts:
+                    message = f"{exc.reason} after {failures} attempts"
+                    raise self._give_up(message, exc.status, display) from exc.__cause__
+                delay_s = self.retry.backoff_s(failures)
+                reason, status = exc.reason, exc.status
+            self.stats.retries += 1
+            log.info("http.retry", url=display, reason=reason, status=status,
+                     failures=failures, throttled=throttled, delay_s=round(delay_s, 3))
+            await asyncio.sleep(delay_s)
+
+    def _throttle_delay_s(self, retry_after_s: float | None, throttled: int) -> float:
+        """The wait after a 429: the server's Retry-After (capped), else our own backoff."""
+        if retry_after_s is None:
+            return self.retry.backoff_s(throttled)
+        return min(retry_after_s, self.retry.max_retry_after_s)
+
+    def _give_up(self, reason: str, status: int | None, display: str) -> ApiError:
+        """The final error after retries, logged once."""
+        self.stats.failures += 1
+        log.warning("http.failed", url=display, reason=reason, status=status)
+        return ApiError(f"{reason} ({display})", status=status, retryable=True)
+
+    def _pause(self, kind: str, delay_s: float) -> None:
+        """Hold every request of ``kind`` until ``delay_s`` from now."""
+        until = time.monotonic() + delay_s
+        self._paused_until[kind] = max(self._paused_until[kind], until)
+
+    async def _wait_pause(self, kind: str) -> None:
+        """Sleep while the host kind is paused by a 429 (the pause may be extended meanwhile)."""
+        while (remaining_s := self._paused_until[kind] - time.monotonic()) > 0:
+            await asyncio.sleep(remaining_s)
+
+    def _slot(self, url: str) -> asyncio.Semaphore:
+        """The per-host concurrency gate (same size as the pool's per-host limit)."""
+        parsed = URL(url)
+        key = f"{parsed.host}:{parsed.port}"
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(self.settings.concurrency)
+        return slot
+
+    async def _attempt(
+        self,
+        kind: str,
+        url: str,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        consume: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        display: str,
+    ) -> T:
+        """One request; raises _Transient/_Throttled for retryable outcomes, ApiError otherwise."""
+        if self._session is None:
+            raise RuntimeError("HttpClient used outside 'async with'")
+        # Slot before limiter: taking a rate token and then queueing for a connection would let
+        # tokens pile up and go out in a burst once connections free up.
+        async with self._slot(url):
+            await self._wait_pause(kind)
+            await self._limiters[kind].acquire()
+            self.stats.requests += 1
+            try:
+                # The clock starts after the queue and the limiter: only the network is timed.
+                async with asyncio.timeout(self.timeout_s):
+                    async with self._session.get(url, params=params, headers=headers) as resp:
+                        count = self.stats.by_status.get(resp.status, 0)
+                        self.stats.by_status[resp.status] = count + 1
+                        await self._check_status(kind, resp, display)
+                        return await consume(resp)
+            except TimeoutError as exc:
+                raise _Transient("timed out") from exc
+            except aiohttp.InvalidURL as exc:
+                raise ApiError(f"invalid URL ({display})") from exc
+            except aiohttp.ClientPayloadError as exc:
+                raise _Transient("truncated body") from exc
+            except aiohttp.ClientConnectionError as exc:
+                raise _Transient(f"connection failed ({type(exc).__name__})") from exc
+            except aiohttp.ClientError as exc:
+                raise _Transient(f"request failed ({type(exc).__name__})") from exc
+            except msgspec.ValidationError as exc:
+                # Well-formed JSON of the wrong shape will not change on a retry: fail at once,
+                # but as retryable, since a later run may meet a mended server.
+                message = f"unexpected JSON shape: {redact(str(exc), self._secrets)} ({display})"
+                raise ApiError(message, status=200, retryable=True) from exc
+            except msgspec.DecodeError as exc:
+                raise _Transient("broken JSON body") from exc
+            except OSError as exc:
+                # Network OSErrors were caught above as aiohttp errors; this is the local disk.
+                raise TrackerError(f"cannot write file for {display}: {exc.strerror or exc}") from exc
+
+    async def _check_status(self, kind: str, resp: aiohttp.ClientResponse, display: str) -> None:
+        """Raise for any non-2xx answer: at once for 4xx, as a retryable outcome for 429 and 5xx."""
+        status = resp.status
+        if status < 300:
+            return
+        if status == 429:
+            raise _Throttled(parse_retry_after(resp.headers.get("Retry-After")))
+        if status >= 500:
+            raise _Transient(f"HTTP {status}", status=status)
+        self.stats.failures += 1
+        if status == 401:
+            message = AUTH_MESSAGE if kind == "tmdb" else f"HTTP 401 unauthorized ({display})"
+            log.warning("http.failed", url=display, status=status, reason="unauthorized")
+            raise AuthError(message, status=401)
+        detail = await self._error_detail(resp)
+        # A 404 is routine (an item TMDB no longer has); keep it out of the default stderr.
+        level = log.info if status == 404 else log.warning
+        level("http.failed", url=display, status=status, reason=detail or resp.reason)
+        suffix = f": {detail}" if detail else ""
+        if status == 404:
+            raise NotFound(f"not found (HTTP 404){suffix} ({display})", status=404)
+        raise ApiError(f"HTTP {status}{suffix} ({display})", status=status)
+
+    async def _error_detail(self, resp: aiohttp.ClientResponse) -> str:
+        """TMDB's status_message (or errors list) from an error body, redacted; "" if none."""
+        try:
+            body = await resp.content.read(_ERROR_BODY_BYTES)
+            data = msgspec.json.decode(body)
+        except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError):
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        detail = data.get("status_message") or ""
+        if not detail and isinstance(data.get("errors"), list):
+            detail = "; ".join(str(e) for e in data["errors"])
+        return redact(str(detail), self._secrets)[:200]
+
+    async def _stream_to(self, resp: aiohttp.ClientResponse, dest: Path) -> int:
+        """Write the body to a temporary sibling of ``dest``, then rename; no temp file survives."""
+        temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        written = 0
+        try:
+            async with aiofiles.open(temp, "wb") as out:
+                async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
+                    await out.write(chunk)
+                    written += len(chunk)
+            os.replace(temp, dest)
+        except BaseException:
+            # Cancellation included: a half-written file must never be left behind.
+            temp.unlink(missing_ok=True)
+            raise
+        return written

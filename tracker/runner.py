@@ -1,0 +1,118 @@
+"""Runs one command: its items with bounded concurrency, each outcome through the writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from events.types import (CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed)
+from tracker.commands.base import FAILED, Command, Item, Outcome, Run
+from tracker.errors import ApiError, AuthError, NotFound, TrackerError, UnsafePath
+from tracker.log import get_logger
+from tracker.writer import Writer
+
+log = get_logger("tracker.runner")
+OnItem = Callable[[Item, Outcome], None]
+
+
+class CommandAborted(TrackerError):
+    """The command as a whole cannot go on (a refused key, say)."""
+
+
+async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: int,
+                      on_item: OnItem | None = None,
+                      should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+    """Process every not-yet-done item; the summary, or None if stopped before the end."""
+    cmd.prepare(run)
+    done = await writer.call(lambda db: _done_items(db, run.command_id))
+    items = (item for item in cmd.select(run) if item.key not in done)
+    await writer.write([CommandStarted(command_id=run.command_id)], run.command_id)
+    workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)
+    try:
+        finished = await _drain(cmd, run, writer, items, workers, on_item, should_stop)
+    except CommandAborted as exc:
+        summary = await summarize(cmd, run, writer)
+        await writer.write([CommandFailed(command_id=run.command_id, reason=str(exc), summary=summary)],
+                           run.command_id)
+        await writer.flush()
+        raise
+    if not finished:
+        await writer.flush()
+        return None
+    summary = await summarize(cmd, run, writer)
+    await writer.write([CommandCompleted(command_id=run.command_id, summary=summary)], run.command_id)
+    await writer.flush()
+    return summary
+
+
+async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], workers: int,
+                 on_item: OnItem | None, should_stop: Callable[[], bool]) -> bool:
+    """Workers pull items from one shared iterator; True when every item was processed."""
+    exhausted = False
+
+    async def worker() -> None:
+        nonlocal exhausted
+        while not should_stop():
+            item = next(items, None)
+            if item is None:
+                exhausted = True
+                return
+            outcome = await process_item(cmd, run, item)
+            events: list[Event] = [*outcome.events, ItemProcessed(
+                command_id=run.command_id, item=item.key, outcome=outcome.outcome,
+                reason=outcome.reason, changes=outcome.changes)]
+            await writer.write(events, run.command_id)
+            if on_item is not None:
+                on_item(item, outcome)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return exhausted
+
+
+async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
+    """One item's outcome; API errors become a failed item, a refused key aborts the command."""
+    try:
+        return await cmd.process(run, item)
+    except AuthError as exc:
+        raise CommandAborted(str(exc)) from exc
+    except NotFound as exc:
+        return Outcome(FAILED, reason=f"not found: {exc}")
+    except (ApiError, UnsafePath) as exc:
+        log.info("item_failed", command=run.name, item=item.key, reason=str(exc))
+        return Outcome(FAILED, reason=str(exc))
+
+
+def _done_items(db: Any, command_id: str) -> set[str]:
+    """Items a previous run of this command already recorded (resume skips them)."""
+    rows = db.conn.execute("SELECT item FROM command_items WHERE command_id = ?", (command_id,))
+    return {r[0] for r in rows}
+
+
+async def summarize(cmd: Command, run: Run, writer: Writer) -> dict[str, Any]:
+    """The summary of a command from its projection row (so resumed runs add up), plus extras."""
+    def read(db: Any) -> dict[str, Any]:
+        row = db.conn.execute(
+            "SELECT processed, updated, skipped, failed FROM commands WHERE command_id = ?",
+            (run.command_id,)).fetchone() or (0, 0, 0, 0)
+        failures = db.conn.execute(
+            "SELECT item, reason FROM command_items WHERE command_id = ? AND outcome = 'failed'"
+            " ORDER BY seq LIMIT 1000", (run.command_id,)).fetchall()
+        skips = db.conn.execute(
+            "SELECT item, reason FROM command_items WHERE command_id = ? AND outcome = 'skipped'"
+            " AND reason > '' ORDER BY seq LIMIT 20", (run.command_id,)).fetchall()
+        summary = {"command_id": run.command_id, "command": run.name, "dry_run": run.dry_run,
+                   "processed": row[0], "updated": row[1], "skipped": row[2], "failed": row[3],
+                   "failures": [{"item": i, "reason": r} for i, r in failures],
+                   "skips": [{"item": i, "reason": r} for i, r in skips]}
+        summary.update(cmd.summary_extra(run, db))
+        return summary
+    await writer.flush()
+    return await writer.call(read)

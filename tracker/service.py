@@ -1,0 +1,100 @@
+"""Running a command as the CLI asks: validate, then run in-process, queue, or follow a daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from events.types import CommandRequested
+from tracker.commands import COMMANDS
+from tracker.commands.base import Item, Outcome, Run
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.errors import UsageError
+from tracker.runner import run_command
+from tracker.writer import Writer
+
+
+@dataclass
+class Submission:
+    """A command as the user gave it, with how they want it run."""
+
+    name: str
+    options: dict[str, Any]
+    dry_run: bool = False
+    enqueue: bool = False
+    on_item: Callable[[Item, Outcome], None] | None = None
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def new_command_id() -> str:
+    """A short random id, unique enough to type and to search the log by."""
+    return uuid.uuid4().hex[:12]
+
+
+def validated(settings: Settings, sub: Submission) -> dict[str, Any]:
+    """The command's options, checked before anything is written (UsageError otherwise)."""
+    if sub.name not in COMMANDS:
+        raise UsageError(f"unknown command {sub.name!r}")
+    options = {k: v for k, v in sub.options.items() if v is not None and v != [] and v is not False}
+    return COMMANDS[sub.name].validate(options, settings)
+
+
+def canonical(options: dict[str, Any]) -> str:
+    """Options as a stable JSON text, so equal commands compare equal."""
+    return msgspec.json.encode(options, order="sorted").decode()
+
+
+def find_equal(db: Database, name: str, options: dict[str, Any]) -> str | None:
+    """The id of a queued or running command with the same name and options, if any."""
+    wanted = canonical(options)
+    rows = db.conn.execute("SELECT command_id, options FROM commands WHERE name = ?"
+                           " AND status IN ('queued', 'running') ORDER BY requested_seq", (name,))
+    for command_id, opts in rows:
+        if canonical(msgspec.json.decode(opts or "{}")) == wanted:
+            return command_id
+    return None
+
+
+def enqueue(db: Database, name: str, options: dict[str, Any]) -> tuple[str, bool]:
+    """Append the intent unless an equal one is queued or running; (command id, newly queued)."""
+    with db.atomic():
+        existing = find_equal(db, name, options)
+        if existing:
+            return existing, False
+        command_id = new_command_id()
+        db.record([CommandRequested(command_id=command_id, name=name, options=options)], command_id)
+        return command_id, True
+
+
+async def run_in_process(settings: Settings, sub: Submission, options: dict[str, Any],
+                         *, clients: Any = None) -> dict[str, Any]:
+    """Run a command here and now (offline commands, and every dry run); its summary."""
+    cmd = COMMANDS[sub.name]
+    command_id = new_command_id()
+    reader = Database(settings.db_path)
+    writer_db = Database(settings.db_path)
+    try:
+        run = Run(command_id, sub.name, options, settings, reader, dry_run=sub.dry_run,
+                  clients=clients)
+        async with Writer(writer_db, dry_run=sub.dry_run) as writer:
+            await writer.write([CommandRequested(command_id=command_id, name=sub.name,
+                                                 options=options)], command_id)
+            summary = await run_command(cmd, run, writer, concurrency=settings.concurrency,
+                                        on_item=sub.on_item)
+        assert summary is not None
+        return summary
+    finally:
+        reader.close()
+        writer_db.close()
+
+
+def run_sync(settings: Settings, sub: Submission, options: dict[str, Any]) -> dict[str, Any]:
+    """The sync entry beside the async one (tests, offline commands)."""
+    return asyncio.run(run_in_process(settings, sub, options))

@@ -1,0 +1,116 @@
+"""The single writer: batches of events recorded on one thread, in one transaction a batch."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import Any, Callable, TypeVar
+
+from events.types import Event
+from tracker.db import Database
+
+T = TypeVar("T")
+BATCH_EVENTS = 2000
+
+
+class Writer:
+    """Queue events from many coroutines; one thread records them in batches.
+
+    In a dry run the writer holds one transaction open from start to end and rolls it back,
+    so the command sees its own changes while nothing is ever committed.
+    """
+
+    def __init__(self, db: Database, *, dry_run: bool = False) -> None:
+        self.db = db
+        self.dry_run = dry_run
+        self._queue: asyncio.Queue[tuple[list[Event], str | None] | asyncio.Future] = asyncio.Queue(maxsize=4096)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
+        self._task: asyncio.Task | None = None
+        self._stack = ExitStack()
+        self._error: BaseException | None = None
+
+    async def __aenter__(self) -> Writer:
+        if self.dry_run:
+            await self.call(lambda db: self._stack.enter_context(db.dry_run()))
+        self._task = asyncio.create_task(self._run(), name="tracker-writer")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                await self.flush()
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            await self.call(lambda db: self._stack.close())
+            self._pool.shutdown(wait=True)
+
+    async def write(self, events: list[Event], command_id: str | None) -> None:
+        """Queue events for recording (waits when the queue is full: back-pressure)."""
+        self._raise_if_failed()
+        await self._queue.put((events, command_id))
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is recorded."""
+        self._raise_if_failed()
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self._queue.put(done)
+        await done
+
+    async def call(self, fn: Callable[[Database], T]) -> T:
+        """Run ``fn(db)`` on the writer's thread, after what is already recorded."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, self.db)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    async def _run(self) -> None:
+        """Take what is queued, up to a batch, and record it; wake flushers after."""
+        while True:
+            first = await self._queue.get()
+            batch, waiters = self._collect(first)
+            if batch:
+                try:
+                    await self.call(lambda db: _record_all(db, batch))
+                except BaseException as exc:  # surfaced to the next write/flush
+                    self._error = exc
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(exc)
+                    return
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def _collect(self, first: Any) -> tuple[list[tuple[list[Event], str | None]], list[asyncio.Future]]:
+        batch: list[tuple[list[Event], str | None]] = []
+        waiters: list[asyncio.Future] = []
+        item, size = first, 0
+        while True:
+            if isinstance(item, asyncio.Future):
+                waiters.append(item)
+            else:
+                batch.append(item)
+                size += len(item[0])
+            if size >= BATCH_EVENTS or self._queue.empty():
+                return batch, waiters
+            item = self._queue.get_nowait()
+
+
+def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
+    """Record a batch in one transaction, grouping consecutive events of the same command."""
+    with db.atomic():
+        group: list[Event] = []
+        current: str | None = None
+        for events, command_id in batch:
+            if group and command_id != current:
+                db.record(group, current)
+                group = []
+            current = command_id
+            group.extend(events)
+        if group:
+            db.record(group, current)
