@@ -59,9 +59,8 @@ def _data_command(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     if cmd.walks_items:
         p.add_argument("--limit", type=positive_int, metavar="N", help="process at most N items")
-    if cmd.network:
-        p.add_argument("--enqueue", action="store_true",
-                       help="append the intent, print its command id and exit")
+    p.add_argument("--enqueue", action="store_true",
+                   help="append the intent, print its command id and exit (a daemon runs it)")
     _globals(p, suppress=True)
     from tracker.cli_handlers import run_data_command
     p.set_defaults(handler=run_data_command, command=name)
@@ -97,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(home=getattr(args, "home", None))
         secrets = settings.secrets()
-        configure_logging(verbose=bool(getattr(args, "verbose", False)), debug=debug, secrets=secrets)
+        configure_logging(debug=debug, secrets=secrets)
         return args.handler(args, settings)
     except TrackerError as exc:
         if debug:

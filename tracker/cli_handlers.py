@@ -44,14 +44,15 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
             print(output.item_line(item, outcome), file=verbose_out)
 
     sub.on_item = on_item
+    sub.extra["verbose"] = args.verbose
     try:
-        if cmd.network and not args.dry_run:
-            from tracker.foreground import submit_network
-            summary = submit_network(settings, sub, options, progress=progress, as_json=args.json)
+        if args.dry_run:
+            summary = asyncio.run(_in_process(settings, sub, options, network=cmd.network))
+        else:
+            from tracker.foreground import submit
+            summary = submit(settings, sub, options, progress=progress, as_json=args.json)
             if summary is None:  # --enqueue printed the id
                 return 0
-        else:
-            summary = asyncio.run(_in_process(settings, sub, options, network=cmd.network))
     finally:
         progress.close()
     output.print_summary(summary, as_json=args.json)

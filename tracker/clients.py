@@ -1,0 +1,46 @@
+"""The network clients a command uses, opened and closed together around one HTTP session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from tracker.config import Settings
+from tracker.http import HttpClient, RetryPolicy
+from tracker.media import safe_file_name, save_image
+from tracker.tmdb import TmdbClient, image_url
+from tracker.yts import YtsClient
+
+POSTER_SIZE = "w500"
+LOGO_SIZE = "w185"
+
+
+class Clients:
+    """TMDB, YTS and the image downloader over one shared aiohttp session."""
+
+    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None,
+                 timeout_s: float = 30.0) -> None:
+        """Prepare the clients; the session opens on ``async with``."""
+        self.settings = settings
+        self.http = HttpClient(settings, retry=retry, timeout_s=timeout_s)
+        self.tmdb = TmdbClient(self.http, settings)
+        self.yts = YtsClient(self.http, settings)
+
+    async def __aenter__(self) -> Clients:
+        await self.http.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.http.__aexit__(exc_type, exc, tb)
+
+    async def save_image(self, api_path: str, dest_dir: Path, *, size: str, dry_run: bool) -> str:
+        """Save an API image under ``dest_dir``; its path relative to the home.
+
+        The API's path is refused unless it is a plain file name; a file already on disk is not
+        fetched again; a dry run writes nothing and only says where the file would go.
+        """
+        name = safe_file_name(api_path)
+        if not dry_run:
+            await save_image(self.http, image_url(self.settings, size, api_path), dest_dir, name)
+        return (dest_dir / name).relative_to(self.settings.home).as_posix()

@@ -1,0 +1,183 @@
+"""The engine: one per database; takes intents in order and runs them, resuming interrupted ones."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from typing import Any, Callable
+
+import msgspec
+
+from events.types import CommandCancelled, CommandFailed
+from tracker.clients import Clients
+from tracker.commands import COMMANDS
+from tracker.commands.base import Item, Outcome, Run
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.errors import EngineBusy, TrackerError
+from tracker.lock import EngineLock
+from tracker.log import get_logger
+from tracker.runner import CommandAborted, run_command, summarize
+from tracker.writer import Writer
+
+log = get_logger("tracker.engine")
+IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
+CANCEL_CHECK_S = 0.5
+TERMINAL = ("completed", "failed", "cancelled")
+OnItem = Callable[[str, Item, Outcome], None]
+
+
+class Engine:
+    """Consumes intents from the log; ``async with`` takes the lock and opens what it needs."""
+
+    def __init__(self, settings: Settings, *, on_item: OnItem | None = None) -> None:
+        """Nothing is opened until ``async with``."""
+        self.settings = settings
+        self.on_item = on_item
+        self.lock = EngineLock(settings.db_path)
+        self.stopping = False
+        self._wake = asyncio.Event()
+        self._cancelled: set[str] = set()
+        self._stack = AsyncExitStack()
+        self._clients: Clients | None = None
+
+    async def __aenter__(self) -> Engine:
+        if not self.lock.acquire():
+            raise EngineBusy(f"another engine holds {self.settings.db_path}")
+        self._stack.callback(self.lock.release)
+        self.reader = Database(self.settings.db_path)
+        self._stack.callback(self.reader.close)
+        writer_db = Database(self.settings.db_path)
+        self._stack.callback(writer_db.close)
+        self.writer = await self._stack.enter_async_context(Writer(writer_db))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def stop(self) -> None:
+        """Finish in-flight items, record them, and stop (the command resumes next time)."""
+        self.stopping = True
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT checkpoint and stop; a second one stops at once."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        log.info("engine_stopping", signal=signal.Signals(sig).name)
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(sig)  # a second signal takes the default (immediate) way
+        self.stop()
+
+    async def run(self, *, until: str | None = None, until_idle: bool = False) -> None:
+        """Run intents in order: until command ``until`` ends, until idle, or until stopped."""
+        watcher = asyncio.create_task(self._watch_cancels())
+        try:
+            while not self.stopping:
+                if until is not None and self._status(until) in TERMINAL:
+                    return
+                row = self._next_command()
+                if row is None:
+                    if until_idle or until is not None:
+                        return
+                    await self._wait_for_work()
+                    continue
+                await self._run_one(*row)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            if self._clients is not None:
+                await self._clients.__aexit__(None, None, None)
+
+    def _status(self, command_id: str) -> str | None:
+        row = self.reader.conn.execute("SELECT status FROM commands WHERE command_id = ?",
+                                       (command_id,)).fetchone()
+        return row[0] if row else None
+
+    def _next_command(self) -> tuple[str, str, dict[str, Any], int] | None:
+        """An interrupted command first (resume), then the oldest queued one."""
+        row = self.reader.conn.execute(
+            "SELECT command_id, name, options, cancel_requested FROM commands"
+            " WHERE status IN ('running', 'queued')"
+            " ORDER BY status = 'running' DESC, requested_seq LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return row[0], row[1], msgspec.json.decode(row[2] or "{}"), row[3]
+
+    async def _wait_for_work(self) -> None:
+        """Sleep until the database changes (another process appended) or we are stopped."""
+        version = self.reader.conn.execute("PRAGMA data_version").fetchone()[0]
+        while not self.stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK_S)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if self.reader.conn.execute("PRAGMA data_version").fetchone()[0] != version:
+                return
+
+    async def _watch_cancels(self) -> None:
+        """Notice cancel requests for running commands without asking the database per item."""
+        while True:
+            await asyncio.sleep(CANCEL_CHECK_S)
+            rows = self.reader.conn.execute(
+                "SELECT command_id FROM commands WHERE status = 'running' AND cancel_requested = 1")
+            self._cancelled.update(r[0] for r in rows)
+
+    async def _clients_for(self, network: bool) -> Clients | None:
+        """The network clients, opened on first need and kept for the engine's life."""
+        if network and self._clients is None:
+            self._clients = await Clients(self.settings).__aenter__()
+        return self._clients if network else None
+
+    async def _run_one(self, command_id: str, name: str, options: dict[str, Any], cancel: int) -> None:
+        """Run (or resume) one command and record how it ended."""
+        cmd = COMMANDS.get(name)
+        if cmd is None:
+            await self._end(CommandFailed(command_id=command_id, reason=f"unknown command {name!r}"))
+            return
+        if cancel:
+            await self._end(CommandCancelled(command_id=command_id))
+            return
+        run = Run(command_id, name, options, self.settings, self.reader,
+                  clients=await self._clients_for(cmd.network))
+        on_item = (lambda item, outcome: self.on_item(command_id, item, outcome)) if self.on_item else None
+        stop = lambda: self.stopping or command_id in self._cancelled  # noqa: E731
+        log.info("command_started", command=name, command_id=command_id)
+        try:
+            summary = await run_command(cmd, run, self.writer, concurrency=self.settings.concurrency,
+                                        on_item=on_item, should_stop=stop)
+        except CommandAborted as exc:
+            log.warning("command_failed", command=name, command_id=command_id, reason=str(exc))
+            return
+        except TrackerError as exc:
+            await self._end(CommandFailed(command_id=command_id, reason=str(exc)))
+            return
+        if summary is None and command_id in self._cancelled:
+            summary = await summarize(cmd, run, self.writer)
+            await self._end(CommandCancelled(command_id=command_id, summary=summary))
+
+    async def _end(self, event: Any) -> None:
+        await self.writer.write([event], event.command_id)
+        await self.writer.flush()
+
+
+async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
+                     on_item: OnItem | None = None) -> None:
+    """Take the lock and run; EngineBusy if another engine holds the database."""
+    async with Engine(settings, on_item=on_item) as engine:
+        engine.install_signal_handlers()
+        await engine.run(until=until, until_idle=until_idle)
+
+
+def run_daemon(settings: Settings, *, until_idle: bool = False) -> int:
+    """``tracker daemon``: 0 after SIGTERM/SIGINT or (with --until-idle) once idle."""
+    try:
+        asyncio.run(run_engine(settings, until_idle=until_idle))
+    except EngineBusy as exc:
+        raise TrackerError(f"{exc}: a daemon is already running") from exc
+    return 0

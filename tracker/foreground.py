@@ -1,0 +1,97 @@
+"""A command run from the CLI: queued, then run here as the engine or followed in a daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from tracker.commands.base import Item, Outcome
+from tracker.config import Settings
+from tracker.db import Database
+from tracker.engine import TERMINAL, run_engine
+from tracker.errors import EngineBusy, TrackerError
+from tracker.output import Progress, item_line
+from tracker.service import Submission, enqueue
+
+FOLLOW_POLL_S = 0.25
+
+
+def submit(settings: Settings, sub: Submission, options: dict[str, Any], *,
+           progress: Progress, as_json: bool) -> dict[str, Any] | None:
+    """Queue the intent; with --enqueue print its id, else run or follow it to its summary."""
+    with Database(settings.db_path) as db:
+        command_id, fresh = enqueue(db, sub.name, options)
+    if sub.enqueue:
+        note = "queued" if fresh else "already queued or running"
+        print(msgspec.json.encode({"command_id": command_id, "status": note}).decode()
+              if as_json else f"{command_id} {note}")
+        return None
+    return asyncio.run(_run_or_follow(settings, sub, command_id, progress))
+
+
+async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
+                         progress: Progress) -> dict[str, Any]:
+    """Be the engine if no other is; else follow the daemon's progress on this command."""
+    def on_item(cid: str, item: Item, outcome: Outcome) -> None:
+        if cid == command_id and sub.on_item:
+            sub.on_item(item, outcome)
+    try:
+        await run_engine(settings, until=command_id, on_item=on_item)
+    except EngineBusy:
+        print(f"a daemon is running: following command {command_id}", file=sys.stderr)
+        return await follow(settings, command_id, progress, verbose=sub.extra.get("verbose", False))
+    return await _outcome(settings, command_id)
+
+
+async def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
+    """The command's summary and status as recorded, or why it did not finish."""
+    async with aiosqlite.connect(settings.db_path) as conn:
+        row = await (await conn.execute(
+            "SELECT status, summary, reason FROM commands WHERE command_id = ?", (command_id,))).fetchone()
+    status, summary, reason = row
+    if status in ("queued", "running"):
+        raise TrackerError(f"interrupted; command {command_id} resumes on the next run "
+                           "(tracker daemon --until-idle)")
+    result = msgspec.json.decode(summary) if summary else {"command_id": command_id}
+    result["status"] = status
+    if status == "failed":
+        raise TrackerError(f"command {command_id} failed: {reason}")
+    return result
+
+
+async def follow(settings: Settings, command_id: str, progress: Progress, *,
+                 verbose: bool = False) -> dict[str, Any]:
+    """Watch a daemon run the command (progress and, verbose, each item) until it ends."""
+    last_seq = 0
+    async with aiosqlite.connect(settings.db_path, timeout=30) as conn:
+        while True:
+            row = await (await conn.execute(
+                "SELECT status, processed, total, failed FROM commands WHERE command_id = ?",
+                (command_id,))).fetchone()
+            status, processed, total, failed = row
+            progress.set(processed, total, failed)
+            if verbose:
+                last_seq = await _print_items(conn, command_id, last_seq, progress)
+            if status in TERMINAL:
+                break
+            await asyncio.sleep(FOLLOW_POLL_S)
+    progress.close()
+    return await _outcome(settings, command_id)
+
+
+async def _print_items(conn: aiosqlite.Connection, command_id: str, after: int, progress: Progress) -> int:
+    """Print the items the daemon finished since ``after``; the last seq seen."""
+    rows = await (await conn.execute(
+        "SELECT seq, data FROM events WHERE command_id = ? AND type = 'ItemProcessed' AND seq > ?"
+        " ORDER BY seq", (command_id, after))).fetchall()
+    for seq, data in rows:
+        d = msgspec.json.decode(data)
+        progress.close()
+        print(item_line(Item(d["item"]), Outcome(d["outcome"], reason=d.get("reason", ""),
+                                                   changes=d.get("changes", {}))))
+        after = seq
+    return after
