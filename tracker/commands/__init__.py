@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from tracker.commands.badges import CreateInitialBadges
 from tracker.commands.base import Command
+from tracker.commands.dvd_network import (MatchTmdbIds, PopulateImdbIds, RefreshMissingDetails,
+                                          RefreshTorrentData)
 from tracker.commands.collection import (Add, CleanupUnusedPosters, Import, LoadSampleData,
                                          NormalizeUkCertifications)
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
-    Add(), Import(), LoadSampleData(), NormalizeUkCertifications(), CleanupUnusedPosters(),
-    CreateInitialBadges(),
+    Add(), Import(), LoadSampleData(), MatchTmdbIds(), PopulateImdbIds(), RefreshMissingDetails(),
+    NormalizeUkCertifications(), RefreshTorrentData(), CleanupUnusedPosters(), CreateInitialBadges(),
 )}
 
 

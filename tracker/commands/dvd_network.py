@@ -1,0 +1,189 @@
+"""DVD commands that ask TMDB and YTS: match ids, IMDb ids, details with posters, torrents."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+
+from events.types import (DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved,
+                          DvdTmdbIdMatched, DvdTorrentsChecked)
+from tracker.clients import POSTER_SIZE
+from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg,
+                                   changes_between)
+from tracker.errors import ConfigError, UnsafePath
+
+DETAIL_FIELDS = ("tagline", "budget", "revenue", "production_companies", "director",
+                 "uk_certification", "rating", "vote_count")
+RECENT_DAYS = 30
+
+
+def _rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
+    """DVD rows matching ``where``, by id, cut to --limit."""
+    cur = run.db.conn.execute(f"SELECT * FROM dvds WHERE {where} ORDER BY id", params)
+    cols = [c[0] for c in cur.description]
+    limit = run.options.get("limit")
+    rows = cur.fetchmany(limit) if limit else cur.fetchall()
+    return [dict(zip(cols, r)) for r in rows]
+
+
+def _items(rows: list[dict[str, Any]]) -> list[Item]:
+    return [Item(f"dvd:{r['id']}", r) for r in rows]
+
+
+class _TmdbCommand(Command):
+    """A network command that needs TMDB credentials before anything is queued."""
+
+    network = True
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """Refuse at once (exit 2) when no TMDB key or token is configured."""
+        if not settings.tmdb_api_key and not settings.tmdb_access_token:
+            raise ConfigError("no TMDB credentials: set TMDB_API_KEY or TMDB_ACCESS_TOKEN "
+                              "(or run tracker demo / tracker sandbox to try it offline)")
+        return options
+
+
+def normalise_title(title: str) -> str:
+    """A title folded for comparison: Unicode-normalised, case-folded, single-spaced."""
+    text = unicodedata.normalize("NFKC", title).casefold().strip()
+    return re.sub(r"\s+", " ", text)
+
+
+class MatchTmdbIds(_TmdbCommand):
+    """match-tmdb-ids: find TMDB ids by title and year."""
+
+    name = "match-tmdb-ids"
+    help = ("Give DVDs without a TMDB id one, by exact title (and year when known; "
+            "without a year, the most popular exact match).")
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """DVDs without a TMDB id."""
+        return _items(_rows(run, "tmdb_id IS NULL"))
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Search once; keep exact title matches (in that year), take the most popular."""
+        dvd = item.payload
+        results = await run.clients.tmdb.search_movie(dvd["title"], year=dvd["year"])
+        wanted = normalise_title(dvd["title"])
+        exact = [r for r in results
+                 if wanted in (normalise_title(r.title or ""), normalise_title(r.original_title or ""))
+                 and (dvd["year"] is None or r.year == dvd["year"])]
+        if not exact:
+            where = f" ({dvd['year']})" if dvd["year"] else ""
+            return Outcome(FAILED, reason=f"no exact TMDB match for {dvd['title']!r}{where}")
+        best = max(exact, key=lambda r: r.popularity or 0.0)
+        taken = run.db.conn.execute("SELECT id FROM dvds WHERE tmdb_id = ?", (best.id,)).fetchone()
+        if taken:
+            return Outcome(SKIPPED, reason=f"duplicate: TMDB id {best.id} is already DVD {taken[0]}")
+        return Outcome(UPDATED, [DvdTmdbIdMatched(dvd_id=dvd["id"], tmdb_id=best.id)],
+                       changes={"tmdb_id": [None, best.id]})
+
+
+class PopulateImdbIds(_TmdbCommand):
+    """populate-imdb-ids: IMDb ids for DVDs with a TMDB id."""
+
+    name = "populate-imdb-ids"
+    help = "Fetch IMDb ids for DVDs that have a TMDB id and no IMDb id."
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """DVDs with a TMDB id whose IMDb id was never looked up."""
+        return _items(_rows(run, "tmdb_id IS NOT NULL AND imdb_id IS NULL"))
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """One external_ids request; TMDB's "none" is stored as "" so it is not asked again."""
+        dvd = item.payload
+        ids = await run.clients.tmdb.movie_external_ids(dvd["tmdb_id"])
+        imdb = (ids.imdb_id or "").strip()
+        outcome = UPDATED if imdb else SKIPPED
+        return Outcome(outcome, [DvdImdbIdPopulated(dvd_id=dvd["id"], imdb_id=imdb)],
+                       reason="" if imdb else "TMDB has no IMDb id", changes={"imdb_id": [None, imdb]})
+
+
+class RefreshMissingDetails(_TmdbCommand):
+    """refresh-missing-details: details and poster, one request per DVD."""
+
+    name = "refresh-missing-details"
+    help = ("Fetch tagline, budget, revenue, companies, director, UK certification, rating, "
+            "votes and poster for DVDs missing any (all DVDs with a TMDB id under --force).")
+    arguments = (arg("--force", action="store_true", help="refresh every DVD with a TMDB id"),)
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """DVDs missing a detail, or a poster TMDB has and we have not saved."""
+        if run.options.get("force"):
+            return _items(_rows(run, "tmdb_id IS NOT NULL"))
+        missing = " OR ".join(f"{f} IS NULL" for f in DETAIL_FIELDS)
+        return _items(_rows(run, f"tmdb_id IS NOT NULL AND ({missing} OR (poster IS NULL AND"
+                                 " (tmdb_poster_path IS NULL OR tmdb_poster_path != '')))"))
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """One request with credits, release dates and external ids appended; then the poster."""
+        dvd = item.payload
+        d = await run.clients.tmdb.movie_details(dvd["tmdb_id"])
+        cert = d.uk_certification or ""
+        new = {"tagline": d.tagline or "", "budget": d.budget or 0, "revenue": d.revenue or 0,
+               "production_companies": d.company_names, "director": d.director or "",
+               # a certificate the user gave is kept when TMDB has none for GB
+               "uk_certification": cert or dvd["uk_certification"] or "",
+               "rating": float(d.vote_average or 0.0), "vote_count": d.vote_count or 0}
+        imdb = d.imdb or None
+        event = DvdDetailsRefreshed(dvd_id=dvd["id"], poster_path=d.poster_path or "", imdb_id=imdb,
+                                    genres=[g.name for g in d.genres], **new)
+        changes = changes_between(dvd, new)
+        if imdb and not dvd["imdb_id"]:
+            changes["imdb_id"] = [dvd["imdb_id"], imdb]
+        events: list[Any] = [event]
+        if d.poster_path and (run.options.get("force") or not dvd["poster"]):
+            try:
+                poster = await run.clients.save_image(d.poster_path, run.settings.posters_dir,
+                                                      size=POSTER_SIZE, dry_run=run.dry_run)
+            except UnsafePath as exc:
+                return Outcome(FAILED, events, reason=str(exc), changes=changes)
+            if poster != dvd["poster"]:
+                events.append(DvdPosterSaved(dvd_id=dvd["id"], poster=poster))
+                changes["poster"] = [dvd["poster"], poster]
+        return Outcome(UPDATED if changes else SKIPPED, events,
+                       reason="" if changes else "no change", changes=changes)
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """How many DVDs with a TMDB id now hold each detail field (and a poster)."""
+        fields = [*DETAIL_FIELDS, "poster"]
+        counts = db.conn.execute(
+            "SELECT COUNT(*), " + ", ".join(f"COUNT({f})" for f in fields)
+            + " FROM dvds WHERE tmdb_id IS NOT NULL").fetchone()
+        return {"dvds_with_tmdb_id": counts[0], "fields_held": dict(zip(fields, counts[1:]))}
+
+
+class RefreshTorrentData(Command):
+    """refresh-torrent-data: YTS availability by IMDb id."""
+
+    name = "refresh-torrent-data"
+    network = True
+    help = (f"Check YTS torrents for DVDs with an IMDb id; --recent-only: those added in the "
+            f"last {RECENT_DAYS} days or never checked.")
+    arguments = (arg("--recent-only", action="store_true",
+                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked"),)
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """DVDs with an IMDb id (recent or never checked, with --recent-only)."""
+        if run.options.get("recent_only"):
+            since = (datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
+            return _items(_rows(run, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
+                                (since,)))
+        return _items(_rows(run, "imdb_id > ''"))
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """One YTS request; an outage raises (a failed item), never an empty list."""
+        dvd = item.payload
+        torrents = await run.clients.yts.torrents_for(dvd["imdb_id"])
+        event = DvdTorrentsChecked(dvd_id=dvd["id"], torrents=torrents)
+        new = [{"quality": t.quality, "type": t.type, "seeds": t.seeds, "peers": t.peers,
+                "size_bytes": t.size_bytes, "hash": t.hash} for t in torrents]
+        old = None if dvd["torrents"] is None else msgspec.json.decode(dvd["torrents"])
+        if old == new:
+            return Outcome(SKIPPED, [event], reason="no change")
+        return Outcome(UPDATED, [event], changes={"torrents": [len(old) if old is not None else None, len(new)]})
