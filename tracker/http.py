@@ -175,6 +175,7 @@ class HttpClient:
         decoder = self._decoder(type)
 
         async def consume(resp: aiohttp.ClientResponse) -> T:
+            """Read the whole body, then decode it in one go."""
             body = await resp.read()
             return decoder.decode(body)
 
@@ -184,6 +185,7 @@ class HttpClient:
         """Stream ``url`` to ``dest`` via a temporary file renamed into place; returns bytes."""
 
         async def consume(resp: aiohttp.ClientResponse) -> int:
+            """Stream the body to disk."""
             return await self._stream_to(resp, dest)
 
         written = await self._request(kind, url, None, None, consume)
@@ -314,26 +316,30 @@ class HttpClient:
                         self.stats.by_status[resp.status] = count + 1
                         await self._check_status(kind, resp, display)
                         return await consume(resp)
-            except TimeoutError as exc:
-                raise _Transient("timed out") from exc
-            except aiohttp.InvalidURL as exc:
-                raise ApiError(f"invalid URL ({display})") from exc
-            except aiohttp.ClientPayloadError as exc:
-                raise _Transient("truncated body") from exc
-            except aiohttp.ClientConnectionError as exc:
-                raise _Transient(f"connection failed ({type(exc).__name__})") from exc
-            except aiohttp.ClientError as exc:
-                raise _Transient(f"request failed ({type(exc).__name__})") from exc
-            except msgspec.ValidationError as exc:
-                # Well-formed JSON of the wrong shape will not change on a retry: fail at once,
-                # but as retryable, since a later run may meet a mended server.
-                message = f"unexpected JSON shape: {redact(str(exc), self._secrets)} ({display})"
-                raise ApiError(message, status=200, retryable=True) from exc
-            except msgspec.DecodeError as exc:
-                raise _Transient("broken JSON body") from exc
-            except OSError as exc:
-                # Network OSErrors were caught above as aiohttp errors; this is the local disk.
-                raise TrackerError(f"cannot write file for {display}: {exc.strerror or exc}") from exc
+            except (TimeoutError, aiohttp.ClientError, msgspec.DecodeError, OSError) as exc:
+                raise self._translate(exc, display) from exc
+
+    def _translate(self, exc: BaseException, display: str) -> Exception:
+        """The retryable outcome or final error that stands for a low-level failure."""
+        if isinstance(exc, TimeoutError):
+            return _Transient("timed out")
+        if isinstance(exc, aiohttp.InvalidURL):
+            return ApiError(f"invalid URL ({display})")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return _Transient("truncated body")
+        if isinstance(exc, aiohttp.ClientConnectionError):
+            return _Transient(f"connection failed ({type(exc).__name__})")
+        if isinstance(exc, aiohttp.ClientError):
+            return _Transient(f"request failed ({type(exc).__name__})")
+        if isinstance(exc, msgspec.ValidationError):
+            # Well-formed JSON of the wrong shape will not change on a retry: fail at once,
+            # but as retryable, since a later run may meet a mended server.
+            message = f"unexpected JSON shape: {redact(str(exc), self._secrets)} ({display})"
+            return ApiError(message, status=200, retryable=True)
+        if isinstance(exc, msgspec.DecodeError):
+            return _Transient("broken JSON body")
+        # Network OSErrors are aiohttp errors, handled above; this one is the local disk.
+        return TrackerError(f"cannot write file for {display}: {getattr(exc, 'strerror', None) or exc}")
 
     async def _check_status(self, kind: str, resp: aiohttp.ClientResponse, display: str) -> None:
         """Raise for any non-2xx answer: at once for 4xx, as a retryable outcome for 429 and 5xx."""
