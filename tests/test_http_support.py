@@ -19,13 +19,8 @@ from tracker.config import Settings
 from tracker.http import HttpClient, RetryPolicy
 
 _REPO = Path(__file__).resolve().parent.parent
-# The real TMDB samples live outside the repository for now; a vendored copy wins when present.
-_SAMPLE_DIRS = [
-    Path(os.environ.get("TRACKER_API_SAMPLES", "/nonexistent")),
-    _REPO / "tests" / "data" / "api-samples" / "tmdb",
-    Path("/work/shared/api-samples/tmdb"),
-]
-SAMPLES = next((d for d in _SAMPLE_DIRS if d.is_dir()), _SAMPLE_DIRS[-1])
+# Real TMDB responses, vendored from shared/api-samples so a fresh clone tests against them.
+SAMPLES = _REPO / "tests" / "data" / "api-samples" / "tmdb"
 API_KEY = "k3y-SECRET-0123456789abcdef"
 ACCESS_TOKEN = "t0ken-SECRET-eyJhbGciOiJIUzI1NiJ9"
 # Tiny delays: every retry path runs in milliseconds.
@@ -105,9 +100,7 @@ def client(settings: Settings, *, retry: RetryPolicy = FAST_RETRY, timeout_s: fl
 
 
 def sample_bytes(name: str) -> bytes:
-    """The raw bytes of one api-samples file (the test is skipped when the samples are absent)."""
-    if not (SAMPLES / name).is_file():
-        pytest.skip(f"TMDB api sample {name} not found (set TRACKER_API_SAMPLES)")
+    """The raw bytes of one api-samples file."""
     return (SAMPLES / name).read_bytes()
 
 

@@ -18,11 +18,12 @@ LOGO_SIZE = "w185"
 class Clients:
     """TMDB, YTS and the image downloader over one shared aiohttp session."""
 
-    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None,
-                 timeout_s: float = 30.0) -> None:
+    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None) -> None:
         """Prepare the clients; the session opens on ``async with``."""
         self.settings = settings
-        self.http = HttpClient(settings, retry=retry, timeout_s=timeout_s)
+        retry = retry or RetryPolicy(max_attempts=settings.retry_attempts,
+                                     base_delay_s=settings.retry_base_delay_s)
+        self.http = HttpClient(settings, retry=retry, timeout_s=settings.timeout_s)
         self.tmdb = TmdbClient(self.http, settings)
         self.yts = YtsClient(self.http, settings)
 

@@ -22,6 +22,9 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", 40.0, float),
     "yts_rate_per_s": ("TRACKER_YTS_RATE", 2.0, float),
     "concurrency": ("TRACKER_CONCURRENCY", 16, int),
+    "timeout_s": ("TRACKER_TIMEOUT_S", 30.0, float),
+    "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", 5, int),
+    "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", 0.5, float),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
 
@@ -39,6 +42,9 @@ class Settings:
     tmdb_rate_per_s: float = 40.0
     yts_rate_per_s: float = 2.0
     concurrency: int = 16
+    timeout_s: float = 30.0
+    retry_attempts: int = 5
+    retry_base_delay_s: float = 0.5
 
     @property
     def db_path(self) -> Path:
