@@ -7,6 +7,7 @@ streams them back. Projections and their tables share the same database file and
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,11 +36,15 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_command ON events(command_id) WHERE command_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_subject ON events(subject) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE INDEX IF NOT EXISTS events_type ON events(type);
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
 """
+
+
+_SCHEMA_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +76,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def chain_hash(prev: str, seq: int, type_: str, at: str, data: str | bytes) -> str:
-    """The row's hash: it covers the previous row's hash and this row's own content."""
+def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,
+               subject: str | None, v: int, data: str | bytes) -> str:
+    """The row's hash: it covers the previous row's hash and every column of this row."""
     h = hashlib.sha256()
-    h.update(f"{prev}|{seq}|{type_}|{at}|".encode())
+    # command_id and subject are covered too: editing them would misattribute a change.
+    h.update(f"{prev}|{seq}|{type_}|{at}|{command_id or ''}|{subject or ''}|{v}|".encode())
     h.update(data if isinstance(data, bytes) else data.encode())
     return h.hexdigest()
 
@@ -85,11 +92,24 @@ def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connec
         conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        _refuse_foreign(conn)  # before WAL: switching the journal mode rewrites the file header
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+    except NotATrackerDatabase as exc:
+        conn.close()
+        raise NotATrackerDatabase(f"{path}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
     return conn
+
+
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """Raise NotATrackerDatabase for a SQLite file of another application (reads only)."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' LIMIT 1").fetchone()
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
+        raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
 
 
 class EventStore:
@@ -103,12 +123,13 @@ class EventStore:
     def create_schema(self) -> None:
         """Create the log (idempotent) and mark the file as tracker's; refuse foreign files."""
         try:
-            app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if self.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+                present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+                if present >= _SCHEMA_OBJECTS:
+                    return  # nothing to create: a reader must not wait for the write lock
+            _refuse_foreign(self.conn)
         except sqlite3.DatabaseError as exc:
             raise NotATrackerDatabase(f"not a tracker database ({exc})") from exc
-        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
-            raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
         with self.atomic():
             for statement in _SCHEMA.split(";\n"):
                 if statement.strip():
@@ -178,7 +199,7 @@ class EventStore:
         rows = []
         for rec in records:
             seq += 1
-            prev = chain_hash(prev, seq, rec.type, at, rec.data)
+            prev = chain_hash(prev, seq, rec.type, at, rec.command_id, rec.subject, rec.v, rec.data)
             rows.append((seq, rec.type, at, rec.command_id, rec.subject, rec.v, rec.data, prev))
         try:
             self.conn.executemany(
@@ -227,19 +248,27 @@ class EventStore:
                 return
             cursor_seq = rows[-1][0]
 
+    def types(self) -> list[str]:
+        """The distinct event types in the log, by a skip scan of the type index (cheap)."""
+        return [r[0] for r in self.conn.execute(
+            "WITH RECURSIVE t(name) AS (SELECT MIN(type) FROM events UNION ALL"
+            " SELECT (SELECT MIN(type) FROM events WHERE type > t.name) FROM t WHERE t.name IS NOT NULL)"
+            " SELECT name FROM t WHERE name IS NOT NULL")]
+
     def verify_chain(self) -> list[str]:
         """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""
         problems: list[str] = []
         prev_hash, prev_seq, prev_at = GENESIS_HASH, 0, ""
-        sql = "SELECT seq, type, at, data, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        sql = ("SELECT seq, type, at, command_id, subject, v, data, hash FROM events"
+               " WHERE seq > ? ORDER BY seq LIMIT ?")
         while True:
             rows = self.conn.execute(sql, (prev_seq, READ_BATCH)).fetchall()
-            for seq, type_, at, data, stored in rows:
+            for seq, type_, at, command_id, subject, v, data, stored in rows:
                 if seq != prev_seq + 1:
                     problems.append(f"seq {prev_seq + 1}..{seq - 1}: missing rows")
                 if at < prev_at:
                     problems.append(f"seq {seq}: time goes backwards ({at} < {prev_at})")
-                expected = chain_hash(prev_hash, seq, type_, at, data)
+                expected = chain_hash(prev_hash, seq, type_, at, command_id, subject, v, data)
                 if expected != stored:
                     problems.append(f"seq {seq}: hash does not match its content and predecessor")
                 prev_hash, prev_seq, prev_at = stored, seq, at

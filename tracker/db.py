@@ -11,8 +11,9 @@ import msgspec
 
 import projections
 from events.store import EventStore, NewRecord, StoredRecord, connect
-from events.types import SCHEMA_VERSION, DvdAdded, Event, UnknownEventType, decode, encode, type_name
-from projections.tables import PROJECTION_VERSION, create_tables, drop_tables
+from events.types import (EVENT_TYPES, RENAMED, SCHEMA_VERSION, DvdAdded, Event, UnknownEventType,
+                          decode, encode, type_name)
+from projections.tables import PROJECTION_VERSION, TABLES, create_tables, drop_tables
 from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError
 
 REPLAY_FLUSH_ROWS = 50_000
@@ -42,7 +43,11 @@ class Database:
             raise NewerSchemaError(
                 f"{self.path}: written by a newer tracker (event schema {written}, this one reads "
                 f"up to {SCHEMA_VERSION}); upgrade tracker to use it")
+        self._refuse_unknown_types()
         shape = self.store.get_meta("projection_version")
+        present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if written == SCHEMA_VERSION and shape == str(PROJECTION_VERSION) and present >= set(TABLES):
+            return  # up to date: opening to read must not wait for another writer's lock
         with self.store.atomic():
             if written < SCHEMA_VERSION:
                 self.store.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -53,6 +58,14 @@ class Database:
             self.replay()
         with self.store.atomic():
             self.store.set_meta("projection_version", str(PROJECTION_VERSION))
+
+    def _refuse_unknown_types(self) -> None:
+        """A type this version cannot read means a newer tracker wrote here: touch nothing."""
+        unknown = [t for t in self.store.types() if t not in EVENT_TYPES and t not in RENAMED]
+        if unknown:
+            raise NewerSchemaError(
+                f"{self.path}: the log holds events of type {unknown[0]!r}, unknown to this "
+                f"tracker: written by a newer version? upgrade tracker to use it")
 
     def close(self) -> None:
         """Close the connection."""

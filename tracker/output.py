@@ -21,8 +21,9 @@ def json_line(obj: Any) -> str:
     return _json.encode(obj).decode()
 
 
-def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] = sys.stdout) -> None:
+def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None = None) -> None:
     """The end-of-run summary: one JSON object with --json, else aligned lines."""
+    out = out or sys.stdout  # looked up late: a redirected or captured stdout is honoured
     if as_json:
         print(json_line(summary), file=out)
         return
@@ -64,10 +65,10 @@ def _short(value: Any, limit: int = 60) -> str:
 class Progress:
     """A one-line progress bar on a terminal's stderr; silent when stderr is not a terminal."""
 
-    def __init__(self, label: str, *, stream: IO[str] = sys.stderr, enabled: bool | None = None) -> None:
+    def __init__(self, label: str, *, stream: IO[str] | None = None, enabled: bool | None = None) -> None:
         self.label = label
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+        self.stream = stream or sys.stderr  # looked up late, like print_summary's stdout
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self.done = self.failed = 0
         self.total: int | None = None
         self._drawn = 0.0
@@ -105,8 +106,9 @@ class Progress:
             self.stream.flush()
 
 
-def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] = sys.stdout) -> int:
+def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
     """Write rows as one JSON array, JSON lines, or CSV (lists as JSON in a cell); rows written."""
+    out = out or sys.stdout
     count = 0
     if fmt == "csv":
         writer = None
