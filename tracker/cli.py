@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from tracker import __version__
 from tracker.commands import COMMANDS
 from tracker.config import Settings, load_settings
-from tracker.errors import TrackerError, UsageError
+from tracker.errors import TrackerError
 from tracker.log import configure_logging, redact
 
 Handler = Callable[[argparse.Namespace, Settings], int]

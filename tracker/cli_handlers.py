@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from projections.export import FIELDS, export_rows
+from projections.export import export_rows
 from projections.tables import EXPORTABLE
 from tracker import audit, output
 from tracker.commands import COMMANDS
