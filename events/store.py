@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tracker.errors import IntegrityError, NotATrackerDatabase, StoreError
+from tracker.errors import NotATrackerDatabase, StoreError
 
 APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
 GENESIS_HASH = "0" * 64
@@ -52,7 +52,7 @@ class NewRecord:
     """A row to append; ``data`` is the JSON text of the event."""
 
     type: str
-    data: bytes
+    data: str | bytes  # JSON text; bytes are decoded on append, so the column stays TEXT
     command_id: str | None = None
     subject: str | None = None
     v: int = 1
@@ -199,8 +199,10 @@ class EventStore:
         rows = []
         for rec in records:
             seq += 1
-            prev = chain_hash(prev, seq, rec.type, at, rec.command_id, rec.subject, rec.v, rec.data)
-            rows.append((seq, rec.type, at, rec.command_id, rec.subject, rec.v, rec.data, prev))
+            # Stored as TEXT, as SPEC.md asks: a BLOB is not JSON to sqlite3's json functions.
+            data = rec.data.decode() if isinstance(rec.data, bytes) else rec.data
+            prev = chain_hash(prev, seq, rec.type, at, rec.command_id, rec.subject, rec.v, data)
+            rows.append((seq, rec.type, at, rec.command_id, rec.subject, rec.v, data, prev))
         try:
             self.conn.executemany(
                 "INSERT INTO events (seq, type, at, command_id, subject, v, data, hash)"
