@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
@@ -10,7 +11,7 @@ from aiohttp import web
 from tracker.sandbox import offers, shapes
 from tracker.sandbox.catalogue import Catalogue
 from tracker.sandbox.images import image_for
-from tracker.sandbox.knobs import FaultDice, Knobs, Stats
+from tracker.sandbox.knobs import FaultDice, Knobs, Stats, TokenBucket
 from tracker.sandbox.middleware import STATE, sandbox_middleware
 
 
@@ -24,9 +25,9 @@ class SandboxState:
         self.knobs = knobs
         self.stats = Stats()
         self.catalogue = Catalogue()
-        self.buckets: dict[str, Any] = {}
+        self.buckets: dict[str, TokenBucket] = {}
         self.dice = FaultDice(knobs.seed)
-        self.closing: Any = None  # an asyncio.Event set when the server stops (wakes sleepers)
+        self.closing: asyncio.Event | None = None  # set when the server stops, to wake sleepers
         self.sync_catalogue()
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:

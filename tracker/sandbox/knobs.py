@@ -11,6 +11,7 @@ from typing import Any
 
 FAULT_KINDS = ("5xx", "drop", "truncated", "timeout")
 HOST_KINDS = ("tmdb", "yts", "image")
+MAX_SYNTHETIC = 9_999_999  # synthetic IMDb ids are "tt9" + 7 digits of the index
 
 
 @dataclass
@@ -61,8 +62,10 @@ class Knobs:
         for name in ("seed", "providers_epoch", "synthetic_count"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be an integer")
-        if self.synthetic_count < 0 or (self.synthetic_tv_count is not None and self.synthetic_tv_count < 0):
-            raise ValueError("synthetic counts must be >= 0")
+        for name in ("synthetic_count", "synthetic_tv_count"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or not 0 <= value <= MAX_SYNTHETIC):
+                raise ValueError(f"{name} must be an integer from 0 to {MAX_SYNTHETIC}")
         self.fault_hosts = tuple(self.fault_hosts)
         if not set(self.fault_hosts) <= set(HOST_KINDS):
             raise ValueError(f"fault_hosts must be among {', '.join(HOST_KINDS)}")
@@ -88,7 +91,14 @@ class Knobs:
 
 
 class TokenBucket:
-    """Capacity = rate, refilled continuously; a client limiter at the same rate never trips it."""
+    """Capacity = rate, refilled continuously; a client limiter at the same rate never trips it.
+
+    A grant may borrow up to ``JITTER_S`` of refill: requests paced exactly at the rate reach the
+    server with a few milliseconds of network jitter, which must not read as going too fast, while
+    a client sending faster than the rate still runs out within a second.
+    """
+
+    JITTER_S = 0.05
 
     def __init__(self, rate_per_s: float) -> None:
         """Start full, as a fresh TMDB window does."""
@@ -102,7 +112,7 @@ class TokenBucket:
         now = time.monotonic()
         self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate_per_s)
         self._at = now
-        if self._tokens >= 1:
+        if self._tokens >= 1 - self.JITTER_S * self.rate_per_s:
             self._tokens -= 1
             return 0.0
         return (1 - self._tokens) / self.rate_per_s
@@ -167,4 +177,6 @@ class Stats:
 
     def reset(self) -> None:
         """Forget every count."""
-        self.__init__()  # type: ignore[misc]
+        self.requests = self.rate_limited = 0
+        for counter in (self.by_host, self.by_route, self.by_status, self.faults):
+            counter.clear()

@@ -97,8 +97,7 @@ class Sandbox:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # aiohttp keeps the bound socket there; no public accessor exists
-        self.port = server.sockets[0].getsockname()[1] if server is not None else self.requested_port
+        self.port = runner.addresses[0][1]  # the OS's choice when port 0 was asked for
 
     async def stop(self) -> None:
         """Wake sleeping faults, stop listening and close open connections."""
@@ -220,6 +219,8 @@ async def serve(port: int = 0, *, stop: asyncio.Event | None = None, out: TextIO
             stream = out or sys.stdout
             stream.write("\n".join(export_lines(sandbox)) + "\n")
             stream.flush()
+            if out is None:  # stdout stays eval-able; the hint goes to the terminal
+                print(f"tracker sandbox: serving on {sandbox.base_url}; Ctrl-C to stop", file=sys.stderr)
             await stop.wait()
     finally:
         for sig in installed:

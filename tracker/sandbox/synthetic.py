@@ -2,8 +2,8 @@
 
 Scheme (n is the 0-based index, 0 <= n < synthetic_count):
 
-- movie id ``5_000_000 + n``; TV id ``8_000_000 + n`` (real TMDB ids used by the bundled catalogue
-  are far below both ranges, so they cannot collide).
+- movie id ``5_000_000 + n``; TV id ``8_000_000 + n`` (the bundled real titles' ids are far below
+  both; films and shows are separate id spaces on TMDB, so the two ranges may overlap harmlessly).
 - title ``"Synthetic Film {n:06d}"``; TV name ``"Synthetic Show {n:06d}"``.
 - IMDb id ``"tt9" + 7 digits of n`` for films, ``"tt8" + 7 digits`` for shows.
 - popularity falls strictly with n, below every bundled real film, so the popular list is
@@ -40,7 +40,6 @@ from typing import Any
 
 MOVIE_ID_BASE = 5_000_000
 TV_ID_BASE = 8_000_000
-_ID_SPAN = 3_000_000  # movie ids stop before the TV range starts
 
 _TITLE_RE = re.compile(r"^(synthetic|synthetique) film (\d{6,})$")
 _IMDB_RE = re.compile(r"^tt9(\d{7})$")
@@ -130,7 +129,7 @@ def synthetic_titles(count: int) -> list[tuple[str, int | None, int, str | None]
 def movie_index(tmdb_id: int, count: int) -> int | None:
     """The index of a synthetic film id within a catalogue of ``count``, else None."""
     n = tmdb_id - MOVIE_ID_BASE
-    return n if 0 <= n < min(count, _ID_SPAN) else None
+    return n if 0 <= n < count else None
 
 
 def find_movies(query: str, count: int) -> list[int]:
