@@ -25,7 +25,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
                       should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
     cmd.prepare(run)
-    done = await writer.call(lambda db: _done_items(db, run.command_id))
+    done = _done_items(run.db, run.command_id)  # committed items only: a dry run has none
     items = (item for item in cmd.select(run) if item.key not in done)
     await writer.write([CommandStarted(command_id=run.command_id)], run.command_id)
     workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)

@@ -17,8 +17,9 @@ BATCH_EVENTS = 2000
 class Writer:
     """Queue events from many coroutines; one thread records them in batches.
 
-    In a dry run the writer holds one transaction open from start to end and rolls it back,
-    so the command sees its own changes while nothing is ever committed.
+    In a dry run the writer keeps events in memory and records them only when asked to read
+    (the summary, at the end), inside a transaction that is rolled back on exit: nothing is
+    ever committed, and a daemon's writes are not held up while the dry run talks to the APIs.
     """
 
     def __init__(self, db: Database, *, dry_run: bool = False) -> None:
@@ -29,11 +30,12 @@ class Writer:
         self._task: asyncio.Task | None = None
         self._stack = ExitStack()
         self._error: BaseException | None = None
+        self._held: list[tuple[list[Event], str | None]] = []  # a dry run's events, not yet applied
+        self._open = False
 
     async def __aenter__(self) -> Writer:
-        if self.dry_run:
-            await self.call(lambda db: self._stack.enter_context(db.dry_run()))
-        self._task = asyncio.create_task(self._run(), name="tracker-writer")
+        if not self.dry_run:
+            self._task = asyncio.create_task(self._run(), name="tracker-writer")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -44,17 +46,22 @@ class Writer:
             if self._task is not None:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
-            await self.call(lambda db: self._stack.close())
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._stack.close)
             self._pool.shutdown(wait=True)
 
     async def write(self, events: list[Event], command_id: str | None) -> None:
         """Queue events for recording (waits when the queue is full: back-pressure)."""
         self._raise_if_failed()
+        if self.dry_run:
+            self._held.append((events, command_id))
+            return
         await self._queue.put((events, command_id))
 
     async def flush(self) -> None:
         """Wait until everything queued so far is recorded."""
         self._raise_if_failed()
+        if self.dry_run:
+            return
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         await self._queue.put(done)
         await done
@@ -62,7 +69,19 @@ class Writer:
     async def call(self, fn: Callable[[Database], T]) -> T:
         """Run ``fn(db)`` on the writer's thread, after what is already recorded."""
         loop = asyncio.get_running_loop()
+        if self.dry_run:
+            held, self._held = self._held, []
+            return await loop.run_in_executor(self._pool, self._apply_held, held, fn)
         return await loop.run_in_executor(self._pool, fn, self.db)
+
+    def _apply_held(self, held: list[tuple[list[Event], str | None]], fn: Callable[[Database], T]) -> T:
+        """Dry run: open the never-committed transaction if needed, apply held events, run fn."""
+        if not self._open:
+            self._stack.enter_context(self.db.dry_run())
+            self._open = True
+        if held:
+            _record_all(self.db, held)
+        return fn(self.db)
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
