@@ -217,13 +217,37 @@ def _setup_daemon(p: argparse.ArgumentParser) -> None:
 
 def sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """The built-in TMDB + YTS + image simulator."""
+    from tracker.sandbox.knobs import Knobs
     from tracker.sandbox.server import run_sandbox
-    return run_sandbox(args.port)
+    names = [*SANDBOX_KNOBS, "hostile_paths"]
+    knobs = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    try:
+        Knobs().update(knobs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return run_sandbox(args.port, **knobs)
+
+
+SANDBOX_KNOBS = {
+    "synthetic_count": (int, "synthetic films besides the real ones (TV shows: a tenth)"),
+    "latency_s": (float, "seconds added to each TMDB and YTS answer"),
+    "rate_per_s": (float, "requests per second per host before answering 429 + Retry-After"),
+    "fault_5xx_rate": (float, "share of answers that are HTTP 503 (0-1)"),
+    "fault_drop_rate": (float, "share of connections dropped without an answer (0-1)"),
+    "fault_truncated_rate": (float, "share of answers with a cut-off body (0-1)"),
+    "fault_timeout_rate": (float, "share of answers that stall past a client's timeout (0-1)"),
+    "seed": (int, "seed of the fault dice, for reproducible runs"),
+    "providers_epoch": (int, "change to make some watch-provider offers come and go"),
+}
 
 
 def _setup_sandbox(p: argparse.ArgumentParser) -> None:
     from tracker.cli import positive_int
     p.add_argument("--port", type=positive_int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    for name, (kind, doc) in SANDBOX_KNOBS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=kind, help=doc)
+    p.add_argument("--hostile-paths", action="store_true", default=None,
+                   help="serve unsafe poster/logo paths for ids divisible by 7 (refusal tests)")
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
