@@ -20,10 +20,12 @@ from tracker.timefmt import parse_iso
 
 
 def _open(settings: Settings, *, must_exist: bool = True) -> Database:
-    """The database, or a one-line error if there is none yet and one is needed."""
-    if must_exist and not settings.db_path.exists():
-        raise UsageError(f"no tracker database at {settings.db_path} (add or import DVDs first, "
-                         "or give --home)")
+    """The database; with none yet, an error, or (for reads) an empty one that writes no file."""
+    if not settings.db_path.exists():
+        if must_exist:
+            raise UsageError(f"no tracker database at {settings.db_path} (add or import DVDs "
+                             "first, or give --home)")
+        return Database(":memory:")
     return Database(settings.db_path)
 
 
