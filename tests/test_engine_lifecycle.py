@@ -181,3 +181,21 @@ def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_follower_takes_over_when_the_daemon_dies(tmp_path: Path, env) -> None:
+    """If the daemon is killed while the CLI follows its command, the CLI finishes it itself."""
+    imported(tmp_path, env)
+    daemon = spawn(tmp_path, env, "daemon")
+    try:
+        time.sleep(0.5)
+        follower = spawn(tmp_path, env, "refresh-missing-details", "--json")
+        wait_for(lambda: items_done(tmp_path, "refresh-missing-details") >= 5)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    assert "following" in err and "running it here" in err
+    assert json.loads(out)["processed"] == N_DVDS
+    assert_each_dvd_refreshed_once(tmp_path)

@@ -157,6 +157,11 @@ class Engine:
         except TrackerError as exc:
             await self._end(CommandFailed(command_id=command_id, reason=str(exc)))
             return
+        except Exception as exc:  # noqa: BLE001 - a daemon outlives a command's bug
+            log.debug("command_crashed", command=name, command_id=command_id, exc_info=True)
+            await self._end(CommandFailed(command_id=command_id,
+                                          reason=f"internal error: {type(exc).__name__}: {exc}"))
+            return
         if summary is None and command_id in self._cancelled:
             summary = await summarize(cmd, run, self.writer)
             await self._end(CommandCancelled(command_id=command_id, summary=summary))

@@ -14,6 +14,7 @@ from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine import TERMINAL, run_engine
 from tracker.errors import EngineBusy, TrackerError
+from tracker.lock import EngineLock
 from tracker.output import Progress, item_line
 from tracker.service import Submission, enqueue
 
@@ -39,12 +40,15 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
     def on_item(cid: str, item: Item, outcome: Outcome) -> None:
         if cid == command_id and sub.on_item:
             sub.on_item(item, outcome)
-    try:
-        await run_engine(settings, until=command_id, on_item=on_item)
-    except EngineBusy:
-        print(f"a daemon is running: following command {command_id}", file=sys.stderr)
-        return await follow(settings, command_id, progress, verbose=sub.extra.get("verbose", False))
-    return await _outcome(settings, command_id)
+    while True:
+        try:
+            await run_engine(settings, until=command_id, on_item=on_item)
+            return await _outcome(settings, command_id)
+        except EngineBusy:
+            print(f"a daemon is running: following command {command_id}", file=sys.stderr)
+        if await follow(settings, command_id, progress, verbose=sub.extra.get("verbose", False)):
+            return await _outcome(settings, command_id)
+        print("the daemon stopped before the command ended: running it here", file=sys.stderr)
 
 
 async def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
@@ -64,9 +68,10 @@ async def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
 
 
 async def follow(settings: Settings, command_id: str, progress: Progress, *,
-                 verbose: bool = False) -> dict[str, Any]:
-    """Watch a daemon run the command (progress and, verbose, each item) until it ends."""
+                 verbose: bool = False) -> bool:
+    """Watch a daemon run the command until it ends (True) or the daemon goes away (False)."""
     last_seq = 0
+    lock = EngineLock(settings.db_path)
     async with aiosqlite.connect(settings.db_path, timeout=30) as conn:
         while True:
             row = await (await conn.execute(
@@ -78,9 +83,12 @@ async def follow(settings: Settings, command_id: str, progress: Progress, *,
                 last_seq = await _print_items(conn, command_id, last_seq, progress)
             if status in TERMINAL:
                 break
+            if not lock.held_elsewhere():
+                progress.close()
+                return False
             await asyncio.sleep(FOLLOW_POLL_S)
     progress.close()
-    return await _outcome(settings, command_id)
+    return True
 
 
 async def _print_items(conn: aiosqlite.Connection, command_id: str, after: int, progress: Progress) -> int:

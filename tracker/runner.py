@@ -88,6 +88,11 @@ async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
     except (ApiError, UnsafePath) as exc:
         log.info("item_failed", command=run.name, item=item.key, reason=str(exc))
         return Outcome(FAILED, reason=str(exc))
+    except TrackerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one odd item must not sink the whole command
+        log.debug("item_crashed", command=run.name, item=item.key, exc_info=True)
+        return Outcome(FAILED, reason=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _done_items(db: Any, command_id: str) -> set[str]:
