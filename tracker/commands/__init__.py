@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from tracker.commands.badges import CreateInitialBadges
 from tracker.commands.base import Command
+from tracker.commands.catalogue import PopulateDb, PopulateGenres, UpdateDetails
 from tracker.commands.dvd_network import (MatchTmdbIds, PopulateImdbIds, RefreshMissingDetails,
                                           RefreshTorrentData)
 from tracker.commands.collection import (Add, CleanupUnusedPosters, Import, LoadSampleData,
                                          NormalizeUkCertifications)
+from tracker.commands.providers import GetProvidersLogo, UpdateWatchProviders
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Add(), Import(), LoadSampleData(), MatchTmdbIds(), PopulateImdbIds(), RefreshMissingDetails(),
     NormalizeUkCertifications(), RefreshTorrentData(), CleanupUnusedPosters(), CreateInitialBadges(),
+    PopulateGenres(), PopulateDb(), UpdateDetails(), UpdateWatchProviders(), GetProvidersLogo(),
 )}
 
 

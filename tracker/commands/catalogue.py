@@ -1,0 +1,328 @@
+"""Catalogue commands: TMDB's genre lists, the popular movie and TV lists with posters, details."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+
+from events.types import (CataloguePosterSaved, Event, GenreNamed, MovieDetailsRefreshed,
+                          MovieListed, TvDetailsRefreshed, TvShowListed)
+from tracker.clients import POSTER_SIZE
+from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg,
+                                   changes_between)
+from tracker.commands.dvd_network import _TmdbCommand
+from tracker.errors import ApiError, UnsafePath, UsageError
+from tracker.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
+
+RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
+DEFAULT_PAGES = 5
+TABLE = {"movie": "movies", "tv": "tv"}
+MEDIA_CHOICES = ("movie", "tv", "both")
+
+
+def media_type_arg() -> Any:
+    """The shared --media-type option (argparse checks the choice: exit 2 otherwise)."""
+    return arg("--media-type", choices=MEDIA_CHOICES, default="both",
+               help="movie, tv or both (default both)")
+
+
+def media_types(options: dict[str, Any]) -> tuple[str, ...]:
+    """The media types a run covers, from --media-type."""
+    chosen = options.get("media_type") or "both"
+    return MEDIA_TYPES if chosen == "both" else (chosen,)
+
+
+def check_media_type(options: dict[str, Any]) -> None:
+    """Refuse a bad media type given without argparse (the demo, a queued intent)."""
+    if options.get("media_type", "both") not in MEDIA_CHOICES:
+        raise UsageError(f"--media-type must be one of {', '.join(MEDIA_CHOICES)}")
+
+
+def rows(run: Run, table: str, where: str = "1", params: tuple = ()) -> list[dict[str, Any]]:
+    """Rows of a read table as dicts, by key."""
+    key = "provider_id" if table == "providers" else "tmdb_id"
+    cur = run.db.conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {key}", params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def json_list(text: str | None) -> list[Any]:
+    """A JSON list column as a list ([] when null)."""
+    return msgspec.json.decode(text) if text else []
+
+
+def event_count(db: Any, command_id: str, type_: str) -> int:
+    """How many events of a type a command has appended (a dry run counts its own, uncommitted)."""
+    return db.conn.execute("SELECT COUNT(*) FROM events WHERE command_id = ? AND type = ?",
+                           (command_id, type_)).fetchone()[0]
+
+
+async def save_once(run: Run, api_path: str, dest_dir: Any, size: str) -> str:
+    """``save_image``, downloading a file once a run even when several items name it at once."""
+    # TMDB gives some providers (and titles) the same image file: without this, two concurrent
+    # items would both find it missing on disk and fetch it twice.
+    tasks: dict[tuple[str, str], asyncio.Future[str]] = run.scratch.setdefault("downloads", {})
+    key = (str(dest_dir), api_path)
+    if key not in tasks:
+        tasks[key] = asyncio.ensure_future(
+            run.clients.save_image(api_path, dest_dir, size=size, dry_run=run.dry_run))
+    return await tasks[key]
+
+
+class PopulateGenres(_TmdbCommand):
+    """populate-genres: TMDB's official movie and TV genre lists."""
+
+    name = "populate-genres"
+    help = ("Fetch TMDB's official movie and TV genre lists: every genre gets its name, and "
+            "media_types records which lists it is on.")
+    walks_items = False
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """One item per list: one request each."""
+        return [Item(f"genres:{m}", m) for m in MEDIA_TYPES]
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """Name each genre whose name or list membership is new."""
+        media = item.payload
+        genres = await run.clients.tmdb.genres(media)
+        known = {r["tmdb_id"]: r for r in rows(run, "genres")}
+        events: list[Event] = []
+        changes: dict[str, list[Any]] = {}
+        for g in genres:
+            row = known.get(g.id) or {}
+            types = json_list(row.get("media_types"))
+            if row.get("name") == g.name and media in types:
+                continue
+            events.append(GenreNamed(tmdb_id=g.id, name=g.name, media_type=media))
+            new_types = sorted({*types, media})
+            changes[f"genre:{g.id}"] = [f"{row.get('name')} {types}" if row else None,
+                                        f"{g.name} {new_types}"]
+        if not events:
+            return Outcome(SKIPPED, reason="no change")
+        return Outcome(UPDATED, events, changes=changes)
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """How many genres are known, named, and on each list."""
+        total, named = db.conn.execute("SELECT COUNT(*), COUNT(name) FROM genres").fetchone()
+        on = {m: db.conn.execute("SELECT COUNT(*) FROM genres, json_each(genres.media_types) j"
+                                 " WHERE j.value = ?", (m,)).fetchone()[0] for m in MEDIA_TYPES}
+        return {"genres": {"total": total, "named": named, "on_movie_list": on["movie"],
+                           "on_tv_list": on["tv"]}}
+
+
+def _listing(media: str, entry: ListItem) -> dict[str, Any]:
+    """A popular-list entry as the row fields it sets."""
+    fields = {"overview": entry.overview, "popularity": entry.popularity,
+              "rating": float(entry.vote_average), "vote_count": entry.vote_count,
+              "genre_ids": list(entry.genre_ids), "tmdb_poster_path": entry.poster_path}
+    if media == "movie":
+        return {"title": entry.title, "release_date": entry.release_date, **fields}
+    return {"name": entry.name, "first_air_date": entry.first_air_date, **fields}
+
+
+def _listed_event(media: str, entry: ListItem) -> Event:
+    """The MovieListed or TvShowListed event of a popular-list entry."""
+    f = _listing(media, entry)
+    f["poster_path"] = f.pop("tmdb_poster_path")
+    cls = MovieListed if media == "movie" else TvShowListed
+    return cls(tmdb_id=entry.id, **f)
+
+
+class PopulateDb(_TmdbCommand):
+    """populate-db: the popular movie and TV lists, page by page, with posters."""
+
+    name = "populate-db"
+    help = (f"Fetch TMDB's popular movies and/or TV shows page by page (one request a page; "
+            f"TMDB serves up to page {MAX_LIST_PAGE}, more is clamped), link their genres by id "
+            "and download their posters to media/posters/. Items are pages: --limit N reads at "
+            "most N pages.")
+    arguments = (media_type_arg(),
+                 arg("--pages", type=int, default=DEFAULT_PAGES, metavar="N",
+                     help=f"pages of each list (20 titles a page; default {DEFAULT_PAGES}, "
+                          f"at most {MAX_LIST_PAGE})"))
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """Credentials, media type, and pages clamped to what TMDB serves (the summary says so)."""
+        options = super().validate(options, settings)
+        check_media_type(options)
+        pages = options.get("pages", DEFAULT_PAGES)
+        if not isinstance(pages, int) or isinstance(pages, bool) or pages < 1:
+            raise UsageError(f"--pages must be a whole number greater than 0, got {pages!r}")
+        if pages > MAX_LIST_PAGE:
+            options["pages_requested"] = pages
+            pages = MAX_LIST_PAGE
+        return {**options, "pages": pages}
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """Pages 1..N of each list, at most --limit of them."""
+        pages = run.options.get("pages", DEFAULT_PAGES)
+        items = [Item(f"popular:{m}:{p}", (m, p)) for m in media_types(run.options)
+                 for p in range(1, pages + 1)]
+        limit = run.options.get("limit")
+        return items[:limit] if limit else items
+
+    def prepare(self, run: Run) -> None:
+        """Per-list gates: the first page answered tells how many pages the list has."""
+        run.scratch["gates"] = {}
+        run.scratch["last_page"] = {}
+
+    async def _page(self, run: Run, media: str, page: int) -> Any:
+        """The page, or None past the list's end: later pages wait for the first answer."""
+        gates: dict[str, asyncio.Event] = run.scratch["gates"]
+        gate = gates.get(media)
+        if gate is None:
+            gate = gates[media] = asyncio.Event()
+        else:
+            await gate.wait()
+            last = run.scratch["last_page"].get(media)
+            if last is not None and page > last:
+                return None  # never ask for a page TMDB does not serve
+        try:
+            listing = await run.clients.tmdb.popular(media, page)
+            run.scratch["last_page"][media] = listing.last_page
+        finally:
+            gate.set()
+        return listing if listing.results else None
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """One request for the page; list its titles and save their posters."""
+        media, page = item.payload
+        listing = await self._page(run, media, page)
+        if listing is None:
+            last = run.scratch["last_page"].get(media)
+            return Outcome(SKIPPED, reason=f"past the last page of popular {media} ({last})")
+        table = TABLE[media]
+        ids = [e.id for e in listing.results]
+        known = {r["tmdb_id"]: r for r in rows(
+            run, table, f"tmdb_id IN ({','.join('?' * len(ids))})", tuple(ids))}
+        events: list[Event] = []
+        changes: dict[str, list[Any]] = {}
+        for entry in listing.results:
+            _diff_listing(media, entry, known.get(entry.id), events, changes)
+        posters = await asyncio.gather(*(self._poster(run, media, e, known.get(e.id))
+                                         for e in listing.results if e.poster_path))
+        failures = []
+        for event, change, failure in posters:
+            events.extend([event] if event else [])
+            changes.update(change)
+            failures.extend([failure] if failure else [])
+        if failures:
+            return Outcome(FAILED, events, reason="; ".join(failures), changes=changes)
+        return Outcome(UPDATED if changes else SKIPPED, events,
+                       reason="" if changes else "no change", changes=changes)
+
+    async def _poster(self, run: Run, media: str, entry: ListItem,
+                      row: dict[str, Any] | None) -> tuple[Event | None, dict[str, list[Any]], str]:
+        """Save one poster (skipped when on disk): (event, changes, failure reason)."""
+        subject = f"{media}:{entry.id}"
+        try:
+            poster = await save_once(run, entry.poster_path, run.settings.posters_dir, POSTER_SIZE)
+        except (UnsafePath, ApiError) as exc:
+            return None, {}, f"poster of {subject}: {exc}"
+        old = row["poster"] if row else None
+        if poster == old:
+            return None, {}, ""
+        event = CataloguePosterSaved(media_type=media, tmdb_id=entry.id, poster=poster)
+        return event, {f"{subject} poster": [old, poster]}, ""
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """Titles held and with posters; a note when --pages was clamped."""
+        extra: dict[str, Any] = {}
+        requested = run.options.get("pages_requested")
+        if requested:
+            extra["pages_clamped"] = True
+            extra["note"] = (f"--pages {requested} clamped to {MAX_LIST_PAGE}: TMDB serves no "
+                             f"popular page past {MAX_LIST_PAGE}")
+        for media in media_types(run.options):
+            total, posters = db.conn.execute(
+                f"SELECT COUNT(*), COUNT(poster) FROM {TABLE[media]}").fetchone()
+            extra[TABLE[media]] = {"total": total, "with_poster": posters}
+        return extra
+
+
+def _diff_listing(media: str, entry: ListItem, row: dict[str, Any] | None, events: list[Event],
+                  changes: dict[str, list[Any]]) -> None:
+    """Append the listing event when the entry is new or its basic fields changed."""
+    subject = f"{media}:{entry.id}"
+    new = _listing(media, entry)
+    if row is None:
+        events.append(_listed_event(media, entry))
+        changes[subject] = [None, new["title" if media == "movie" else "name"]]
+        return
+    old = {**row, "genre_ids": json_list(row.get("genre_ids"))}
+    diff = changes_between(old, new)
+    if diff:
+        events.append(_listed_event(media, entry))
+        changes.update({f"{subject} {k}": v for k, v in diff.items()})
+
+
+def _first_run_time(run_times: list[int]) -> int:
+    """TMDB lists episode run times; the first non-zero one (0 when none)."""
+    return next((t for t in run_times if t), 0)
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """Trimmed non-empty names, first occurrence kept."""
+    return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+
+
+class UpdateDetails(_TmdbCommand):
+    """update-details: runtime, genres and director of movies; seasons, episodes, creators of TV."""
+
+    name = "update-details"
+    help = (f"Fetch details, one request per title: runtime, genres and director (movies); "
+            f"seasons, episodes, episode run time, genres and creators (TV). Titles refreshed in "
+            f"the last {RECENT_DAYS} days are skipped unless --force.")
+    arguments = (media_type_arg(),
+                 arg("--force", action="store_true",
+                     help=f"refresh every title, even those refreshed in the last {RECENT_DAYS} days"))
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """Credentials and media type."""
+        options = super().validate(options, settings)
+        check_media_type(options)
+        return options
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """Titles never refreshed or refreshed over RECENT_DAYS ago (all under --force)."""
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        where, params = ("1", ()) if run.options.get("force") else (
+            "details_refreshed_at IS NULL OR details_refreshed_at < ?", (cutoff,))
+        items = [Item(f"{m}:{r['tmdb_id']}", (m, r)) for m in media_types(run.options)
+                 for r in rows(run, TABLE[m], where, params)]
+        limit = run.options.get("limit")
+        return items[:limit] if limit else items
+
+    async def process(self, run: Run, item: Item) -> Outcome:
+        """One request (credits appended for movies: the director); the event is always kept."""
+        media, row = item.payload
+        if media == "movie":
+            d = await run.clients.tmdb.movie_details(row["tmdb_id"], append=("credits",))
+            new = {"runtime": d.runtime or 0, "director": d.director or ""}
+            event: Event = MovieDetailsRefreshed(tmdb_id=d.id, genres=d.genres, **new)
+        else:
+            d = await run.clients.tmdb.tv_details(row["tmdb_id"])
+            new = {"number_of_seasons": d.number_of_seasons or 0,
+                   "number_of_episodes": d.number_of_episodes or 0,
+                   "episode_run_time": _first_run_time(d.episode_run_time),
+                   "creators": _unique(c.name for c in d.created_by)}
+            event = TvDetailsRefreshed(tmdb_id=d.id, genres=d.genres, **new)
+        old = {**row, "genre_ids": json_list(row.get("genre_ids")),
+               "creators": json_list(row.get("creators"))}
+        changes = changes_between(old, {**new, "genre_ids": [g.id for g in d.genres]})
+        return Outcome(UPDATED if changes else SKIPPED, [event],
+                       reason="" if changes else "no change", changes=changes)
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """How many titles hold details, per table."""
+        out = {}
+        for media in media_types(run.options):
+            total, held = db.conn.execute(f"SELECT COUNT(*), COUNT(details_refreshed_at) FROM"
+                                          f" {TABLE[media]}").fetchone()
+            out[TABLE[media]] = {"total": total, "with_details": held}
+        return {"details_held": out}
