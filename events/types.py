@@ -21,11 +21,17 @@ SCHEMA_VERSION = 1
 class Event(msgspec.Struct, frozen=True, tag=True, tag_field="type", kw_only=True):
     """Base of every event; the tag is the class name."""
 
-    subject_prefix: ClassVar[str | None] = None
+    # The entity an event is about, "<prefix>:<value of subject_field>" (``dvd:12``), which the
+    # audit log filters on; no subject_field: about no one entity; prefix None: the media type.
+    subject_prefix: ClassVar[str | None] = ""
+    subject_field: ClassVar[str] = ""
 
     def subject(self) -> str | None:
         """The entity this event is about (``dvd:12``), used to filter the audit log."""
-        return None
+        if not self.subject_field:
+            return None
+        prefix = self.subject_prefix or getattr(self, "media_type")
+        return f"{prefix}:{getattr(self, self.subject_field)}"
 
 
 # --- commands: intents and their lifecycle -------------------------------------------------
@@ -94,9 +100,8 @@ class CommandCancelled(Event, frozen=True):
 class _DvdEvent(Event, frozen=True):
     dvd_id: int
 
-    def subject(self) -> str | None:
-        """Every DVD event is about one DVD."""
-        return f"dvd:{self.dvd_id}"
+    subject_prefix = "dvd"
+    subject_field = "dvd_id"
 
 
 class DvdAdded(_DvdEvent, frozen=True):
@@ -172,9 +177,8 @@ class PosterFileDeleted(Event, frozen=True):
 
     path: str
 
-    def subject(self) -> str | None:
-        """The file's path relative to the home."""
-        return f"file:{self.path}"
+    subject_prefix = "file"
+    subject_field = "path"
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -194,9 +198,8 @@ class GenreNamed(Event, frozen=True):
     name: str
     media_type: str  # "movie" | "tv"
 
-    def subject(self) -> str | None:
-        """Genres are keyed by TMDB id."""
-        return f"genre:{self.tmdb_id}"
+    subject_prefix = "genre"
+    subject_field = "tmdb_id"
 
 
 class MovieListed(Event, frozen=True):
@@ -212,9 +215,8 @@ class MovieListed(Event, frozen=True):
     genre_ids: list[int] = []
     poster_path: str | None = None
 
-    def subject(self) -> str | None:
-        """Movies are keyed by TMDB id."""
-        return f"movie:{self.tmdb_id}"
+    subject_prefix = "movie"
+    subject_field = "tmdb_id"
 
 
 class TvShowListed(Event, frozen=True):
@@ -230,9 +232,8 @@ class TvShowListed(Event, frozen=True):
     genre_ids: list[int] = []
     poster_path: str | None = None
 
-    def subject(self) -> str | None:
-        """Shows are keyed by TMDB id."""
-        return f"tv:{self.tmdb_id}"
+    subject_prefix = "tv"
+    subject_field = "tmdb_id"
 
 
 class MovieDetailsRefreshed(Event, frozen=True):
@@ -243,9 +244,8 @@ class MovieDetailsRefreshed(Event, frozen=True):
     genres: list[GenreRef] = []
     director: str = ""
 
-    def subject(self) -> str | None:
-        """Movies are keyed by TMDB id."""
-        return f"movie:{self.tmdb_id}"
+    subject_prefix = "movie"
+    subject_field = "tmdb_id"
 
 
 class TvDetailsRefreshed(Event, frozen=True):
@@ -258,9 +258,8 @@ class TvDetailsRefreshed(Event, frozen=True):
     genres: list[GenreRef] = []
     creators: list[str] = []
 
-    def subject(self) -> str | None:
-        """Shows are keyed by TMDB id."""
-        return f"tv:{self.tmdb_id}"
+    subject_prefix = "tv"
+    subject_field = "tmdb_id"
 
 
 class CataloguePosterSaved(Event, frozen=True):
@@ -270,9 +269,8 @@ class CataloguePosterSaved(Event, frozen=True):
     tmdb_id: int
     poster: str
 
-    def subject(self) -> str | None:
-        """Keyed like the movie or show."""
-        return f"{self.media_type}:{self.tmdb_id}"
+    subject_prefix = None
+    subject_field = "tmdb_id"
 
 
 class ProviderSeen(Event, frozen=True):
@@ -282,37 +280,28 @@ class ProviderSeen(Event, frozen=True):
     name: str
     logo_path: str | None = None
 
-    def subject(self) -> str | None:
-        """Providers are keyed by TMDB provider id."""
-        return f"provider:{self.provider_id}"
+    subject_prefix = "provider"
+    subject_field = "provider_id"
 
 
-class OfferAdded(Event, frozen=True):
+class _Offer(Event, frozen=True):
+    """An offer: a provider, a region, an offer type, for one movie or show."""
+
+    subject_prefix = None
+    subject_field = "tmdb_id"
+    media_type: str
+    tmdb_id: int
+    region: str
+    offer_type: str
+    provider_id: int
+
+
+class OfferAdded(_Offer, frozen=True):
     """A provider began offering a movie or show in a region."""
 
-    media_type: str
-    tmdb_id: int
-    region: str
-    offer_type: str
-    provider_id: int
 
-    def subject(self) -> str | None:
-        """Keyed like the movie or show."""
-        return f"{self.media_type}:{self.tmdb_id}"
-
-
-class OfferRemoved(Event, frozen=True):
+class OfferRemoved(_Offer, frozen=True):
     """TMDB no longer lists an offer: the title left that service in that region."""
-
-    media_type: str
-    tmdb_id: int
-    region: str
-    offer_type: str
-    provider_id: int
-
-    def subject(self) -> str | None:
-        """Keyed like the movie or show."""
-        return f"{self.media_type}:{self.tmdb_id}"
 
 
 class WatchProvidersChecked(Event, frozen=True):
@@ -321,9 +310,8 @@ class WatchProvidersChecked(Event, frozen=True):
     media_type: str
     tmdb_id: int
 
-    def subject(self) -> str | None:
-        """Keyed like the movie or show."""
-        return f"{self.media_type}:{self.tmdb_id}"
+    subject_prefix = None
+    subject_field = "tmdb_id"
 
 
 class ProviderLogoSaved(Event, frozen=True):
@@ -332,9 +320,8 @@ class ProviderLogoSaved(Event, frozen=True):
     provider_id: int
     logo: str
 
-    def subject(self) -> str | None:
-        """Providers are keyed by TMDB provider id."""
-        return f"provider:{self.provider_id}"
+    subject_prefix = "provider"
+    subject_field = "provider_id"
 
 
 class BadgeCreated(Event, frozen=True):
@@ -348,9 +335,8 @@ class BadgeCreated(Event, frozen=True):
     requirement_count: int
     requirement_type: str
 
-    def subject(self) -> str | None:
-        """Badges are keyed by name."""
-        return f"badge:{self.name}"
+    subject_prefix = "badge"
+    subject_field = "name"
 
 
 AnyEvent = Union[
