@@ -63,7 +63,9 @@ class Home:
             "SELECT data FROM events WHERE type = ? ORDER BY seq", type_)]
 
     def count(self) -> int:
-        """How many events the log holds."""
+        """How many events the log holds (0 when there is no database yet)."""
+        if not (self.path / "tracker.db").exists():
+            return 0
         return self.query("SELECT COUNT(*) FROM events")[0][0]
 
     def files(self) -> dict[str, bytes]:

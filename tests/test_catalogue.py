@@ -192,8 +192,10 @@ def test_dry_run_changes_nothing_and_counts_what_would(home: Home) -> None:
         assert dry["dry_run"] is True
         assert home.snapshot() == before, step
         real = home.summary(*step)
-        assert (dry["processed"], dry["updated"], dry["failed"]) == \
-            (real["processed"], real["updated"], real["failed"]), step
+        ignore = {"command_id", "dry_run", "status"}
+        # every count, the per-table extras included, is what the real run then does
+        assert {k: v for k, v in dry.items() if k not in ignore} == \
+            {k: v for k, v in real.items() if k not in ignore}, step
         assert real["updated"] > 0, step
 
 
