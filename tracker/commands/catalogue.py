@@ -14,7 +14,7 @@ from events.types import (CataloguePosterSaved, Event, GenreNamed, MovieDetailsR
 from tracker.clients import POSTER_SIZE
 from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg,
                                    changes_between)
-from tracker.commands.dvd_network import _TmdbCommand
+from tracker.commands.dvd_network import TmdbCommand
 from tracker.errors import ApiError, UnsafePath, UsageError
 from tracker.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
 
@@ -73,7 +73,7 @@ async def save_once(run: Run, api_path: str, dest_dir: Any, size: str) -> str:
     return await tasks[key]
 
 
-class PopulateGenres(_TmdbCommand):
+class PopulateGenres(TmdbCommand):
     """populate-genres: TMDB's official movie and TV genre lists."""
 
     name = "populate-genres"
@@ -132,7 +132,7 @@ def _listed_event(media: str, entry: ListItem) -> Event:
     return cls(tmdb_id=entry.id, **f)
 
 
-class PopulateDb(_TmdbCommand):
+class PopulateDb(TmdbCommand):
     """populate-db: the popular movie and TV lists, page by page, with posters."""
 
     name = "populate-db"
@@ -270,7 +270,7 @@ def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
 
 
-class UpdateDetails(_TmdbCommand):
+class UpdateDetails(TmdbCommand):
     """update-details: runtime, genres and director of movies; seasons, episodes, creators of TV."""
 
     name = "update-details"

@@ -35,7 +35,7 @@ def _items(rows: list[dict[str, Any]]) -> list[Item]:
     return [Item(f"dvd:{r['id']}", r) for r in rows]
 
 
-class _TmdbCommand(Command):
+class TmdbCommand(Command):
     """A network command that needs TMDB credentials before anything is queued."""
 
     network = True
@@ -54,7 +54,7 @@ def normalise_title(title: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-class MatchTmdbIds(_TmdbCommand):
+class MatchTmdbIds(TmdbCommand):
     """match-tmdb-ids: find TMDB ids by title and year."""
 
     name = "match-tmdb-ids"
@@ -84,7 +84,7 @@ class MatchTmdbIds(_TmdbCommand):
                        changes={"tmdb_id": [None, best.id]})
 
 
-class PopulateImdbIds(_TmdbCommand):
+class PopulateImdbIds(TmdbCommand):
     """populate-imdb-ids: IMDb ids for DVDs with a TMDB id."""
 
     name = "populate-imdb-ids"
@@ -104,7 +104,7 @@ class PopulateImdbIds(_TmdbCommand):
                        reason="" if imdb else "TMDB has no IMDb id", changes={"imdb_id": [None, imdb]})
 
 
-class RefreshMissingDetails(_TmdbCommand):
+class RefreshMissingDetails(TmdbCommand):
     """refresh-missing-details: details and poster, one request per DVD."""
 
     name = "refresh-missing-details"

@@ -14,7 +14,7 @@ from tracker.clients import LOGO_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg
 from tracker.commands.catalogue import (TABLE, check_media_type, event_count, media_type_arg,
                                         media_types, rows, save_once)
-from tracker.commands.dvd_network import _TmdbCommand
+from tracker.commands.dvd_network import TmdbCommand
 from tracker.errors import ApiError, UnsafePath, UsageError
 from tracker.tmdb import MEDIA_TYPES, Provider
 
@@ -46,7 +46,7 @@ def _provider_seen(run: Run, p: Provider) -> ProviderSeen | None:
     return ProviderSeen(provider_id=p.provider_id, name=p.provider_name, logo_path=p.logo_path)
 
 
-class UpdateWatchProviders(_TmdbCommand):
+class UpdateWatchProviders(TmdbCommand):
     """update-watch-providers: offers of every catalogue title, per region and offer type."""
 
     name = "update-watch-providers"
@@ -142,7 +142,7 @@ async def _save_logo(run: Run, provider_id: int, logo_path: str | None,
     return ProviderLogoSaved(provider_id=provider_id, logo=logo), {"logo": [old, logo]}, ""
 
 
-class GetProvidersLogo(_TmdbCommand):
+class GetProvidersLogo(TmdbCommand):
     """get-providers-logo: logos of every provider known from offers and TMDB's provider lists."""
 
     name = "get-providers-logo"
