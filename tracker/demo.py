@@ -7,8 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tracker import output
 from tracker.commands import COMMANDS
+from tracker.commands.badges import earned
 from tracker.config import Settings, load_settings
 from tracker.db import Database
 from tracker.engine import run_engine
@@ -40,7 +43,6 @@ async def run_step(settings: Settings, name: str, options: dict[str, Any]) -> di
     with Database(settings.db_path) as db:
         status, summary, reason = db.conn.execute(
             "SELECT status, summary, reason FROM commands WHERE command_id = ?", (command_id,)).fetchone()
-    import msgspec
     result = msgspec.json.decode(summary) if summary else {"command": name, "command_id": command_id}
     result.update(status=status, reason=reason)
     return result
@@ -63,6 +65,7 @@ def collection_summary(db: Database) -> list[dict[str, Any]]:
         {"what": "  with a logo", "count": q("SELECT COUNT(logo) FROM providers")},
         {"what": "offers", "count": q("SELECT COUNT(*) FROM availability")},
         {"what": "badges", "count": q("SELECT COUNT(*) FROM badges")},
+        {"what": "  earned by the collection", "count": sum(b["earned"] for b in earned(db.conn))},
         {"what": "events in the log", "count": q("SELECT COUNT(*) FROM events")},
     ]
 
