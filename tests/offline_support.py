@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from projections.export import export_rows
 from projections.tables import EXPORTABLE
+from tracker.db import Database
 from tracker.cli import main
 
 
@@ -75,8 +77,9 @@ class Cli:
         media = self.home / "media"
         files = {str(p.relative_to(self.home)): p.read_bytes()
                  for p in sorted(media.rglob("*")) if p.is_file()} if media.exists() else {}
-        return {"exports": {t: self.export(t) for t in EXPORTABLE}, "events": self.count(),
-                "media": files}
+        with Database(self.db) as db:  # the library's export (the CLI's is tested on its own)
+            exports = {t: list(export_rows(db.conn, t)) for t in EXPORTABLE}
+        return {"exports": exports, "events": self.count(), "media": files}
 
 
 def raw_conn(path: Path) -> sqlite3.Connection:

@@ -14,7 +14,7 @@ import msgspec
 from events.types import CommandCancelled, CommandCancelRequested
 from projections.tables import TABLES
 from tracker.db import Database, decode_record
-from tracker.errors import TrackerError, UsageError
+from tracker.errors import StoreError, TrackerError, UsageError
 
 MAX_DIFFERENCES = 50
 
@@ -75,7 +75,10 @@ def verify(db: Database) -> list[str]:
     problems = list(db.store.verify_chain())
     fresh = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        db.replay(target=fresh)
+        try:
+            db.replay(target=fresh)
+        except StoreError as exc:  # a row that no longer decodes: list it beside the chain's problems
+            return [*problems, f"replay failed: {exc}"]
         for name, t in TABLES.items():
             live, replayed = _table_rows(db.conn, name), _table_rows(fresh, name)
             for key in sorted(live.keys() | replayed.keys(), key=repr):

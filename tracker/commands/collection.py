@@ -94,15 +94,19 @@ class Add(_Adding):
 
 def check_csv_header(path: Path) -> None:
     """Refuse, before anything is written, a file that cannot be a DVD CSV (exit 2)."""
-    if not path.is_file():
+    if not path.exists():
         raise BadInputError(f"{path}: no such file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a file")
     try:
         with path.open("rb") as f:
             first = f.readline()
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read: {exc.strerror}") from exc
-    if not first.strip():
+    if not first:
         raise BadInputError(f"{path}: line 1: the file is empty (expected a header row)")
+    if not first.strip():
+        raise BadInputError(f"{path}: line 1: expected a header row, found an empty line")
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -123,12 +127,19 @@ def read_csv_rows(path: Path) -> Iterator[Item]:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader)]
         start = reader.line_num + 1
-        for cells in reader:
+        while True:
             line = start
-            start = reader.line_num + 1
-            if not any(c.strip() for c in cells):
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over the size limit, say: this row only is bad
+                start = reader.line_num + 1
+                yield Item(f"line:{line}", f"line {line}: not readable as CSV ({exc})")
                 continue
-            yield Item(f"line:{line}", _row_payload(line, header, cells))
+            start = reader.line_num + 1
+            if any(c.strip() for c in cells):
+                yield Item(f"line:{line}", _row_payload(line, header, cells))
 
 
 def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, Any] | str:

@@ -10,6 +10,13 @@ IMDB_ID = re.compile(r"^tt\d{7,10}$")
 MIN_YEAR, MAX_YEAR = 1870, 2100
 
 
+def _no_control(text: str, name: str) -> str:
+    """Refuse control characters (NUL, newlines): they would corrupt one-line output and CSV."""
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        raise BadInputError(f"{name} {text!r} contains control characters")
+    return text
+
+
 def title(value: str | None) -> str:
     """A non-empty title, trimmed."""
     text = (value or "").strip()
@@ -17,7 +24,7 @@ def title(value: str | None) -> str:
         raise BadInputError("title is empty")
     if len(text) > 500:
         raise BadInputError("title is longer than 500 characters")
-    return text
+    return _no_control(text, "title")
 
 
 def year(value: str | int | None) -> int | None:
@@ -63,4 +70,4 @@ def certification(value: str | None) -> str | None:
     text = value.strip()
     if len(text) > 10:
         raise BadInputError(f"uk_certification {text!r} is longer than 10 characters")
-    return text
+    return _no_control(text, "uk_certification")
