@@ -86,7 +86,7 @@ class RowCache:
             t = TABLES[name]
             rows = self._rows[name]
             gone = [k for k in keys if rows[k] is None]
-            live = [self._values(t, rows[k]) for k in keys if rows[k] is not None]
+            live = _values(t, [rows[k] for k in keys if rows[k] is not None])
             if gone:
                 where = " AND ".join(f"{k} = ?" for k in t.key)
                 self.conn.executemany(f"DELETE FROM {name} WHERE {where}", gone)
@@ -96,8 +96,16 @@ class RowCache:
                     f"INSERT OR REPLACE INTO {name} ({', '.join(t.columns)}) VALUES ({marks})", live)
             keys.clear()
 
-    @staticmethod
-    def _values(t: Table, row: dict[str, Any]) -> tuple:
-        return tuple(
-            _json_encode(row.get(c)).decode() if c in t.json_columns and row.get(c) is not None else row.get(c)
-            for c in t.columns)
+
+def _values(t: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """Each row's column values in order, JSON columns encoded as text (the hot loop of a flush)."""
+    columns = t.columns
+    json_at = [i for i, c in enumerate(columns) if c in t.json_columns]
+    out = []
+    for row in rows:
+        values = list(map(row.get, columns))
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = _json_encode(values[i]).decode()
+        out.append(values)
+    return out

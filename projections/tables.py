@@ -79,10 +79,17 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 EXPORTABLE = ("dvds", "movies", "tv", "genres", "providers", "availability", "badges")
 
 
-def create_tables(conn: sqlite3.Connection) -> None:
-    """Create every read table and index (idempotent)."""
+def create_tables(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
+    """Create every read table and (unless told not to) its indexes; idempotent."""
     for table in TABLES.values():
         conn.execute(table.ddl)
+    if indexes:
+        create_indexes(conn)
+
+
+def create_indexes(conn: sqlite3.Connection) -> None:
+    """Create every read table's secondary indexes (replay builds them once, after the fold)."""
+    for table in TABLES.values():
         for index in table.indexes:
             conn.execute(index)
 

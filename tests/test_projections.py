@@ -1,0 +1,176 @@
+"""Projections: the folds, and replay giving exactly the tables incremental application gave."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tracker.db as tdb
+from events import types as et
+from offline_support import Cli
+from projections.tables import TABLES
+from tracker.audit import verify
+from tracker.db import Database
+
+SMALL = st.integers(min_value=1, max_value=5)
+TEXT = st.text(alphabet="abcXYZ é1 ", max_size=6)
+OPT_INT = st.none() | st.integers(min_value=1, max_value=3)
+REGIONS = st.sampled_from(["GB", "US"])
+OFFERS = st.sampled_from(["flatrate", "rent", "buy"])
+MEDIA = st.sampled_from(["movie", "tv"])
+GENRE_REFS = st.lists(st.builds(et.GenreRef, id=SMALL, name=TEXT), max_size=3)
+TORRENTS = st.lists(st.builds(et.Torrent, quality=st.sampled_from(["720p", "1080p"]), type=TEXT,
+                              seeds=st.integers(0, 9), peers=st.integers(0, 9),
+                              size_bytes=st.integers(0, 2**40), hash=TEXT), max_size=2)
+CMD = st.sampled_from(["c1", "c2"])
+
+EVENTS = st.one_of(
+    st.builds(et.DvdAdded, dvd_id=st.just(0), title=TEXT.filter(str.strip), year=st.none() | st.integers(1900, 2030),
+              tmdb_id=OPT_INT, imdb_id=st.none() | st.just("tt0000001"), uk_certification=st.none() | TEXT),
+    st.builds(et.DvdTmdbIdMatched, dvd_id=SMALL, tmdb_id=SMALL),
+    st.builds(et.DvdImdbIdPopulated, dvd_id=SMALL, imdb_id=st.sampled_from(["", "tt0137523"])),
+    st.builds(et.DvdDetailsRefreshed, dvd_id=SMALL, tagline=TEXT, budget=st.integers(0, 10**9),
+              production_companies=st.lists(TEXT, max_size=2), director=TEXT, uk_certification=TEXT,
+              rating=st.floats(0, 10, allow_nan=False), vote_count=st.integers(0, 10**5),
+              poster_path=TEXT, imdb_id=st.none() | st.just("tt7654321"),
+              genres=st.lists(st.sampled_from(["Horror", "Drama", "Animation"]), max_size=2)),
+    st.builds(et.DvdPosterSaved, dvd_id=SMALL, poster=TEXT.map(lambda t: f"media/posters/{t}.jpg")),
+    st.builds(et.DvdUkCertificationNormalized, dvd_id=SMALL, uk_certification=TEXT),
+    st.builds(et.DvdTorrentsChecked, dvd_id=SMALL, torrents=TORRENTS),
+    st.builds(et.GenreNamed, tmdb_id=SMALL, name=TEXT, media_type=MEDIA),
+    st.builds(et.MovieListed, tmdb_id=SMALL, title=TEXT, popularity=st.floats(0, 100, allow_nan=False),
+              genre_ids=st.lists(st.integers(1, 8), max_size=3), poster_path=st.none() | TEXT),
+    st.builds(et.TvShowListed, tmdb_id=SMALL, name=TEXT, genre_ids=st.lists(st.integers(1, 8), max_size=3)),
+    st.builds(et.MovieDetailsRefreshed, tmdb_id=SMALL, runtime=st.integers(0, 200), genres=GENRE_REFS,
+              director=TEXT),
+    st.builds(et.TvDetailsRefreshed, tmdb_id=SMALL, number_of_seasons=st.integers(0, 9), genres=GENRE_REFS,
+              creators=st.lists(TEXT, max_size=2)),
+    st.builds(et.CataloguePosterSaved, media_type=MEDIA, tmdb_id=SMALL, poster=TEXT),
+    st.builds(et.ProviderSeen, provider_id=SMALL, name=TEXT, logo_path=st.none() | TEXT),
+    st.builds(et.ProviderLogoSaved, provider_id=SMALL, logo=TEXT),
+    st.builds(et.OfferAdded, media_type=MEDIA, tmdb_id=SMALL, region=REGIONS, offer_type=OFFERS,
+              provider_id=st.integers(1, 2)),
+    st.builds(et.OfferRemoved, media_type=MEDIA, tmdb_id=SMALL, region=REGIONS, offer_type=OFFERS,
+              provider_id=st.integers(1, 2)),
+    st.builds(et.WatchProvidersChecked, media_type=MEDIA, tmdb_id=SMALL),
+    st.builds(et.BadgeCreated, name=st.sampled_from(["A", "B", "C"]), description=TEXT,
+              badge_type=st.sampled_from(["milestone", "genre"]), rarity=st.sampled_from(["gold", "bronze"]),
+              icon=TEXT, requirement_count=SMALL, requirement_type=st.just("dvds_owned")),
+    st.builds(et.CommandRequested, command_id=CMD, name=st.sampled_from(["add", "import"]),
+              options=st.dictionaries(st.sampled_from(["limit", "x"]), SMALL, max_size=1)),
+    st.builds(et.CommandStarted, command_id=CMD, total=OPT_INT),
+    st.builds(et.ItemProcessed, command_id=CMD, item=st.sampled_from(["dvd:1", "dvd:2", "line:3"]),
+              outcome=st.sampled_from(["updated", "skipped", "failed"]), reason=TEXT),
+    st.builds(et.CommandCancelRequested, command_id=CMD),
+    st.builds(et.CommandCompleted, command_id=CMD, summary=st.dictionaries(st.just("processed"), SMALL)),
+    st.builds(et.CommandFailed, command_id=CMD, reason=TEXT),
+    st.builds(et.CommandCancelled, command_id=CMD),
+)
+BATCHES = st.lists(st.tuples(st.none() | CMD, st.lists(EVENTS, min_size=1, max_size=6)), min_size=1, max_size=10)
+
+
+def tables(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """Every row of every read table, in key order."""
+    return {name: conn.execute(f"SELECT {', '.join(t.columns)} FROM {name} ORDER BY {', '.join(t.key)}").fetchall()
+            for name, t in TABLES.items()}
+
+
+def replayed(db: Database, **kwargs: Any) -> dict[str, list[tuple]]:
+    """The tables a fresh replay into memory gives."""
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.replay(target=fresh, **kwargs)
+        return tables(fresh)
+    finally:
+        fresh.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=BATCHES)
+def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPathFactory,
+                                               batches: list[tuple[str | None, list[et.Event]]]) -> None:
+    path = tmp_path_factory.mktemp("prop") / "tracker.db"
+    with Database(path) as db:
+        for command_id, events in batches:
+            db.record(events, command_id)
+        live = tables(db.conn)
+        assert replayed(db) == live
+        assert verify(db) == []
+        db.replay()
+        assert tables(db.conn) == live
+
+
+def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Replay evicts its row cache every REPLAY_FLUSH_ROWS rows; keys then come back from SQL.
+    monkeypatch.setattr(tdb, "REPLAY_FLUSH_ROWS", 7)
+    with Database(tmp_path / "tracker.db") as db:
+        for i in range(300):
+            db.record([
+                et.DvdAdded(dvd_id=0, title=f"t{i}", tmdb_id=i + 1),
+                et.DvdDetailsRefreshed(dvd_id=1 + (i * 7) % (i + 1), tagline=f"g{i}", genres=["Drama"]),
+                et.MovieListed(tmdb_id=i % 40, title=f"m{i}", genre_ids=[i % 9]),
+                et.GenreNamed(tmdb_id=i % 9, name=f"n{i}", media_type="tv" if i % 2 else "movie"),
+                et.OfferAdded(media_type="movie", tmdb_id=i % 40, region="GB", offer_type="rent", provider_id=1),
+                et.OfferRemoved(media_type="movie", tmdb_id=(i * 3) % 40, region="GB", offer_type="rent",
+                                provider_id=1),
+                et.ItemProcessed(command_id="c", item=f"dvd:{i}", outcome="updated"),
+            ], "c")
+        assert db.store.count() == 2100
+        live = tables(db.conn)
+        assert len(live["dvds"]) == 300
+        assert replayed(db) == live
+
+
+def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
+    cols = TABLES["dvds"].columns
+    return dict(zip(cols, db.conn.execute(f"SELECT {', '.join(cols)} FROM dvds WHERE id = ?", (dvd_id,)).fetchone()))
+
+
+def test_dvd_folds(tmp_path: Path) -> None:
+    with Database(tmp_path / "tracker.db") as db:
+        db.record([et.DvdAdded(dvd_id=0, title="Fight Club", imdb_id="tt0137523"),
+                   et.DvdAdded(dvd_id=0, title="Heat", uk_certification="15")])
+        db.record([et.DvdDetailsRefreshed(dvd_id=1, imdb_id="tt9999999", tagline="", budget=0,
+                                          production_companies=[], director="David Fincher",
+                                          uk_certification="18", genres=["Drama"]),
+                   et.DvdDetailsRefreshed(dvd_id=2, imdb_id="tt0113277"),
+                   et.DvdTorrentsChecked(dvd_id=2, torrents=[]),
+                   et.DvdPosterSaved(dvd_id=9, poster="media/posters/x.jpg")])  # unknown DVD: no row
+        one, two = _dvd(db, 1), _dvd(db, 2)
+        assert (one["imdb_id"], one["tagline"], one["budget"], one["production_companies"]) == (
+            "tt0137523", "", 0, "[]")  # a held IMDb id is kept; TMDB's empties stored as empties
+        assert (two["imdb_id"], two["torrents"], two["uk_certification"]) == ("tt0113277", "[]", "")
+        assert two["torrents_checked_at"] is not None
+        assert db.conn.execute("SELECT COUNT(*) FROM dvds").fetchone()[0] == 2
+
+
+def test_catalogue_and_availability_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli = Cli(tmp_path, capsys)
+    with Database(cli.db) as db:
+        db.record([et.MovieListed(tmdb_id=550, title="Fight Club", genre_ids=[18, 99]),
+                   et.GenreNamed(tmdb_id=18, name="Drama", media_type="movie"),
+                   et.GenreNamed(tmdb_id=18, name="Drama", media_type="tv"),
+                   et.MovieDetailsRefreshed(tmdb_id=550, runtime=139, genres=[et.GenreRef(18, "Other"),
+                                                                              et.GenreRef(53, "Thriller")]),
+                   et.MovieDetailsRefreshed(tmdb_id=1, runtime=1),  # not listed: ignored
+                   et.ProviderSeen(provider_id=8, name="Netflix", logo_path="/n.jpg"),
+                   et.ProviderLogoSaved(provider_id=8, logo="media/provider_logos/n.jpg"),
+                   et.OfferAdded(media_type="movie", tmdb_id=550, region="GB", offer_type="flatrate", provider_id=8),
+                   et.OfferAdded(media_type="movie", tmdb_id=550, region="US", offer_type="rent", provider_id=8),
+                   et.OfferRemoved(media_type="movie", tmdb_id=550, region="GB", offer_type="flatrate",
+                                   provider_id=8)])
+    movie, = cli.export("movies")
+    assert (movie["runtime"], movie["genres"]) == (139, ["Drama", "Thriller"])  # official names win
+    assert cli.export("genres") == [
+        {"tmdb_id": 18, "name": "Drama", "media_types": ["movie", "tv"]},
+        {"tmdb_id": 53, "name": "Thriller", "media_types": []},
+        {"tmdb_id": 99, "name": None, "media_types": []}]
+    assert cli.export("providers") == [{"provider_id": 8, "name": "Netflix", "logo": "media/provider_logos/n.jpg"}]
+    assert cli.export("availability") == [
+        {"media_type": "movie", "tmdb_id": 550, "region": "US", "offer_type": "rent", "provider_id": 8}]
+    assert "verify: ok" in cli.ok("verify")
