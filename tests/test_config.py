@@ -73,3 +73,14 @@ def test_read_commands_write_no_database(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.strip() == "[]"
     assert main(["--home", str(home), "status"]) == 0
     assert not (home / "tracker.db").exists()
+
+
+def test_unknown_command_and_flag_are_one_line(tmp_path: Path, capsys) -> None:
+    """An unknown command or flag is one line naming it, exit 2, and nothing is written."""
+    with pytest.raises(SystemExit) as info:
+        main(["--home", str(tmp_path), "bogus"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == "tracker: error: unknown command 'bogus' (see tracker --help)\n"
+    assert main(["--home", str(tmp_path), "add", "Alien", "--bogus"]) == 2
+    assert capsys.readouterr().err == "tracker add: error: unrecognized arguments: --bogus\n"
+    assert not (tmp_path / "tracker.db").exists()

@@ -24,6 +24,9 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """One line: which command, what is wrong."""
+        if message.startswith("argument COMMAND: invalid choice: "):
+            wrong = message.split(": ")[2].split(" (choose")[0]
+            message = f"unknown command {wrong} (see tracker --help)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -88,9 +91,13 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, configure, run; errors as one line with their exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
+        return 2
+    if extra:  # named by the command it was given to, not by the top-level parser
+        print(f"tracker {args.command}: error: unrecognized arguments: {' '.join(extra)}",
+              file=sys.stderr)
         return 2
     debug = bool(getattr(args, "debug", False))
     secrets: list[str] = []
