@@ -31,6 +31,7 @@ def _moment(cli: Cli) -> str:
 
 
 def test_history_filters_and_json_lines(cli: Cli) -> None:
+    """History filters and json lines."""
     first = cli.json("add", "Heat", "--uk-certification", "15A")
     mark = _moment(cli)
     second = cli.json("add", "Alien")
@@ -60,6 +61,7 @@ def test_history_filters_and_json_lines(cli: Cli) -> None:
 
 
 def test_replay_rebuilds_exactly_the_same_tables(cli: Cli) -> None:
+    """Replay rebuilds exactly the same tables."""
     cli.ok("load-sample-data")
     cli.ok("add", "Heat", "--uk-certification", "15")
     cli.ok("create-initial-badges")
@@ -72,6 +74,7 @@ def test_replay_rebuilds_exactly_the_same_tables(cli: Cli) -> None:
 
 
 def test_replay_as_of_into_a_file_leaves_the_live_tables_alone(cli: Cli, tmp_path: Path) -> None:
+    """Replay as of into a file leaves the live tables alone."""
     cli.ok("add", "Heat", "--uk-certification", "15A")
     cli.ok("add", "Alien")
     mark = _moment(cli)
@@ -95,6 +98,7 @@ def test_replay_as_of_into_a_file_leaves_the_live_tables_alone(cli: Cli, tmp_pat
 
 
 def test_replay_usage_errors(cli: Cli, tmp_path: Path) -> None:
+    """Replay usage errors."""
     cli.ok("add", "Heat")
     before = dump(cli.db)
     for args, message in (
@@ -114,6 +118,7 @@ def test_replay_usage_errors(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_verify_lists_a_tampered_event_and_exits_1(cli: Cli) -> None:
+    """Verify lists a tampered event and exits 1."""
     cli.ok("add", "Heat")
     cli.ok("add", "Alien")
     assert cli("verify")[0] == 0
@@ -131,6 +136,7 @@ def test_verify_lists_a_tampered_event_and_exits_1(cli: Cli) -> None:
 
 
 def test_verify_catches_a_projection_edited_behind_the_log(cli: Cli) -> None:
+    """Verify catches a projection edited behind the log."""
     cli.ok("add", "Heat", "--year", "1995")
     cli.ok("add", "Alien")
     conn = raw_conn(cli.db)
@@ -149,6 +155,7 @@ def test_verify_catches_a_projection_edited_behind_the_log(cli: Cli) -> None:
 
 
 def test_verify_reports_a_row_that_no_longer_decodes(cli: Cli) -> None:
+    """Verify reports a row that no longer decodes."""
     cli.ok("add", "Heat")
     conn = raw_conn(cli.db)
     conn.execute("DROP TRIGGER events_no_update")

@@ -34,6 +34,7 @@ def _record(cli: Cli, *events: et.Event) -> None:
 
 
 def test_add_with_every_flag(cli: Cli) -> None:
+    """Add with every flag."""
     summary = cli.json("add", "  Fight Club ", "--year", "1999", "--tmdb-id", "550", "--imdb-id", "tt0137523",
                        "--uk-certification", " 18 ")
     assert (summary["command"], summary["processed"], summary["updated"], summary["failed"]) == ("add", 1, 1, 0)
@@ -49,6 +50,7 @@ def test_add_with_every_flag(cli: Cli) -> None:
 
 
 def test_add_duplicate_is_skipped_with_its_reason(cli: Cli) -> None:
+    """Add duplicate is skipped with its reason."""
     cli.ok("add", "Fight Club", "--tmdb-id", "550")
     cli.ok("add", "Se7en", "--imdb-id", "tt0114369")
     by_tmdb = cli.json("add", "Fight Club (again)", "--tmdb-id", "550")
@@ -82,6 +84,7 @@ def test_add_duplicate_is_skipped_with_its_reason(cli: Cli) -> None:
     (("history", "--dvd", "one"), None),
 ])
 def test_bad_usage_is_one_line_exit_2_and_writes_nothing(cli: Cli, args: tuple[str, ...], message: str | None) -> None:
+    """Bad usage is one line exit 2 and writes nothing."""
     cli.ok("add", "Alien")
     before = cli.snapshot()
     rc, out, err = cli(*args)
@@ -95,6 +98,7 @@ def test_bad_usage_is_one_line_exit_2_and_writes_nothing(cli: Cli, args: tuple[s
 
 
 def test_bad_input_on_a_fresh_home_creates_nothing(cli: Cli) -> None:
+    """Bad input on a fresh home creates nothing."""
     rc, _, err = cli("add", "X", "--year", "abc")
     assert rc == 2 and not cli.home.exists()
 
@@ -105,6 +109,7 @@ def _subcommands() -> list[str]:
 
 
 def test_every_command_and_alias_has_help(cli: Cli) -> None:
+    """Every command and alias has help."""
     names = _subcommands()
     for name in OFFLINE:
         assert name in names and name.replace("-", "_") in names or "-" not in name
@@ -122,6 +127,7 @@ def test_every_command_and_alias_has_help(cli: Cli) -> None:
 
 
 def test_no_command_prints_usage_and_exits_2(cli: Cli) -> None:
+    """No command prints usage and exits 2."""
     rc, out, err = cli()
     assert rc == 2 and err.startswith("usage: tracker")
 
@@ -151,6 +157,7 @@ def _populated(cli: Cli) -> None:
 ])
 def test_dry_run_changes_nothing_and_counts_what_would_change(cli: Cli, tmp_path: Path, args: tuple[str, ...],
                                                               updated: int | str) -> None:
+    """Dry run changes nothing and counts what would change."""
     _populated(cli)
     csv = tmp_path / "new.csv"
     csv.write_text("title,year\nRan,1985\nKagemusha,1980\n", encoding="utf-8")
@@ -170,6 +177,7 @@ def test_dry_run_changes_nothing_and_counts_what_would_change(cli: Cli, tmp_path
 
 
 def test_dry_run_verbose_shows_field_changes(cli: Cli) -> None:
+    """Dry run verbose shows field changes."""
     _populated(cli)
     out = cli.ok("normalize-uk-certifications", "--dry-run", "--verbose")
     assert "dvd:2: updated  uk_certification: '12A' -> '12a'" in out
@@ -177,6 +185,7 @@ def test_dry_run_verbose_shows_field_changes(cli: Cli) -> None:
 
 
 def test_normalize_uk_certifications(cli: Cli) -> None:
+    """Normalize uk certifications."""
     _populated(cli)
     summary = cli.json("normalize-uk-certifications")
     assert (summary["processed"], summary["updated"], summary["failed"]) == (2, 2, 0)
@@ -187,6 +196,7 @@ def test_normalize_uk_certifications(cli: Cli) -> None:
 
 
 def test_cleanup_unused_posters(cli: Cli) -> None:
+    """Cleanup unused posters."""
     _populated(cli)
     posters = cli.home / "media" / "posters"
     (posters / ".partial.tmp").write_bytes(b"x")  # a download in progress: kept
@@ -203,11 +213,13 @@ def test_cleanup_unused_posters(cli: Cli) -> None:
 
 
 def test_cleanup_without_a_posters_folder(cli: Cli) -> None:
+    """Cleanup without a posters folder."""
     cli.ok("add", "Heat")
     assert cli.json("cleanup-unused-posters")["processed"] == 0
 
 
 def test_create_initial_badges_is_idempotent_and_covers_types_and_rarities(cli: Cli) -> None:
+    """Create initial badges is idempotent and covers types and rarities."""
     first = cli.json("create-initial-badges")
     second = cli.json("create-initial-badges")
     assert first["updated"] == len(BADGES) >= 15
@@ -223,6 +235,7 @@ def test_create_initial_badges_is_idempotent_and_covers_types_and_rarities(cli: 
 
 
 def test_badges_earned_from_the_collection(cli: Cli) -> None:
+    """Badges earned from the collection."""
     cli.ok("create-initial-badges")
     rc, out, _ = cli("badges", "--json")
     assert rc == 0 and all('"earned":false' in line for line in out.splitlines())
@@ -251,6 +264,7 @@ def test_badges_earned_from_the_collection(cli: Cli) -> None:
 
 
 def test_status_and_cancel(cli: Cli) -> None:
+    """Status and cancel."""
     assert cli("status")[0] == 2 or True  # no database yet: either a clear error or nothing
     cli.ok("add", "Heat")
     add = cli.json("add", "Alien")
@@ -267,6 +281,7 @@ def test_status_and_cancel(cli: Cli) -> None:
 
 
 def test_cancel_a_queued_command(cli: Cli) -> None:
+    """Cancel a queued command."""
     cli.ok("add", "Heat")
     out = cli.ok("add", "Alien", "--enqueue")
     command_id = out.split()[0]
@@ -277,6 +292,7 @@ def test_cancel_a_queued_command(cli: Cli) -> None:
 
 
 def test_secrets_never_appear_in_output_or_the_log(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets never appear in output or the log."""
     key, token = "k3y-SECRET-1234567890", "t0ken-SECRET-abcdef"
     monkeypatch.setenv("TMDB_API_KEY", key)
     monkeypatch.setenv("TMDB_ACCESS_TOKEN", token)
@@ -295,6 +311,7 @@ def test_secrets_never_appear_in_output_or_the_log(cli: Cli, tmp_path: Path, mon
 
 
 def test_export_formats_and_fields(cli: Cli) -> None:
+    """Export formats and fields."""
     cli.ok("add", "Fight Club", "--year", "1999", "--tmdb-id", "550")
     _record(cli, et.DvdDetailsRefreshed(dvd_id=1, production_companies=["Fox 2000", "Regency"], director="D"),
             et.DvdTorrentsChecked(dvd_id=1, torrents=[et.Torrent("1080p", "bluray", 5, 1, 100, "ABC")]))

@@ -18,6 +18,7 @@ from tracker.db import Database
 
 
 def test_every_type_is_tagged_by_its_class_name_and_round_trips() -> None:
+    """Every type is tagged by its class name and round trips."""
     samples = [
         DvdAdded(dvd_id=3, title="Fight Club", year=1999, tmdb_id=550, imdb_id="tt0137523"),
         DvdDetailsRefreshed(dvd_id=3, tagline="", budget=0, production_companies=["Fox 2000"],
@@ -36,6 +37,7 @@ def test_every_type_is_tagged_by_its_class_name_and_round_trips() -> None:
 
 def test_old_row_missing_newer_fields_decodes_with_defaults() -> None:
     # As a version before `source`, `genres` and the detail fields existed would have written them.
+    """Old row missing newer fields decodes with defaults."""
     old_added = b'{"type":"DvdAdded","dvd_id":7,"title":"Alien"}'
     old_details = b'{"type":"DvdDetailsRefreshed","dvd_id":7,"tagline":"In space..."}'
     added = decode(old_added, "DvdAdded", 1)
@@ -46,6 +48,7 @@ def test_old_row_missing_newer_fields_decodes_with_defaults() -> None:
 
 
 def test_renamed_type_keeps_its_old_tag_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renamed type keeps its old tag readable."""
     monkeypatch.setitem(et.RENAMED, "DvdBought", "DvdAdded")
     event = decode(b'{"type":"DvdBought","dvd_id":2,"title":"Heat","year":1995}', "DvdBought", 1)
     assert event == DvdAdded(dvd_id=2, title="Heat", year=1995)
@@ -53,6 +56,7 @@ def test_renamed_type_keeps_its_old_tag_readable(monkeypatch: pytest.MonkeyPatch
 
 def test_upcaster_rewrites_rows_of_an_older_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     # Version 2 renamed DvdAdded.name to title; rows written at version 1 are upcast on read.
+    """Upcaster rewrites rows of an older schema."""
     def v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
         raw["title"] = raw.pop("name")
         return raw
@@ -66,6 +70,7 @@ def test_upcaster_rewrites_rows_of_an_older_schema(monkeypatch: pytest.MonkeyPat
 
 
 def test_unknown_type_and_newer_version_are_refused() -> None:
+    """Unknown type and newer version are refused."""
     with pytest.raises(UnknownEventType):
         decode(b'{"type":"DvdLent","dvd_id":1}', "DvdLent", 1)
     with pytest.raises(UnknownEventType):
@@ -80,6 +85,7 @@ def _write_rows(home: Path, rows: list[tuple[str, bytes, int]]) -> None:
 
 def test_database_replays_rows_of_old_versions(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Database replays rows of old versions."""
     cli = Cli(tmp_path, capsys)
     monkeypatch.setitem(et.RENAMED, "DvdBought", "DvdAdded")
     monkeypatch.setitem(et.UPCASTERS, ("DvdTmdbIdMatched", 0), lambda raw: {**raw, "tmdb_id": raw.pop("tmdb")})
@@ -100,6 +106,7 @@ def test_database_replays_rows_of_old_versions(tmp_path: Path, capsys: pytest.Ca
                                   ("add", "Heat")])
 def test_unknown_event_type_from_a_newer_tracker_exits_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    """Unknown event type from a newer tracker exits 2."""
     cli = Cli(tmp_path, capsys)
     cli.ok("add", "Alien")
     _write_rows(tmp_path, [("DvdLent", b'{"type":"DvdLent","dvd_id":1,"to":"Sam"}', 1)])
@@ -113,6 +120,7 @@ def test_unknown_event_type_from_a_newer_tracker_exits_2(
 
 
 def test_newer_schema_version_in_meta_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Newer schema version in meta exits 2."""
     cli = Cli(tmp_path, capsys)
     cli.ok("add", "Alien")
     with Database(cli.db) as db, db.atomic():
@@ -127,6 +135,7 @@ def test_newer_schema_version_in_meta_exits_2(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_stored_data_is_plain_json_with_the_type_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stored data is plain json with the type tag."""
     cli = Cli(tmp_path, capsys)
     cli.ok("add", "Alien", "--year", "1979")
     (seq, type_, command_id, data), = [e for e in cli.events() if e[1] == "DvdAdded"]

@@ -29,6 +29,7 @@ def _csv(tmp_path: Path, body: bytes | str, name: str = "dvds.csv") -> Path:
 
 
 def test_bad_rows_are_reported_by_line_and_skipped_while_good_rows_land(cli: Cli, tmp_path: Path) -> None:
+    """Bad rows are reported by line and skipped while good rows land."""
     cli.ok("add", "Already", "--tmdb-id", "603", "--imdb-id", "tt0133093")
     path = _csv(tmp_path, (HEADER
                            + "Fight Club,1999,550,tt0137523, 18 \n"      # 2 good
@@ -67,6 +68,7 @@ def test_bad_rows_are_reported_by_line_and_skipped_while_good_rows_land(cli: Cli
 
 
 def test_the_text_summary_names_each_failed_line(cli: Cli, tmp_path: Path) -> None:
+    """The text summary names each failed line."""
     path = _csv(tmp_path, HEADER + "Good,1999,,,\n,,,,\nX,abc,,,\n")
     rc, out, _ = cli("import", str(path))
     assert rc == 1
@@ -83,6 +85,7 @@ def test_the_text_summary_names_each_failed_line(cli: Cli, tmp_path: Path) -> No
     (b"t\xeftle,year\nX,1999\n", "line 1: not UTF-8 text"),
 ])
 def test_a_bad_file_is_refused_whole_with_exit_2(cli: Cli, tmp_path: Path, body: bytes, message: str) -> None:
+    """A bad file is refused whole with exit 2."""
     cli.ok("add", "Heat")
     path = _csv(tmp_path, body)
     rc, out, err = cli("import", str(path))
@@ -92,6 +95,7 @@ def test_a_bad_file_is_refused_whole_with_exit_2(cli: Cli, tmp_path: Path, body:
 
 
 def test_missing_file_and_folder(cli: Cli, tmp_path: Path) -> None:
+    """Missing file and folder."""
     for target, message in ((tmp_path / "nope.csv", "no such file"), (tmp_path, "not a file")):
         rc, _, err = cli("import", str(target))
         assert rc == 2 and error_line(err) == f"tracker import: error: {target}: {message}"
@@ -99,6 +103,7 @@ def test_missing_file_and_folder(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_header_only_bom_and_case(cli: Cli, tmp_path: Path) -> None:
+    """Header only bom and case."""
     assert cli.json("import", str(_csv(tmp_path, "title\n")))["processed"] == 0
     path = _csv(tmp_path, "\ufeffTitle , YEAR\nBOM film,1999\n", "bom.csv")
     assert cli.json("import", str(path))["updated"] == 1
@@ -106,6 +111,7 @@ def test_header_only_bom_and_case(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_an_unreadable_row_fails_alone(cli: Cli, tmp_path: Path) -> None:
+    """An unreadable row fails alone."""
     path = tmp_path / "long.csv"
     path.write_text('title,year\nA,1999\n"' + "x" * 200_000 + '",2000\nC,2001\n', encoding="utf-8")
     summary = cli.json("import", str(path))
@@ -116,12 +122,14 @@ def test_an_unreadable_row_fails_alone(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_limit_takes_the_first_rows(cli: Cli, tmp_path: Path) -> None:
+    """Limit takes the first rows."""
     path = _csv(tmp_path, HEADER + "".join(f"F{i},,,,\n" for i in range(10)))
     assert cli.json("import", str(path), "--limit", "3")["processed"] == 3
     assert [d["title"] for d in cli.export("dvds")] == ["F0", "F1", "F2"]
 
 
 def test_load_sample_data_twice_adds_nothing_twice(cli: Cli) -> None:
+    """Load sample data twice adds nothing twice."""
     first = cli.json("load-sample-data")
     sample = Path(tracker.__file__).parent / "data" / "sample_dvds.csv"
     with sample.open(encoding="utf-8") as f:
@@ -144,6 +152,7 @@ def _big_csv(path: Path, rows: int) -> None:
 
 
 def test_a_100000_row_file_is_streamed(cli: Cli, tmp_path: Path) -> None:
+    """A 100000 row file is streamed."""
     path = tmp_path / "big.csv"
     _big_csv(path, 100_000)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

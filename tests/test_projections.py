@@ -94,6 +94,7 @@ def replayed(db: Database, **kwargs: Any) -> dict[str, list[tuple]]:
 @given(batches=BATCHES)
 def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPathFactory,
                                                batches: list[tuple[str | None, list[et.Event]]]) -> None:
+    """Replay equals incremental application."""
     path = tmp_path_factory.mktemp("prop") / "tracker.db"
     with Database(path) as db:
         for command_id, events in batches:
@@ -107,6 +108,7 @@ def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPath
 
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Replay evicts its row cache every REPLAY_FLUSH_ROWS rows; keys then come back from SQL.
+    """Replay equals incremental across cache flushes."""
     monkeypatch.setattr(tdb, "REPLAY_FLUSH_ROWS", 7)
     with Database(tmp_path / "tracker.db") as db:
         for i in range(300):
@@ -132,6 +134,7 @@ def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
 
 
 def test_dvd_folds(tmp_path: Path) -> None:
+    """Dvd folds."""
     with Database(tmp_path / "tracker.db") as db:
         db.record([et.DvdAdded(dvd_id=0, title="Fight Club", imdb_id="tt0137523"),
                    et.DvdAdded(dvd_id=0, title="Heat", uk_certification="15")])
@@ -150,6 +153,7 @@ def test_dvd_folds(tmp_path: Path) -> None:
 
 
 def test_catalogue_and_availability_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Catalogue and availability folds."""
     cli = Cli(tmp_path, capsys)
     with Database(cli.db) as db:
         db.record([et.MovieListed(tmdb_id=550, title="Fight Club", genre_ids=[18, 99]),

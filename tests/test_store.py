@@ -32,6 +32,7 @@ def store(tmp_path: Path) -> EventStore:
 
 
 def test_rows_cannot_be_updated_or_deleted(store: EventStore) -> None:
+    """Rows cannot be updated or deleted."""
     store.append([_rec(1), _rec(2)])
     with pytest.raises(sqlite3.IntegrityError, match="append-only: UPDATE refused"):
         store.conn.execute("UPDATE events SET data = '{}' WHERE seq = 1")
@@ -46,6 +47,7 @@ def test_rows_cannot_be_updated_or_deleted(store: EventStore) -> None:
 
 
 def test_seq_is_gapless_across_batches_rollbacks_and_savepoints(store: EventStore) -> None:
+    """Seq is gapless across batches rollbacks and savepoints."""
     store.append([_rec(1), _rec(2)])
     with pytest.raises(RuntimeError):
         with store.atomic():
@@ -72,6 +74,7 @@ def test_seq_is_gapless_across_batches_rollbacks_and_savepoints(store: EventStor
 
 
 def test_hash_chain_links_every_column(store: EventStore) -> None:
+    """Hash chain links every column."""
     store.append([_rec(1), _rec(2, None)])
     rows = store.conn.execute("SELECT seq, type, at, command_id, subject, v, data, hash FROM events").fetchall()
     prev = GENESIS_HASH
@@ -85,6 +88,7 @@ def test_hash_chain_links_every_column(store: EventStore) -> None:
     ("at", "2020-01-01T00:00:00.000000Z"), ("command_id", "someone-else"), ("subject", "dvd:99"),
     ("v", 0)])
 def test_tampering_any_column_breaks_the_chain(store: EventStore, column: str, value: object) -> None:
+    """Tampering any column breaks the chain."""
     store.append([_rec(1)])
     store.append([_rec(2), _rec(3)])
     store.conn.execute("DROP TRIGGER events_no_update")
@@ -95,6 +99,7 @@ def test_tampering_any_column_breaks_the_chain(store: EventStore, column: str, v
 
 
 def test_deleted_row_is_a_gap_and_a_broken_link(store: EventStore) -> None:
+    """Deleted row is a gap and a broken link."""
     store.append([_rec(1), _rec(2), _rec(3)])
     store.conn.execute("DROP TRIGGER events_no_delete")
     store.conn.execute("DELETE FROM events WHERE seq = 2")
@@ -103,6 +108,7 @@ def test_deleted_row_is_a_gap_and_a_broken_link(store: EventStore) -> None:
 
 
 def test_read_streams_in_batches_with_filters(store: EventStore) -> None:
+    """Read streams in batches with filters."""
     store.append([_rec(i) for i in range(1, 8)], at="2026-01-01T00:00:00.000000Z")
     store.append([_rec(i, "c2") for i in range(8, 11)], at="2026-02-01T00:00:00.000000Z")
     assert [r.seq for r in store.read(batch=3)] == list(range(1, 11))
@@ -118,6 +124,7 @@ def test_read_streams_in_batches_with_filters(store: EventStore) -> None:
 
 
 def test_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    """Connection uses wal and a busy timeout."""
     conn = connect(tmp_path / "x.db", busy_timeout_s=7)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 7000
@@ -125,6 +132,7 @@ def test_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
 
 
 def test_random_bytes_are_refused_and_left_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Random bytes are refused and left untouched."""
     db = tmp_path / "tracker.db"
     content = os.urandom(8192)
     db.write_bytes(content)
@@ -140,6 +148,7 @@ def test_random_bytes_are_refused_and_left_untouched(tmp_path: Path, capsys: pyt
 
 def test_foreign_sqlite_database_is_refused_and_left_untouched(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Foreign sqlite database is refused and left untouched."""
     db = tmp_path / "tracker.db"
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
@@ -161,12 +170,14 @@ def test_foreign_sqlite_database_is_refused_and_left_untouched(
 
 
 def test_a_folder_is_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder is not a database."""
     (tmp_path / "tracker.db").mkdir()
     rc, _, err = Cli(tmp_path, capsys)("history")
     assert rc == 2 and error_line(err).endswith("is a folder, not a tracker database")
 
 
 def test_open_store_without_create_needs_a_file(tmp_path: Path) -> None:
+    """Open store without create needs a file."""
     with pytest.raises(StoreError, match="no tracker database here"):
         open_store(tmp_path / "missing.db", create=False)
 
@@ -194,6 +205,7 @@ def _tracker(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_writer_waits_for_another_process_lock_then_succeeds(tmp_path: Path) -> None:
+    """Writer waits for another process lock then succeeds."""
     assert _tracker(tmp_path, "add", "Alien").returncode == 0
     holder = _hold_write_lock(tmp_path / "tracker.db", 1.5)
     started = time.monotonic()
@@ -208,6 +220,7 @@ def test_writer_waits_for_another_process_lock_then_succeeds(tmp_path: Path) -> 
 
 
 def test_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """Readers do not wait for a writer."""
     assert _tracker(tmp_path, "add", "Alien").returncode == 0
     holder = _hold_write_lock(tmp_path / "tracker.db", 4)
     try:
@@ -221,6 +234,7 @@ def test_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
 
 
 def test_data_is_json_text_that_sqlite3_alone_can_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Data is json text that sqlite3 alone can audit."""
     cli = Cli(tmp_path, capsys)
     cli.ok("add", "Alien", "--year", "1979")
     conn = raw_conn(cli.db)
