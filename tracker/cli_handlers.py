@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from events.types import EVENT_TYPES
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
 from tracker import audit, output
@@ -79,6 +80,9 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
     """Print the audit log, filtered."""
     since = parse_iso(args.since, "--since") if args.since else None
     types = [t.strip() for t in args.type.split(",")] if args.type else None
+    unknown = [t for t in types or [] if t not in EVENT_TYPES]
+    if unknown:
+        raise UsageError(f"--type: unknown event type {unknown[0]!r} (known: {', '.join(sorted(EVENT_TYPES))})")
     with _open(settings) as db:
         rows = audit.history(db, command_id=args.command_id, dvd_id=args.dvd, types=types, since=since)
         for row in rows:
