@@ -26,15 +26,18 @@ IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PR
 CANCEL_CHECK_S = 0.5
 TERMINAL = ("completed", "failed", "cancelled")
 OnItem = Callable[[str, Item, Outcome], None]
+OnTotal = Callable[[str, "int | None", int], None]  # command id, items selected, already done
 
 
 class Engine:
     """Consumes intents from the log; ``async with`` takes the lock and opens what it needs."""
 
-    def __init__(self, settings: Settings, *, on_item: OnItem | None = None) -> None:
-        """Nothing is opened until ``async with``."""
+    def __init__(self, settings: Settings, *, on_item: OnItem | None = None,
+                 on_total: OnTotal | None = None) -> None:
+        """Nothing is opened until ``async with``; the callbacks see every command's progress."""
         self.settings = settings
         self.on_item = on_item
+        self.on_total = on_total
         self.lock = EngineLock(settings.db_path)
         self.stopping = False
         self._wake = asyncio.Event()
@@ -146,11 +149,12 @@ class Engine:
         run = Run(command_id, name, options, self.settings, self.reader,
                   clients=await self._clients_for(cmd.network))
         on_item = (lambda item, outcome: self.on_item(command_id, item, outcome)) if self.on_item else None
+        on_total = (lambda total, done: self.on_total(command_id, total, done)) if self.on_total else None
         stop = lambda: self.stopping or command_id in self._cancelled  # noqa: E731
         log.info("command_started", command=name, command_id=command_id)
         try:
             summary = await run_command(cmd, run, self.writer, concurrency=self.settings.concurrency,
-                                        on_item=on_item, should_stop=stop)
+                                        on_item=on_item, on_total=on_total, should_stop=stop)
         except CommandAborted as exc:
             log.warning("command_failed", command=name, command_id=command_id, reason=str(exc))
             return
@@ -172,9 +176,9 @@ class Engine:
 
 
 async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
-                     on_item: OnItem | None = None) -> None:
+                     on_item: OnItem | None = None, on_total: OnTotal | None = None) -> None:
     """Take the lock and run; EngineBusy if another engine holds the database."""
-    async with Engine(settings, on_item=on_item) as engine:
+    async with Engine(settings, on_item=on_item, on_total=on_total) as engine:
         engine.install_signal_handlers()
         await engine.run(until=until, until_idle=until_idle)
 

@@ -40,9 +40,13 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
     def on_item(cid: str, item: Item, outcome: Outcome) -> None:
         if cid == command_id and sub.on_item:
             sub.on_item(item, outcome)
+
+    def on_total(cid: str, total: int | None, done: int) -> None:
+        if cid == command_id:
+            progress.set(done, total)
     while True:
         try:
-            await run_engine(settings, until=command_id, on_item=on_item)
+            await run_engine(settings, until=command_id, on_item=on_item, on_total=on_total)
             return await _outcome(settings, command_id)
         except EngineBusy:
             print(f"a daemon is running: following command {command_id}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
 from events.types import (CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed)
@@ -22,12 +22,17 @@ class CommandAborted(TrackerError):
 
 async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: int,
                       on_item: OnItem | None = None,
+                      on_total: Callable[[int | None, int], None] | None = None,
                       should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
     cmd.prepare(run)
     done = _done_items(run.db, run.command_id)  # committed items only: a dry run has none
-    items = (item for item in cmd.select(run) if item.key not in done)
-    await writer.write([CommandStarted(command_id=run.command_id)], run.command_id)
+    selection = cmd.select(run)
+    total = len(selection) if isinstance(selection, Sized) else None  # a streamed file: unknown
+    items = (item for item in selection if item.key not in done)
+    await writer.write([CommandStarted(command_id=run.command_id, total=total)], run.command_id)
+    if on_total is not None:
+        on_total(total, len(done))
     workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)
     try:
         finished = await _drain(cmd, run, writer, items, workers, on_item, should_stop)
