@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,7 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aiofiles
 import aiohttp
 import msgspec
 from aiolimiter import AsyncLimiter
@@ -24,6 +21,7 @@ from yarl import URL
 from tracker.config import Settings
 from tracker.errors import ApiError, AuthError, NotFound, TrackerError
 from tracker.log import get_logger, redact
+from tracker.media import stream_to_file
 
 T = TypeVar("T")
 
@@ -31,7 +29,6 @@ KINDS = ("tmdb", "yts", "images")
 AUTH_MESSAGE = (
     "TMDB refused the API key or access token (HTTP 401): check TMDB_API_KEY / TMDB_ACCESS_TOKEN"
 )
-_CHUNK_BYTES = 64 * 1024
 _ERROR_BODY_BYTES = 2048
 _MAX_LAG_S = 0.01  # the wake-up lateness the limiter makes up for (see _pacer)
 
@@ -126,6 +123,23 @@ def _pacer(rate_per_s: float) -> AsyncLimiter:
     return AsyncLimiter(capacity, capacity / rate_per_s)
 
 
+class _Shown:
+    """A request's URL as messages show it, built on first use: only retries and errors need it."""
+
+    __slots__ = ("_client", "_url", "_params", "_text")
+
+    def __init__(self, client: HttpClient, url: str, params: dict[str, Any] | None) -> None:
+        """Remember what to show; parsing and redacting wait until someone asks."""
+        self._client, self._url, self._params = client, url, params
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        """The redacted URL with the caller's params."""
+        if self._text is None:
+            self._text = self._client._display(self._url, self._params)
+        return self._text
+
+
 class HttpClient:
     """One aiohttp session shared by every request, with a rate limiter per kind of host."""
 
@@ -197,7 +211,7 @@ class HttpClient:
 
         async def consume(resp: aiohttp.ClientResponse) -> int:
             """Stream the body to disk."""
-            return await self._stream_to(resp, dest)
+            return await stream_to_file(resp.content, dest)
 
         written = await self._request(kind, url, None, None, consume)
         self.stats.bytes_downloaded += written
@@ -242,7 +256,7 @@ class HttpClient:
         consume: Callable[[aiohttp.ClientResponse], Awaitable[T]],
     ) -> T:
         """Run attempts until one succeeds, a permanent error occurs or the budgets run out."""
-        display = self._display(url, params)
+        display = _Shown(self, url, params)
         params, headers = self._prepare(kind, params, headers)
         failures = throttled = 0
         while True:
@@ -266,7 +280,7 @@ class HttpClient:
                 delay_s = self.retry.backoff_s(failures)
                 reason, status = exc.reason, exc.status
             self.stats.retries += 1
-            log.info("http.retry", url=display, reason=reason, status=status,
+            log.info("http.retry", url=str(display), reason=reason, status=status,
                      failures=failures, throttled=throttled, delay_s=round(delay_s, 3))
             await asyncio.sleep(delay_s)
 
@@ -276,10 +290,10 @@ class HttpClient:
             return self.retry.backoff_s(throttled)
         return min(retry_after_s, self.retry.max_retry_after_s)
 
-    def _give_up(self, reason: str, status: int | None, display: str) -> ApiError:
+    def _give_up(self, reason: str, status: int | None, display: _Shown) -> ApiError:
         """The final error after retries, logged once."""
         self.stats.failures += 1
-        log.warning("http.failed", url=display, reason=reason, status=status)
+        log.warning("http.failed", url=str(display), reason=reason, status=status)
         return ApiError(f"{reason} ({display})", status=status, retryable=True)
 
     def _pause(self, kind: str, delay_s: float) -> None:
@@ -294,8 +308,10 @@ class HttpClient:
 
     def _slot(self, url: str) -> asyncio.Semaphore:
         """The per-host concurrency gate (same size as the pool's per-host limit)."""
-        parsed = URL(url)
-        key = f"{parsed.host}:{parsed.port}"
+        # "scheme://host:port/..." -> "host:port" by slicing: parsing a full URL per request
+        # costs more. A malformed URL gets a gate of its own and fails in aiohttp as before.
+        parts = url.split("/", 3)
+        key = parts[2].rpartition("@")[2].lower() if len(parts) > 2 else url
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = asyncio.Semaphore(self.settings.concurrency)
@@ -308,7 +324,7 @@ class HttpClient:
         params: dict[str, Any],
         headers: dict[str, str],
         consume: Callable[[aiohttp.ClientResponse], Awaitable[T]],
-        display: str,
+        display: _Shown,
     ) -> T:
         """One request; raises _Transient/_Throttled for retryable outcomes, ApiError otherwise."""
         if self._session is None:
@@ -330,7 +346,7 @@ class HttpClient:
             except (TimeoutError, aiohttp.ClientError, msgspec.DecodeError, OSError) as exc:
                 raise self._translate(exc, display) from exc
 
-    def _translate(self, exc: BaseException, display: str) -> Exception:
+    def _translate(self, exc: BaseException, display: _Shown) -> Exception:
         """The retryable outcome or final error that stands for a low-level failure."""
         if isinstance(exc, TimeoutError):
             return _Transient("timed out")
@@ -352,7 +368,7 @@ class HttpClient:
         # Network OSErrors are aiohttp errors, handled above; this one is the local disk.
         return TrackerError(f"cannot write file for {display}: {getattr(exc, 'strerror', None) or exc}")
 
-    async def _check_status(self, kind: str, resp: aiohttp.ClientResponse, display: str) -> None:
+    async def _check_status(self, kind: str, resp: aiohttp.ClientResponse, display: _Shown) -> None:
         """Raise for any non-2xx answer: at once for 4xx, as a retryable outcome for 429 and 5xx."""
         status = resp.status
         if status < 300:
@@ -364,12 +380,12 @@ class HttpClient:
         self.stats.failures += 1
         if status == 401:
             message = AUTH_MESSAGE if kind == "tmdb" else f"HTTP 401 unauthorized ({display})"
-            log.warning("http.failed", url=display, status=status, reason="unauthorized")
+            log.warning("http.failed", url=str(display), status=status, reason="unauthorized")
             raise AuthError(message, status=401)
         detail = await self._error_detail(resp)
         # A 404 is routine (an item TMDB no longer has); keep it out of the default stderr.
         level = log.info if status == 404 else log.warning
-        level("http.failed", url=display, status=status, reason=detail or resp.reason)
+        level("http.failed", url=str(display), status=status, reason=detail or resp.reason)
         suffix = f": {detail}" if detail else ""
         if status == 404:
             raise NotFound(f"not found (HTTP 404){suffix} ({display})", status=404)
@@ -388,19 +404,3 @@ class HttpClient:
         if not detail and isinstance(data.get("errors"), list):
             detail = "; ".join(str(e) for e in data["errors"])
         return redact(str(detail), self._secrets)[:200]
-
-    async def _stream_to(self, resp: aiohttp.ClientResponse, dest: Path) -> int:
-        """Write the body to a temporary sibling of ``dest``, then rename; no temp file survives."""
-        temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        written = 0
-        try:
-            async with aiofiles.open(temp, "wb") as out:
-                async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
-                    await out.write(chunk)
-                    written += len(chunk)
-            os.replace(temp, dest)
-        except BaseException:
-            # Cancellation included: a half-written file must never be left behind.
-            temp.unlink(missing_ok=True)
-            raise
-        return written
