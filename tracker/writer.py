@@ -12,6 +12,11 @@ from tracker.db import Database
 
 T = TypeVar("T")
 BATCH_EVENTS = 2000
+# How long the writer lets events gather before a transaction (a flush never waits for it).
+# Each transaction has a fixed cost on the writer's thread, which holds the GIL the event loop
+# needs: at 200 items/s, one transaction per item or two starved the loop. A crash loses at most
+# this much work, which the resumed run does again (nothing was recorded, so nothing twice).
+LINGER_S = 0.05
 
 
 class Writer:
@@ -32,6 +37,7 @@ class Writer:
         self._error: BaseException | None = None
         self._held: list[tuple[list[Event], str | None]] = []  # a dry run's events, not yet applied
         self._open = False
+        self._lingering: asyncio.Future | None = None  # set while the writer lets events gather
 
     async def __aenter__(self) -> Writer:
         if not self.dry_run:
@@ -64,6 +70,8 @@ class Writer:
             return
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         await self._queue.put(done)
+        if self._lingering is not None:
+            _resolve(self._lingering)  # a flush waits for no more events than it has to
         await done
 
     async def call(self, fn: Callable[[Database], T]) -> T:
@@ -91,6 +99,8 @@ class Writer:
         """Take what is queued, up to a batch, and record it; wake flushers after."""
         while True:
             first = await self._queue.get()
+            if not isinstance(first, asyncio.Future):
+                await self._linger()
             batch, waiters = self._collect(first)
             if batch:
                 try:
@@ -105,6 +115,17 @@ class Writer:
                 if not w.done():
                     w.set_result(None)
 
+    async def _linger(self) -> None:
+        """Let events gather for LINGER_S, or less if someone starts waiting for a flush."""
+        loop = asyncio.get_running_loop()
+        self._lingering = loop.create_future()
+        timer = loop.call_later(LINGER_S, _resolve, self._lingering)
+        try:
+            await self._lingering
+        finally:
+            timer.cancel()
+            self._lingering = None
+
     def _collect(self, first: Any) -> tuple[list[tuple[list[Event], str | None]], list[asyncio.Future]]:
         batch: list[tuple[list[Event], str | None]] = []
         waiters: list[asyncio.Future] = []
@@ -118,6 +139,12 @@ class Writer:
             if size >= BATCH_EVENTS or self._queue.empty():
                 return batch, waiters
             item = self._queue.get_nowait()
+
+
+def _resolve(future: asyncio.Future) -> None:
+    """End a wait unless it has ended already."""
+    if not future.done():
+        future.set_result(None)
 
 
 def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
