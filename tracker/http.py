@@ -21,7 +21,7 @@ from yarl import URL
 from tracker.config import Settings
 from tracker.errors import ApiError, AuthError, NotFound, TrackerError
 from tracker.log import get_logger, redact
-from tracker.media import stream_to_file
+from tracker.media import SmallFiles, stream_to_file
 
 T = TypeVar("T")
 
@@ -162,6 +162,7 @@ class HttpClient:
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._secrets = settings.secrets()
         self._session: aiohttp.ClientSession | None = None
+        self._small_files = SmallFiles()
 
     async def __aenter__(self) -> HttpClient:
         """Open the shared session and connection pool."""
@@ -211,7 +212,7 @@ class HttpClient:
 
         async def consume(resp: aiohttp.ClientResponse) -> int:
             """Stream the body to disk."""
-            return await stream_to_file(resp.content, dest)
+            return await stream_to_file(resp.content, dest, self._small_files)
 
         written = await self._request(kind, url, None, None, consume)
         self.stats.bytes_downloaded += written
