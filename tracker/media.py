@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import aiofiles
 import aiofiles.os
 
-from tracker.errors import ApiError, TrackerError, UnsafePath
+from tracker.errors import UnsafePath
 
 if TYPE_CHECKING:
     import aiohttp
@@ -68,19 +68,18 @@ async def save_image(http: HttpClient, url: str, dest_dir: Path, name: str) -> t
     if dest.is_file():
         return dest, False
     if dest_dir not in _ready_dirs:
-        try:
-            dest_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UnsafePath(f"cannot create folder {dest_dir}: {exc.strerror or exc}") from exc
-        _ready_dirs.add(dest_dir)
-    try:
-        await http.download("images", url, dest)
-    except TrackerError as exc:
-        if not isinstance(exc, ApiError):
-            # A local disk failure: the folder may have been removed, so check it again next time.
-            _ready_dirs.discard(dest_dir)
-        raise
+        _make_dir(dest_dir)
+    await http.download("images", url, dest)
     return dest, True
+
+
+def _make_dir(dest_dir: Path) -> None:
+    """Create a media folder and remember it exists, so later files cost no mkdir."""
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnsafePath(f"cannot create folder {dest_dir}: {exc.strerror or exc}") from exc
+    _ready_dirs.add(dest_dir)
 
 
 class SmallFiles:
@@ -152,10 +151,24 @@ async def _read_up_to(content: aiohttp.StreamReader, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _opener(path: str, flags: int) -> int:
+    """os.open for a temporary file; a media folder removed since we made it is made again."""
+    try:
+        return os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        # Folders are made once (see _ready_dirs), but a user may clear media/ between runs.
+        # Only a folder save_image made is made again: another missing folder is an error.
+        parent = Path(path).parent
+        if parent not in _ready_dirs:
+            raise
+        parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o666)
+
+
 def _write_whole_sync(temp: Path, dest: Path, data: bytes) -> None:
     """Open, write and close the temporary file, then rename it into place (one thread hop)."""
     try:
-        with open(temp, "wb") as out:
+        with open(temp, "wb", opener=_opener) as out:
             out.write(data)
         os.replace(temp, dest)
     except BaseException:
@@ -182,7 +195,7 @@ async def _stream_rest(content: aiohttp.StreamReader, head: bytes, temp: Path, d
     """A large body: streamed with aiofiles in _BUFFER_BYTES writes, then renamed into place."""
     written = 0
     try:
-        async with aiofiles.open(temp, "wb") as out:
+        async with aiofiles.open(temp, "wb", opener=_opener) as out:
             chunk = head
             while chunk:
                 await out.write(chunk)
