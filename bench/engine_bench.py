@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -40,6 +39,7 @@ LATENCY_S = 0.1
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -56,6 +56,7 @@ def start_sandbox(port: int, count: int, rate: float) -> subprocess.Popen:
 
 
 def sandbox_call(port: int, path: str, body: dict | None = None) -> dict:
+    """GET (or POST ``body`` to) one of the sandbox's control paths."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}/__sandbox/{path}", data=data,
                                  headers={"Content-Type": "application/json"})
@@ -64,6 +65,7 @@ def sandbox_call(port: int, path: str, body: dict | None = None) -> dict:
 
 
 def settings_for(home: Path, port: int, rate: float, concurrency: int):
+    """Settings pointing every host at the sandbox, at TMDB rate ``rate``."""
     env = {"TMDB_BASE_URL": f"http://127.0.0.1:{port}/3", "TMDB_IMAGE_BASE_URL": f"http://127.0.0.1:{port}/t/p",
            "YTS_BASE_URL": f"http://127.0.0.1:{port}/api/v2", "TMDB_API_KEY": "sandbox-key",
            "TRACKER_TMDB_RATE": str(rate), "TRACKER_CONCURRENCY": str(concurrency)}
@@ -107,6 +109,7 @@ async def baseline_run(settings, count: int) -> float:
 
 
 def measure(rate: float, count: int, concurrency: int, baseline_count: int) -> dict:
+    """One engine run (and optionally the baseline) against a fresh sandbox; one table row."""
     port = free_port()
     sandbox = start_sandbox(port, count, rate)
     try:
