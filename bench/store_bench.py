@@ -36,19 +36,22 @@ TORRENTS = [et.Torrent("720p", "web", 120, 30, 900_000_000, "A" * 40),
 
 def _dvd_events(n: int, cid: str) -> list[et.Event]:
     """One DVD's life: imported, details refreshed, torrents checked, each with its ItemProcessed."""
-    item = f"dvd:{n}"
+    # The id Database.record gives the k-th DVD added to a fresh log (the n-th stream item is odd):
+    # the refresh and the check must name the DVD just added, or their folds change nothing.
+    dvd = (n + 1) // 2
+    item = f"dvd:{dvd}"
     return [
         et.DvdAdded(dvd_id=0, title=f"Film number {n}", year=1950 + n % 75, tmdb_id=n, imdb_id=f"tt{n:07d}",
                     uk_certification="15", source="import"),
         et.ItemProcessed(command_id=cid, item=f"line:{n + 1}", outcome="updated",
                          changes={"title": [None, f"Film number {n}"], "tmdb_id": [None, n]}),
-        et.DvdDetailsRefreshed(dvd_id=n, tagline="A tagline that says something", budget=63_000_000,
+        et.DvdDetailsRefreshed(dvd_id=dvd, tagline="A tagline that says something", budget=63_000_000,
                                revenue=100_853_753, production_companies=["Fox 2000 Pictures", "Regency"],
                                director="David Fincher", uk_certification="18", rating=8.4,
                                vote_count=30_000, poster_path=f"/p{n}.jpg", genres=["Drama", "Thriller"]),
         et.ItemProcessed(command_id=cid, item=item, outcome="updated",
                          changes={"tagline": [None, "A tagline that says something"], "budget": [None, 63_000_000]}),
-        et.DvdTorrentsChecked(dvd_id=n, torrents=TORRENTS),
+        et.DvdTorrentsChecked(dvd_id=dvd, torrents=TORRENTS),
         et.ItemProcessed(command_id=cid, item=item, outcome="updated", changes={"torrents": [None, 2]}),
     ]
 
