@@ -1,8 +1,8 @@
 """Read tables folded from the event log, and their rebuild by replay."""
 
 from projections import badges, catalogue, commands, dvds, providers  # noqa: F401  (register folds)
-from projections.fold import Envelope, apply
+from projections.fold import HANDLERS, Envelope, apply
 from projections.rows import RowCache
 from projections.tables import EXPORTABLE, TABLES
 
-__all__ = ["Envelope", "apply", "RowCache", "EXPORTABLE", "TABLES"]
+__all__ = ["HANDLERS", "Envelope", "apply", "RowCache", "EXPORTABLE", "TABLES"]

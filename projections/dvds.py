@@ -2,76 +2,80 @@
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
 from events.types import (DvdAdded, DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved,
                           DvdTmdbIdMatched, DvdTorrentsChecked, DvdUkCertificationNormalized)
 from projections.fold import Envelope, on
-from projections.rows import RowCache
+from projections.rows import RowCache, to_json
+from projections.tables import TABLES
+
+Dvd = TABLES["dvds"].row
 
 
-def _update(rows: RowCache, env: Envelope, dvd_id: int, **changes: object) -> None:
-    """Apply changes to an existing DVD row (events about unknown DVDs change nothing)."""
+def _row(rows: RowCache, env: Envelope, dvd_id: int) -> Any:
+    """The DVD's row, stamped as updated now and to be written back; None for an unknown DVD."""
     row = rows.get("dvds", (dvd_id,))
-    if row is None:
-        return
-    row.update(changes)
-    row["updated_at"] = env.at
-    rows.put("dvds", (dvd_id,), row)
+    if row is not None:
+        row.updated_at = env.at
+        rows.put("dvds", (dvd_id,), row)
+    return row
 
 
 @on(DvdAdded)
 def dvd_added(rows: RowCache, env: Envelope, e: DvdAdded) -> None:
     """A new row with what the user gave; everything TMDB will fill stays null."""
-    rows.put("dvds", (e.dvd_id,), {
-        "id": e.dvd_id, "title": e.title, "year": e.year, "tmdb_id": e.tmdb_id,
-        "imdb_id": e.imdb_id, "uk_certification": e.uk_certification,
-        "added_at": env.at, "updated_at": env.at,
-    })
+    rows.put("dvds", (e.dvd_id,), Dvd(
+        id=e.dvd_id, title=e.title, year=e.year, tmdb_id=e.tmdb_id, imdb_id=e.imdb_id,
+        uk_certification=e.uk_certification, added_at=env.at, updated_at=env.at))
 
 
 @on(DvdTmdbIdMatched)
 def tmdb_id_matched(rows: RowCache, env: Envelope, e: DvdTmdbIdMatched) -> None:
     """Record the TMDB id a search found."""
-    _update(rows, env, e.dvd_id, tmdb_id=e.tmdb_id)
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.tmdb_id = e.tmdb_id
 
 
 @on(DvdImdbIdPopulated)
 def imdb_id_populated(rows: RowCache, env: Envelope, e: DvdImdbIdPopulated) -> None:
     """Record the IMDb id TMDB gave ("" when it has none)."""
-    _update(rows, env, e.dvd_id, imdb_id=e.imdb_id)
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.imdb_id = e.imdb_id
 
 
 @on(DvdDetailsRefreshed)
 def details_refreshed(rows: RowCache, env: Envelope, e: DvdDetailsRefreshed) -> None:
-    """Every detail field at once, TMDB's empties kept as empties."""
-    changes = dict(
-        tagline=e.tagline, budget=e.budget, revenue=e.revenue,
-        production_companies=list(e.production_companies), director=e.director,
-        uk_certification=e.uk_certification, rating=e.rating, vote_count=e.vote_count,
-        genres=list(e.genres), tmdb_poster_path=e.poster_path, details_refreshed_at=env.at,
-    )
-    if e.imdb_id is not None:
-        row = rows.get("dvds", (e.dvd_id,))
-        if row is not None and not row.get("imdb_id"):
-            changes["imdb_id"] = e.imdb_id
-    _update(rows, env, e.dvd_id, **changes)
+    """Every detail field at once, TMDB's empties kept as empties; a held IMDb id is kept."""
+    row = _row(rows, env, e.dvd_id)
+    if row is None:
+        return
+    row.tagline, row.budget, row.revenue = e.tagline, e.budget, e.revenue
+    row.production_companies = to_json(e.production_companies)
+    row.director, row.uk_certification = e.director, e.uk_certification
+    row.rating, row.vote_count = e.rating, e.vote_count
+    row.genres, row.tmdb_poster_path = to_json(e.genres), e.poster_path
+    row.details_refreshed_at = env.at
+    if e.imdb_id is not None and not row.imdb_id:
+        row.imdb_id = e.imdb_id
 
 
 @on(DvdPosterSaved)
 def poster_saved(rows: RowCache, env: Envelope, e: DvdPosterSaved) -> None:
     """Point the DVD at its saved poster file."""
-    _update(rows, env, e.dvd_id, poster=e.poster)
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.poster = e.poster
 
 
 @on(DvdUkCertificationNormalized)
 def certification_normalized(rows: RowCache, env: Envelope, e: DvdUkCertificationNormalized) -> None:
     """Store the lower-cased certificate."""
-    _update(rows, env, e.dvd_id, uk_certification=e.uk_certification)
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.uk_certification = e.uk_certification
 
 
 @on(DvdTorrentsChecked)
 def torrents_checked(rows: RowCache, env: Envelope, e: DvdTorrentsChecked) -> None:
     """Replace the DVD's torrents with what YTS answered, and when."""
-    _update(rows, env, e.dvd_id, torrents=msgspec.to_builtins(e.torrents),
-            torrents_checked_at=env.at)
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.torrents, row.torrents_checked_at = to_json(e.torrents), env.at

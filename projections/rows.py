@@ -7,6 +7,8 @@ only in how many events pass between flushes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -18,50 +20,55 @@ _json_decode = msgspec.json.decode
 _ABSENT = object()
 
 
+def to_json(value: Any) -> str:
+    """The text a JSON column holds, in a row as in SQL."""
+    return _json_encode(value).decode()
+
+
+def from_json(text: str | None) -> Any:
+    """The value of a JSON column's text (None stays None)."""
+    return None if text is None else _json_decode(text)
+
+
 class RowCache:
-    """Rows by table and key; ``None`` marks a deleted row. Flushes dirty rows in bulk."""
+    """Rows (``Table.row`` structs) by table and key; ``None`` marks a missing or deleted row."""
 
     def __init__(self, conn: sqlite3.Connection, *, known_empty: bool = False,
-                 max_rows: int = 100_000) -> None:
+                 max_cells: int = 2_000_000) -> None:
         self.conn = conn
-        self.max_rows = max_rows
-        # During a replay from nothing, a key not yet cached cannot be in SQL until a flush.
-        self._known_empty = known_empty
+        # The bound counts cells (rows times columns), a fair proxy for memory: most values
+        # are short strings or numbers, and a dvds row is four times a command_items row.
+        self.max_cells = max_cells
+        self._width = {t.name: len(t.columns) for t in TABLES.values()}
+        # During a replay from nothing, a key not cached is not in SQL either, as long as no
+        # row of its table has been evicted: tables so known need no SELECT for a missing key.
+        self._empty: set[str] = set(TABLES) if known_empty else set()
+        self._read: set[str] = set()  # tables folds read back; the others are write-only
         self._rows: dict[str, dict[tuple, Any]] = {name: {} for name in TABLES}
         self._dirty: dict[str, set[tuple]] = {name: set() for name in TABLES}
         self._size = 0
-        self._select = {t.name: self._select_sql(t) for t in TABLES.values()}
+        self._sql = {t.name: _statements(t) for t in TABLES.values()}
 
-    @staticmethod
-    def _select_sql(t: Table) -> str:
-        where = " AND ".join(f"{k} = ?" for k in t.key)
-        return f"SELECT {', '.join(t.columns)} FROM {t.name} WHERE {where}"
-
-    def get(self, table: str, key: tuple) -> dict[str, Any] | None:
-        """The row at ``key`` (a dict the caller may change and ``put`` back), or None."""
+    def get(self, table: str, key: tuple) -> Any:
+        """The row at ``key`` (change its attributes, then ``put`` it back), or None."""
         rows = self._rows[table]
         row = rows.get(key, _ABSENT)
         if row is _ABSENT:
-            row = None if self._known_empty else self._load(TABLES[table], key)
+            self._read.add(table)
+            row = None if table in self._empty else self._load(table, key)
             rows[key] = row
-            self._size += 1
+            self._size += self._width[table]
         return row
 
-    def _load(self, t: Table, key: tuple) -> dict[str, Any] | None:
-        found = self.conn.execute(self._select[t.name], key).fetchone()
-        if found is None:
-            return None
-        row = dict(zip(t.columns, found))
-        for col in t.json_columns:
-            if row[col] is not None:
-                row[col] = _json_decode(row[col])
-        return row
+    def _load(self, table: str, key: tuple) -> Any:
+        found = self.conn.execute(self._sql[table][0], key).fetchone()
+        return None if found is None else TABLES[table].row(*found)
 
-    def put(self, table: str, key: tuple, row: dict[str, Any] | None) -> None:
+    def put(self, table: str, key: tuple, row: Any) -> None:
         """Store ``row`` at ``key`` (None deletes it) until the next flush."""
         rows = self._rows[table]
         if key not in rows:
-            self._size += 1
+            self._size += self._width[table]
         rows[key] = row
         self._dirty[table].add(key)
 
@@ -70,42 +77,53 @@ class RowCache:
         self.put(table, key, None)
 
     def maybe_flush(self) -> None:
-        """Flush and forget the cache once it holds too many rows (bounds replay memory)."""
-        if self._size >= self.max_rows:
-            self.flush()
-            for rows in self._rows.values():
+        """Once the cache holds too many cells, flush it and forget what is least likely needed."""
+        if self._size < self.max_cells:
+            return
+        hot = {name: set(keys) for name, keys in self._dirty.items()}
+        self.flush()
+        # A write-only table is never read back: forgetting it costs no reload.
+        self._forget(name for name in self._rows if name not in self._read)
+        if self._size >= self.max_cells // 2:  # then the read tables' rows changed of late
+            for name in self._read:
+                rows, keep = self._rows[name], hot[name]
+                if len(keep) < len(rows):
+                    self._rows[name] = {k: rows[k] for k in keep}
+                    self._empty.discard(name)
+            self._size = sum(len(rows) * self._width[name] for name, rows in self._rows.items())
+        if self._size >= self.max_cells // 2:
+            self._forget(list(self._rows))
+
+    def _forget(self, names: Iterable[str]) -> None:
+        """Drop every cached row of these tables (they must be flushed)."""
+        for name in names:
+            rows = self._rows[name]
+            if rows:
+                self._size -= len(rows) * self._width[name]
                 rows.clear()
-            self._size = 0
-            self._known_empty = False
+                self._empty.discard(name)
 
     def flush(self) -> None:
         """Write every dirty row (deletes first, then upserts) in bulk."""
         for name, keys in self._dirty.items():
             if not keys:
                 continue
-            t = TABLES[name]
+            _select, delete, upsert, values = self._sql[name]
             rows = self._rows[name]
-            gone = [k for k in keys if rows[k] is None]
-            live = _values(t, [rows[k] for k in keys if rows[k] is not None])
+            # Key order turns the inserts into near-appends to each table's b-tree.
+            ordered = sorted(keys)
+            gone = [k for k in ordered if rows[k] is None]
             if gone:
-                where = " AND ".join(f"{k} = ?" for k in t.key)
-                self.conn.executemany(f"DELETE FROM {name} WHERE {where}", gone)
-            if live:
-                marks = ", ".join("?" * len(t.columns))
-                self.conn.executemany(
-                    f"INSERT OR REPLACE INTO {name} ({', '.join(t.columns)}) VALUES ({marks})", live)
+                self.conn.executemany(delete, gone)
+            self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, ordered))))
             keys.clear()
 
 
-def _values(t: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Each row's column values in order, JSON columns encoded as text (the hot loop of a flush)."""
-    columns = t.columns
-    json_at = [i for i, c in enumerate(columns) if c in t.json_columns]
-    out = []
-    for row in rows:
-        values = list(map(row.get, columns))
-        for i in json_at:
-            if values[i] is not None:
-                values[i] = _json_encode(values[i]).decode()
-        out.append(values)
-    return out
+def _statements(t: Table) -> tuple[str, str, str, attrgetter]:
+    """SELECT by key, DELETE by key, INSERT OR REPLACE, and a row's values in column order."""
+    where = " AND ".join(f"{k} = ?" for k in t.key)
+    cols = ", ".join(t.columns)
+    return (f"SELECT {cols} FROM {t.name} WHERE {where}",
+            f"DELETE FROM {t.name} WHERE {where}",
+            f"INSERT OR REPLACE INTO {t.name} ({cols}) VALUES ({', '.join('?' * len(t.columns))})",
+            attrgetter(*t.columns))

@@ -107,9 +107,9 @@ def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPath
 
 
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Replay evicts its row cache every REPLAY_FLUSH_ROWS rows; keys then come back from SQL.
+    # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
     """Replay equals incremental across cache flushes."""
-    monkeypatch.setattr(tdb, "REPLAY_FLUSH_ROWS", 7)
+    monkeypatch.setattr(tdb, "REPLAY_CACHE_CELLS", 50)
     with Database(tmp_path / "tracker.db") as db:
         for i in range(300):
             db.record([

@@ -16,7 +16,7 @@ from events.types import (EVENT_TYPES, RENAMED, SCHEMA_VERSION, AnyEvent, DvdAdd
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
 from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError
 
-REPLAY_FLUSH_ROWS = 50_000
+REPLAY_CACHE_CELLS = 1_000_000  # rows times columns: about 90 MB of cached rows at most
 REPLAY_CACHE_KIB = 64 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
 _union_decode = msgspec.json.Decoder(AnyEvent).decode
 
@@ -170,16 +170,16 @@ def _refold(store: EventStore, conn: sqlite3.Connection, until_at: str | None) -
     """The body of a rebuild: empty tables, every event folded, indexes built once at the end."""
     drop_tables(conn)
     create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = projections.RowCache(conn, known_empty=True, max_rows=REPLAY_FLUSH_ROWS)
-    apply, envelope, known = projections.apply, projections.Envelope, EVENT_TYPES
-    count = 0
+    rows = projections.RowCache(conn, known_empty=True, max_cells=REPLAY_CACHE_CELLS)
+    handlers, known, count = projections.HANDLERS.get, EVENT_TYPES, 0
     for rec in store.read(until_at=until_at):
         try:  # the common case inline: a current row of a known type is one C call
             fast = rec.v == SCHEMA_VERSION and rec.type in known
             event = _union_decode(rec.data) if fast else decode_record(rec)
         except msgspec.DecodeError:
             event = decode_record(rec)  # raises, naming the row
-        apply(rows, envelope(rec.seq, rec.at, rec.command_id), event)
+        for fold in handlers(type(event), ()):
+            fold(rows, rec, event)  # a StoredRecord has an Envelope's seq, at and command_id
         count += 1
         if count % 1024 == 0:
             rows.maybe_flush()
