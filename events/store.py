@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -69,6 +70,10 @@ class StoredRecord(NamedTuple):
     subject: str | None
     v: int
     data: str
+
+
+# StoredRecord._make is a Python function; tuple.__new__ builds the same record in C.
+_stored = partial(tuple.__new__, StoredRecord)
 
 
 def utc_now() -> str:
@@ -244,7 +249,7 @@ class EventStore:
         cursor_seq = after_seq
         while True:
             rows = self.conn.execute(sql, (cursor_seq, *base, *params, batch)).fetchall()
-            yield from map(StoredRecord._make, rows)
+            yield from map(_stored, rows)
             if len(rows) < batch:
                 return
             cursor_seq = rows[-1][0]

@@ -110,12 +110,10 @@ class RowCache:
                 continue
             _select, delete, upsert, values = self._sql[name]
             rows = self._rows[name]
-            # Key order turns the inserts into near-appends to each table's b-tree.
-            ordered = sorted(keys)
-            gone = [k for k in ordered if rows[k] is None]
+            gone = [k for k in keys if rows[k] is None]
             if gone:
                 self.conn.executemany(delete, gone)
-            self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, ordered))))
+            self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, keys))))
             keys.clear()
 
 
