@@ -72,7 +72,9 @@ async def test_limiter_never_trips_a_server_enforcing_the_same_rate(tmp_path: Pa
             elapsed_s = time.monotonic() - started
     assert http.stats.rate_limited == 0
     assert http.stats.by_status == {200: total}
-    assert max_in_window([h.at_s for h in srv.hits]) <= rate_per_s + 1
+    # The limiter may run 1% + one request ahead to catch up a late wake-up; arrival times seen
+    # by the server also carry scheduling jitter on a loaded machine, hence the second slack.
+    assert max_in_window([h.at_s for h in srv.hits]) <= rate_per_s + 2
     # Evenly spaced, not bursting: the run takes about (total - 1) / rate seconds.
     assert elapsed_s >= (total - 1) / rate_per_s * 0.9
 
