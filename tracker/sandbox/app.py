@@ -154,12 +154,17 @@ async def movie_details(request: web.Request) -> web.Response:
         "external_ids": lambda: shapes.movie_external_ids(m),
         "watch/providers": lambda: offers.watch_providers("movie", m, _providers_by_id(state), state.knobs.providers_epoch),
     }
+    return _json(_with_appends(body, appends, parts))
+
+
+def _with_appends(body: dict[str, Any], appends: Any, parts: dict[str, Callable[[], dict]]) -> dict[str, Any]:
+    """The details body with each asked-for sub-resource under its own key, as TMDB nests them."""
     for key, build in parts.items():
         if key in appends:
             sub = build()
             sub.pop("id", None)  # appended objects carry no id of their own on TMDB
             body[key] = sub
-    return _json(body)
+    return body
 
 
 def _movie_part(build: Callable[[dict[str, Any]], dict]) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -192,12 +197,7 @@ async def tv_details(request: web.Request) -> web.Response:
         "external_ids": lambda: shapes.tv_external_ids(t),
         "watch/providers": lambda: offers.watch_providers("tv", t, _providers_by_id(state), state.knobs.providers_epoch),
     }
-    for key, build in parts.items():
-        if key in appends:
-            sub = build()
-            sub.pop("id", None)
-            body[key] = sub
-    return _json(body)
+    return _json(_with_appends(body, appends, parts))
 
 
 def _tv_part(build: Callable[[dict[str, Any]], dict]) -> Callable[[web.Request], Awaitable[web.Response]]:
