@@ -186,3 +186,14 @@ def _synthetic(n: int) -> list[tuple]:
 def _movie_detail_requests(stats: dict) -> int:
     """How many /3/movie/{id} detail requests the sandbox answered."""
     return stats["by_route"].get("movie_details", 0)
+
+
+def test_two_dvds_matched_at_once_never_share_a_tmdb_id(home: Path, capsys) -> None:
+    """Two copies of one title matched in the same run: one gets the id, the other is skipped."""
+    cli(capsys, "add", "Fight Club", "--year", "1999")
+    cli(capsys, "add", "Fight Club", "--year", "1999")
+    code, out, _ = cli(capsys, "match-tmdb-ids", "--json")
+    summary = json.loads(out)
+    assert code == 0 and (summary["updated"], summary["skipped"]) == (1, 1)
+    assert "duplicate: TMDB id 550 is already DVD" in summary["skips"][0]["reason"]
+    assert sorted(str(d["tmdb_id"]) for d in export(capsys, "dvds")) == ["550", "None"]

@@ -77,9 +77,14 @@ class MatchTmdbIds(TmdbCommand):
             where = f" ({dvd['year']})" if dvd["year"] else ""
             return Outcome(FAILED, reason=f"no exact TMDB match for {dvd['title']!r}{where}")
         best = max(exact, key=lambda r: r.popularity or 0.0)
+        # Items run concurrently and their results are committed in batches, so ids claimed in
+        # this run are checked here too; between awaits the check and the claim are one step.
+        claimed = run.scratch.setdefault("claimed", {})
         taken = run.db.conn.execute("SELECT id FROM dvds WHERE tmdb_id = ?", (best.id,)).fetchone()
-        if taken:
-            return Outcome(SKIPPED, reason=f"duplicate: TMDB id {best.id} is already DVD {taken[0]}")
+        owner = taken[0] if taken else claimed.get(best.id)
+        if owner is not None:
+            return Outcome(SKIPPED, reason=f"duplicate: TMDB id {best.id} is already DVD {owner}")
+        claimed[best.id] = dvd["id"]
         return Outcome(UPDATED, [DvdTmdbIdMatched(dvd_id=dvd["id"], tmdb_id=best.id)],
                        changes={"tmdb_id": [None, best.id]})
 
