@@ -157,16 +157,23 @@ def _setup_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="ISO", help="the table as it was at this UTC time")
 
 
+def _printed_as_json_or_empty(rows: list[dict[str, Any]], as_json: bool, empty: str) -> bool:
+    """With --json, one object per line; with nothing to show, say so. True when done."""
+    if as_json:
+        for row in rows:
+            print(output.json_line(row))
+        return True
+    if not rows:
+        print(empty)
+        return True
+    return False
+
+
 def status(args: argparse.Namespace, settings: Settings) -> int:
     """Queued, running and recent commands with their progress."""
     with _open(settings, must_exist=False) as db:
         rows = audit.status_rows(db)
-    if args.json:
-        for row in rows:
-            print(output.json_line(row))
-        return 0
-    if not rows:
-        print("no commands yet")
+    if _printed_as_json_or_empty(rows, args.json, "no commands yet"):
         return 0
     for row in rows:
         total = row["total"]
@@ -197,12 +204,7 @@ def badges(args: argparse.Namespace, settings: Settings) -> int:
     from tracker.commands.badges import earned
     with _open(settings, must_exist=False) as db:
         rows = earned(db.conn)
-    if args.json:
-        for row in rows:
-            print(output.json_line(row))
-        return 0
-    if not rows:
-        print("no badges yet: run tracker create-initial-badges")
+    if _printed_as_json_or_empty(rows, args.json, "no badges yet: run tracker create-initial-badges"):
         return 0
     for row in rows:
         row["earned"] = "yes" if row["earned"] else ""
