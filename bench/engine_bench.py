@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.clients import Clients  # noqa: E402
+from tracker.clients.session import Clients  # noqa: E402
 from tracker.config import load_settings  # noqa: E402
 from tracker.db import Database  # noqa: E402
-from tracker.engine import run_engine  # noqa: E402
+from tracker.engine.engine import run_engine  # noqa: E402
 from tracker.sandbox.synthetic import synthetic_titles  # noqa: E402
-from tracker.service import enqueue  # noqa: E402
+from tracker.engine.submit import enqueue  # noqa: E402
 
 LATENCY_S = 0.1
 
@@ -92,8 +92,8 @@ async def engine_run(settings) -> tuple[float, float]:
 
 async def baseline_run(settings, count: int) -> float:
     """The Django command's way: one DVD at a time, details + credits + release dates + ids + poster."""
-    from tracker.media import safe_file_name
-    from tracker.tmdb import image_url
+    from tracker.clients.files import safe_file_name
+    from tracker.clients.tmdb import image_url
     settings.posters_dir.mkdir(parents=True, exist_ok=True)
     async with Clients(settings) as c:
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from tracker.errors import NotATrackerDatabase, StoreError
+from events.errors import NotATrackerDatabase, StoreError
 
 APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
 GENESIS_HASH = "0" * 64

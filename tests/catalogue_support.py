@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from projections.tables import EXPORTABLE
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.sandbox.server import SandboxThread
 
 # Fast retries and no client-side crawl: the sandbox is local and has no rate limit here.

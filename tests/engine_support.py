@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker.cli import main
+from tracker.cli.main import main
 
 FAST_RETRIES = {"TRACKER_RETRY_BASE_DELAY_S": "0.01", "TRACKER_TIMEOUT_S": "2"}
 

@@ -12,7 +12,7 @@ import pytest
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
 from tracker.db import Database
-from tracker.cli import main
+from tracker.cli.main import main
 
 
 class Cli:

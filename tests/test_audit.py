@@ -169,7 +169,7 @@ def test_verify_reports_a_row_that_no_longer_decodes(cli: Cli) -> None:
 
 def test_history_refuses_an_unknown_event_type(tmp_path: Path, capsys) -> None:
     """history --type with a type no event has is bad usage (exit 2), not an empty answer."""
-    from tracker.cli import main
+    from tracker.cli.main import main
     assert main(["--home", str(tmp_path), "add", "Alien"]) == 0
     capsys.readouterr()
     assert main(["--home", str(tmp_path), "history", "--type", "DvdAdded,DvdLent"]) == 2

@@ -14,7 +14,7 @@ import tracker
 
 from events import types as et
 from offline_support import Cli, error_line
-from tracker.cli import build_parser
+from tracker.cli.main import build_parser
 from tracker.commands.badges import BADGES
 from tracker.db import Database
 

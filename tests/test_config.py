@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.cli import main
+from tracker.cli.main import main
 from tracker.config import load_settings
 from tracker.errors import ConfigError
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from tracker.errors import ApiError, AuthError, NotFound
-from tracker.http import HttpClient, RetryPolicy, parse_retry_after
+from tracker.clients.http import HttpClient, RetryPolicy, parse_retry_after
 
 try:
     from test_http_support import (

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tracker.config import Settings
-from tracker.http import HttpClient, RetryPolicy
+from tracker.clients.http import HttpClient, RetryPolicy
 
 _REPO = Path(__file__).resolve().parent.parent
 # Real TMDB responses, vendored from shared/api-samples so a fresh clone tests against them.

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracker.errors import ApiError, UnsafePath
-from tracker.media import safe_file_name, save_image
+from tracker.clients.files import safe_file_name, save_image
 
 try:
     from test_http_support import client, loopback, sequence, settings_for, truncated_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from tracker.commands.base import FAILED, UPDATED, Item, Outcome
-from tracker.output import Progress, item_line, print_summary, write_export
+from tracker.cli.output import Progress, item_line, print_summary, write_export
 
 
 class Tty(io.StringIO):

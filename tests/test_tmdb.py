@@ -12,7 +12,7 @@ from aiohttp import web
 from events.types import GenreRef
 from tracker.config import Settings
 from tracker.errors import UnsafePath
-from tracker.tmdb import (
+from tracker.clients.tmdb import (
     CountryReleases, Credits, CrewMember, ExternalIds, ListPage, MovieDetails, ProviderList,
     ReleaseDate, ReleaseDates, SearchPage, TmdbClient, TvDetails, WatchProviders, directors,
     image_url, uk_certification,

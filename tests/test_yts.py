@@ -9,7 +9,7 @@ import pytest
 
 from events.types import Torrent
 from tracker.errors import ApiError, BadInputError
-from tracker.yts import YtsClient
+from tracker.clients.yts import YtsClient
 
 try:
     from test_http_support import answer, client, loopback, settings_for

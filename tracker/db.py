@@ -14,7 +14,7 @@ from events.store import EventStore, NewRecord, StoredRecord, connect
 from events.types import (EVENT_TYPES, RENAMED, SCHEMA_VERSION, AnyEvent, DvdAdded, Event,
                           UnknownEventType, decode, encode, type_name)
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
-from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError
+from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
 REPLAY_CACHE_CELLS = 1_000_000  # rows times columns: about 90 MB of cached rows at most
 REPLAY_CACHE_KIB = 64 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
@@ -142,6 +142,15 @@ class Database:
             raise
         conn.execute("COMMIT")
         return count
+
+
+def open_database(path: Path, *, must_exist: bool = True) -> Database:
+    """The database at ``path``; with none yet, an error, or (for reads) an empty one in memory."""
+    if not path.exists():
+        if must_exist:
+            raise UsageError(f"no tracker database at {path} (add or import DVDs first, or give --home)")
+        return Database(":memory:")
+    return Database(path)
 
 
 def decode_record(rec: StoredRecord) -> Event:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The store's own errors, re-exported: ``events`` imports nothing from ``tracker``.
+from events.errors import NotATrackerDatabase as NotATrackerDatabase
+from events.errors import StoreError as StoreError
+
 
 class TrackerError(Exception):
     """Root of every error tracker raises on purpose; the CLI prints its message on one line."""
@@ -23,24 +27,10 @@ class ConfigError(UsageError):
     """The configuration (flags, environment, tracker.toml) is invalid."""
 
 
-class StoreError(TrackerError):
-    """The event store cannot be opened, read or appended to."""
-
-
-class NotATrackerDatabase(StoreError):
-    """The file at the database path is not a tracker database."""
-
-    exit_code = 2
-
-
 class NewerSchemaError(StoreError):
     """The log holds events written by a newer tracker than this one."""
 
     exit_code = 2
-
-
-class IntegrityError(StoreError):
-    """The log's hash chain or sequence is broken."""
 
 
 class EngineBusy(TrackerError):
@@ -68,5 +58,5 @@ class UnsafePath(TrackerError):
     """A file name from an API is not a plain file name and is refused."""
 
 
-class CommandFailed(TrackerError):
-    """A command could not complete."""
+# What the CLI and the engine catch as "an error we raised on purpose": ours, and the store's.
+KNOWN_ERRORS = (TrackerError, StoreError)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tracker.commands.badges import CreateInitialBadges
 from tracker.commands.base import Command
 from tracker.commands.catalogue import PopulateDb, PopulateGenres, UpdateDetails
-from tracker.commands.dvd_network import (MatchTmdbIds, PopulateImdbIds, RefreshMissingDetails,
-                                          RefreshTorrentData)
+from tracker.commands.dvd_tmdb import MatchTmdbIds, PopulateImdbIds, RefreshMissingDetails
+from tracker.commands.dvd_torrents import RefreshTorrentData
 from tracker.commands.collection import (Add, CleanupUnusedPosters, Import, LoadSampleData,
                                          NormalizeUkCertifications)
 from tracker.commands.providers import GetProvidersLogo, UpdateWatchProviders
@@ -17,7 +17,3 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     PopulateGenres(), PopulateDb(), UpdateDetails(), UpdateWatchProviders(), GetProvidersLogo(),
 )}
 
-
-def register(command: Command) -> None:
-    """Add a command to the registry (the network commands register themselves)."""
-    COMMANDS[command.name] = command

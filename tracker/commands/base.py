@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from events.types import Event
+from tracker.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tracker.clients import Clients
+    from tracker.clients.session import Clients
     from tracker.config import Settings
     from tracker.db import Database
 
@@ -90,6 +91,19 @@ class Command:
     def summary_extra(self, run: Run, db: Database) -> dict[str, Any]:
         """Extra summary fields (per-field counts and the like), read from the writer's ``db``."""
         return {}
+
+
+class TmdbCommand(Command):
+    """A network command that needs TMDB credentials before anything is queued."""
+
+    network = True
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """Refuse at once (exit 2) when no TMDB key or token is configured."""
+        if not settings.tmdb_api_key and not settings.tmdb_access_token:
+            raise ConfigError("no TMDB credentials: set TMDB_API_KEY or TMDB_ACCESS_TOKEN "
+                              "(or run tracker demo / tracker sandbox to try it offline)")
+        return options
 
 
 def changes_between(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:

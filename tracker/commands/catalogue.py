@@ -11,12 +11,12 @@ import msgspec
 
 from events.types import (CataloguePosterSaved, Event, GenreNamed, MovieDetailsRefreshed,
                           MovieListed, TvDetailsRefreshed, TvShowListed)
-from tracker.clients import POSTER_SIZE
+from tracker.clients.session import POSTER_SIZE
 from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg,
                                    changes_between)
-from tracker.commands.dvd_network import TmdbCommand
+from tracker.commands.base import TmdbCommand
 from tracker.errors import ApiError, UnsafePath, UsageError
-from tracker.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
+from tracker.clients.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
 
 RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
 DEFAULT_PAGES = 5

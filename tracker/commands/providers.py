@@ -10,13 +10,13 @@ from typing import Any
 
 from events.types import (Event, OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen,
                           WatchProvidersChecked)
-from tracker.clients import LOGO_SIZE
+from tracker.clients.session import LOGO_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg
 from tracker.commands.catalogue import (TABLE, check_media_type, event_count, media_type_arg,
                                         media_types, rows, save_once)
-from tracker.commands.dvd_network import TmdbCommand
+from tracker.commands.base import TmdbCommand
 from tracker.errors import ApiError, UnsafePath, UsageError
-from tracker.tmdb import MEDIA_TYPES, Provider
+from tracker.clients.tmdb import MEDIA_TYPES, Provider
 
 _REGION = re.compile(r"[A-Za-z]{2}")
 Offer = tuple[str, str, int]  # (region, offer type, provider id)

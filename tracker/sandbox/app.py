@@ -9,42 +9,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from tracker.sandbox import offers, shapes
-from tracker.sandbox.catalogue import Catalogue
 from tracker.sandbox.images import image_for
-from tracker.sandbox.knobs import FaultDice, Knobs, Stats, TokenBucket
-from tracker.sandbox.middleware import STATE, sandbox_middleware
+from tracker.sandbox.middleware import sandbox_middleware
+from tracker.sandbox.state import STATE, SandboxState
 
 
-class SandboxState:
-    """Everything the handlers share: credentials, knobs, catalogue, counters, buckets, dice."""
-
-    def __init__(self, api_key: str, access_token: str, knobs: Knobs) -> None:
-        """Build the catalogue and runtime helpers from the knobs."""
-        self.api_key = api_key
-        self.access_token = access_token
-        self.knobs = knobs
-        self.stats = Stats()
-        self.catalogue = Catalogue()
-        self.buckets: dict[str, TokenBucket] = {}
-        self.dice = FaultDice(knobs.seed)
-        self.closing: asyncio.Event | None = None  # set when the server stops, to wake sleepers
-        self.sync_catalogue()
-
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Apply knob changes; rate or seed changes start fresh buckets / dice."""
-        self.knobs.update(changes)
-        if {"rate_per_s", "tmdb_rate_per_s", "yts_rate_per_s"} & set(changes):
-            self.buckets.clear()
-        if "seed" in changes:
-            self.dice = FaultDice(self.knobs.seed)
-        self.sync_catalogue()
-        return self.knobs.as_dict()
-
-    def sync_catalogue(self) -> None:
-        """Copy the catalogue-shaping knobs onto the catalogue."""
-        self.catalogue.synthetic_count = self.knobs.synthetic_count
-        self.catalogue.synthetic_tv_count = self.knobs.synthetic_tv_count
-        self.catalogue.hostile = self.knobs.hostile_paths
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

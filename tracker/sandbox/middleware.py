@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from tracker.sandbox import shapes
 from tracker.sandbox.knobs import TokenBucket, retry_after_s
+from tracker.sandbox.state import STATE, SandboxState
 
-if TYPE_CHECKING:
-    from tracker.sandbox.app import SandboxState
-
-STATE: web.AppKey[SandboxState] = web.AppKey("sandbox_state")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PREFIXES = (("/3/", "tmdb"), ("/api/v2/", "yts"), ("/t/p/", "image"), ("/__sandbox/", "control"))
 _INTERNAL_ERROR = {"success": False, "status_code": 11, "status_message": "Internal error: Something went wrong, contact TMDB."}

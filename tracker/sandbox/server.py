@@ -10,7 +10,8 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from tracker.sandbox.app import SandboxState, build_app
+from tracker.sandbox.app import build_app
+from tracker.sandbox.state import SandboxState
 from tracker.sandbox.knobs import Knobs
 
 DEFAULT_API_KEY = "sandbox-key"

@@ -16,8 +16,8 @@ from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.errors import UsageError
-from tracker.runner import run_command
-from tracker.writer import Writer
+from tracker.engine.runner import run_command
+from tracker.engine.writer import Writer
 
 
 @dataclass

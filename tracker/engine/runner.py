@@ -8,11 +8,11 @@ from typing import Any
 
 from events.types import (CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed)
 from tracker.commands.base import FAILED, Command, Item, Outcome, Run
-from tracker.errors import ApiError, AuthError, NotFound, TrackerError, UnsafePath
+from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, NotFound, TrackerError, UnsafePath
 from tracker.log import get_logger
-from tracker.writer import Writer
+from tracker.engine.writer import Writer
 
-log = get_logger("tracker.runner")
+log = get_logger("tracker.engine.runner")
 OnItem = Callable[[Item, Outcome], None]
 
 
@@ -93,7 +93,7 @@ async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
     except (ApiError, UnsafePath) as exc:
         log.info("item_failed", command=run.name, item=item.key, reason=str(exc))
         return Outcome(FAILED, reason=str(exc))
-    except TrackerError:
+    except KNOWN_ERRORS:
         raise
     except Exception as exc:  # noqa: BLE001 - one odd item must not sink the whole command
         log.debug("item_crashed", command=run.name, item=item.key, exc_info=True)

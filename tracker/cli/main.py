@@ -12,11 +12,11 @@ from typing import Any, NoReturn
 from tracker import __version__
 from tracker.commands import COMMANDS
 from tracker.config import Settings, load_settings
-from tracker.errors import TrackerError
+from tracker.errors import KNOWN_ERRORS
 from tracker.log import configure_logging, redact
+from tracker.cli.arguments import positive_int
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-COMMON = ("dry_run", "verbose", "json", "enqueue", "home", "debug", "handler", "command")
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,16 +29,6 @@ class Parser(argparse.ArgumentParser):
             message = f"unknown command {wrong} (see tracker --help)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
-
-def positive_int(text: str) -> int:
-    """A whole number greater than 0 (for --limit, --pages, --port)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
 
 
 def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -66,13 +56,13 @@ def _data_command(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--enqueue", action="store_true",
                    help="append the intent, print its command id and exit (a daemon runs it)")
     _globals(p, suppress=True)
-    from tracker.cli_handlers import run_data_command
+    from tracker.cli.data_command import run_data_command
     p.set_defaults(handler=run_data_command, command=name)
 
 
 def build_parser() -> Parser:
     """The whole command line."""
-    from tracker import cli_handlers as h
+    from tracker.cli import audit_commands, engine_commands, tool_commands
     parser = Parser(prog="tracker", description="An event-sourced tracker for a DVD collection "
                     "and a movie/TV catalogue, enriched from TMDB and checked against YTS.")
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
@@ -80,7 +70,8 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         _data_command(sub, name)
-    for name, handler, doc, setup in h.AUDIT_COMMANDS:
+    builtins = (*engine_commands.BUILTINS, *audit_commands.BUILTINS, *tool_commands.BUILTINS)
+    for name, handler, doc, setup in builtins:
         p = sub.add_parser(name, help=doc, description=doc)
         setup(p)
         _globals(p, suppress=True)
@@ -106,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = settings.secrets()
         configure_logging(debug=debug, secrets=secrets)
         return args.handler(args, settings)
-    except TrackerError as exc:
+    except KNOWN_ERRORS as exc:
         if debug:
             traceback.print_exc()
         print(f"tracker {args.command}: error: {redact(str(exc), secrets)}", file=sys.stderr)
@@ -126,10 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
 
-
-def command_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The command's own options from parsed arguments (common flags left out)."""
-    return {k: v for k, v in vars(args).items() if k not in COMMON}
 
 
 if __name__ == "__main__":

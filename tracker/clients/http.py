@@ -21,7 +21,7 @@ from yarl import URL
 from tracker.config import Settings
 from tracker.errors import ApiError, AuthError, NotFound, TrackerError
 from tracker.log import get_logger, redact
-from tracker.media import SmallFiles, stream_to_file
+from tracker.clients.files import SmallFiles, stream_to_file
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ AUTH_MESSAGE = (
 _ERROR_BODY_BYTES = 2048
 _MAX_LAG_S = 0.01  # the wake-up lateness the limiter makes up for (see _pacer)
 
-log = get_logger("tracker.http")
+log = get_logger("tracker.clients.http")
 
 
 @dataclass(frozen=True)

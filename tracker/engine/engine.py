@@ -10,16 +10,16 @@ from typing import Any, Callable
 import msgspec
 
 from events.types import CommandCancelled, CommandFailed
-from tracker.clients import Clients
+from tracker.clients.session import Clients
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.errors import EngineBusy, TrackerError
-from tracker.lock import EngineLock
+from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
+from tracker.engine.lock import EngineLock
 from tracker.log import get_logger
-from tracker.runner import CommandAborted, run_command, summarize
-from tracker.writer import Writer
+from tracker.engine.runner import CommandAborted, run_command, summarize
+from tracker.engine.writer import Writer
 
 log = get_logger("tracker.engine")
 IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
@@ -93,8 +93,6 @@ class Engine:
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-            if self._clients is not None:
-                await self._clients.__aexit__(None, None, None)
 
     def _status(self, command_id: str) -> str | None:
         row = self.reader.conn.execute("SELECT status FROM commands WHERE command_id = ?",
@@ -134,7 +132,7 @@ class Engine:
     async def _clients_for(self, network: bool) -> Clients | None:
         """The network clients, opened on first need and kept for the engine's life."""
         if network and self._clients is None:
-            self._clients = await Clients(self.settings).__aenter__()
+            self._clients = await self._stack.enter_async_context(Clients(self.settings))
         return self._clients if network else None
 
     async def _run_one(self, command_id: str, name: str, options: dict[str, Any], cancel: int) -> None:
@@ -158,7 +156,7 @@ class Engine:
         except CommandAborted as exc:
             log.warning("command_failed", command=name, command_id=command_id, reason=str(exc))
             return
-        except TrackerError as exc:
+        except KNOWN_ERRORS as exc:
             await self._end(CommandFailed(command_id=command_id, reason=str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a daemon outlives a command's bug

@@ -6,10 +6,10 @@ from pathlib import Path
 from types import TracebackType
 
 from tracker.config import Settings
-from tracker.http import HttpClient, RetryPolicy
-from tracker.media import safe_file_name, save_image
-from tracker.tmdb import TmdbClient, image_url
-from tracker.yts import YtsClient
+from tracker.clients.http import HttpClient, RetryPolicy
+from tracker.clients.files import safe_file_name, save_image
+from tracker.clients.tmdb import TmdbClient, image_url
+from tracker.clients.yts import YtsClient
 
 POSTER_SIZE = "w500"
 LOGO_SIZE = "w185"

@@ -141,3 +141,15 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     for row in cells:
         buf.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
     return buf.getvalue()
+
+
+def rows_or_empty(rows: list[dict[str, Any]], as_json: bool, empty: str) -> bool:
+    """With --json, one object per line; with nothing to show, say so. True when done."""
+    if as_json:
+        for row in rows:
+            print(json_line(row))
+        return True
+    if not rows:
+        print(empty)
+        return True
+    return False

@@ -9,13 +9,13 @@ from typing import Any
 
 import msgspec
 
-from tracker import output
+from tracker.cli import output
 from tracker.commands import COMMANDS
 from tracker.commands.badges import earned
 from tracker.config import Settings, load_settings
 from tracker.db import Database
-from tracker.engine import run_engine
-from tracker.service import enqueue
+from tracker.engine.engine import run_engine
+from tracker.engine.submit import enqueue
 
 # The initial-setup workflow, in the order a new user runs it.
 STEPS: tuple[tuple[str, dict[str, Any]], ...] = (

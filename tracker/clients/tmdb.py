@@ -8,8 +8,8 @@ import msgspec
 
 from events.types import GenreRef
 from tracker.config import Settings
-from tracker.http import HttpClient
-from tracker.media import safe_file_name
+from tracker.clients.http import HttpClient
+from tracker.clients.files import safe_file_name
 
 MEDIA_TYPES = ("movie", "tv")
 OFFER_TYPES = ("flatrate", "rent", "buy", "ads", "free")

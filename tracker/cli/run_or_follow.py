@@ -12,11 +12,11 @@ import msgspec
 from tracker.commands.base import Item, Outcome
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.engine import TERMINAL, run_engine
+from tracker.engine.engine import TERMINAL, run_engine
 from tracker.errors import EngineBusy, TrackerError
-from tracker.lock import EngineLock
-from tracker.output import Progress, item_line
-from tracker.service import Submission, enqueue
+from tracker.engine.lock import EngineLock
+from tracker.cli.output import Progress, item_line
+from tracker.engine.submit import Submission, enqueue
 
 FOLLOW_POLL_S = 0.25
 

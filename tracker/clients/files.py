@@ -7,7 +7,7 @@ import itertools
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiofiles
 import aiofiles.os
@@ -17,7 +17,13 @@ from tracker.errors import UnsafePath
 if TYPE_CHECKING:
     import aiohttp
 
-    from tracker.http import HttpClient
+
+class Downloader(Protocol):
+    """What ``save_image`` needs of an HTTP client: a download to a file (kept apart from the
+    transport so that this module and ``http`` do not import each other)."""
+
+    async def download(self, kind: str, url: str, dest: Path) -> int:
+        """Fetch ``url`` into ``dest``; the bytes written."""
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".svg", ".webp")
 _PLAIN_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
@@ -59,7 +65,7 @@ def safe_file_name(api_path: str) -> str:
     return name
 
 
-async def save_image(http: HttpClient, url: str, dest_dir: Path, name: str) -> tuple[Path, bool]:
+async def save_image(http: Downloader, url: str, dest_dir: Path, name: str) -> tuple[Path, bool]:
     """Download ``url`` to ``dest_dir/name`` unless present; returns (path, downloaded)."""
     # The name normally comes from safe_file_name already; check again at the point of writing.
     if not _is_plain_image_name(name):

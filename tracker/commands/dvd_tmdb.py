@@ -1,4 +1,4 @@
-"""DVD commands that ask TMDB and YTS: match ids, IMDb ids, details with posters, torrents."""
+"""DVD commands that ask TMDB: match ids, IMDb ids, details with posters."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ import msgspec
 
 from events.types import (DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved,
                           DvdTmdbIdMatched, DvdTorrentsChecked)
-from tracker.clients import POSTER_SIZE
-from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg,
-                                   changes_between)
-from tracker.errors import ConfigError, UnsafePath
+from tracker.clients.session import POSTER_SIZE
+from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand,
+                                   arg, changes_between)
+from tracker.errors import UnsafePath
 
 DETAIL_FIELDS = ("tagline", "budget", "revenue", "production_companies", "director",
                  "uk_certification", "rating", "vote_count")
-RECENT_DAYS = 30
 
 
-def _rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
+def dvd_rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
     """DVD rows matching ``where``, by id, cut to --limit."""
     cur = run.db.conn.execute(f"SELECT * FROM dvds WHERE {where} ORDER BY id", params)
     cols = [c[0] for c in cur.description]
@@ -31,21 +30,11 @@ def _rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in rows]
 
 
-def _items(rows: list[dict[str, Any]]) -> list[Item]:
+def dvd_items(rows: list[dict[str, Any]]) -> list[Item]:
+    """One item per DVD row, keyed like its events' subject (``dvd:12``)."""
     return [Item(f"dvd:{r['id']}", r) for r in rows]
 
 
-class TmdbCommand(Command):
-    """A network command that needs TMDB credentials before anything is queued."""
-
-    network = True
-
-    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
-        """Refuse at once (exit 2) when no TMDB key or token is configured."""
-        if not settings.tmdb_api_key and not settings.tmdb_access_token:
-            raise ConfigError("no TMDB credentials: set TMDB_API_KEY or TMDB_ACCESS_TOKEN "
-                              "(or run tracker demo / tracker sandbox to try it offline)")
-        return options
 
 
 def normalise_title(title: str) -> str:
@@ -63,7 +52,7 @@ class MatchTmdbIds(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs without a TMDB id."""
-        return _items(_rows(run, "tmdb_id IS NULL"))
+        return dvd_items(dvd_rows(run, "tmdb_id IS NULL"))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Search once; keep exact title matches (in that year), take the most popular."""
@@ -97,7 +86,7 @@ class PopulateImdbIds(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with a TMDB id whose IMDb id was never looked up."""
-        return _items(_rows(run, "tmdb_id IS NOT NULL AND imdb_id IS NULL"))
+        return dvd_items(dvd_rows(run, "tmdb_id IS NOT NULL AND imdb_id IS NULL"))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One external_ids request; TMDB's "none" is stored as "" so it is not asked again."""
@@ -120,9 +109,9 @@ class RefreshMissingDetails(TmdbCommand):
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs missing a detail, or a poster TMDB has and we have not saved."""
         if run.options.get("force"):
-            return _items(_rows(run, "tmdb_id IS NOT NULL"))
+            return dvd_items(dvd_rows(run, "tmdb_id IS NOT NULL"))
         missing = " OR ".join(f"{f} IS NULL" for f in DETAIL_FIELDS)
-        return _items(_rows(run, f"tmdb_id IS NOT NULL AND ({missing} OR (poster IS NULL AND"
+        return dvd_items(dvd_rows(run, f"tmdb_id IS NOT NULL AND ({missing} OR (poster IS NULL AND"
                                  " (tmdb_poster_path IS NULL OR tmdb_poster_path != '')))"))
 
     async def process(self, run: Run, item: Item) -> Outcome:
@@ -161,34 +150,3 @@ class RefreshMissingDetails(TmdbCommand):
             "SELECT COUNT(*), " + ", ".join(f"COUNT({f})" for f in fields)
             + " FROM dvds WHERE tmdb_id IS NOT NULL").fetchone()
         return {"dvds_with_tmdb_id": counts[0], "fields_held": dict(zip(fields, counts[1:]))}
-
-
-class RefreshTorrentData(Command):
-    """refresh-torrent-data: YTS availability by IMDb id."""
-
-    name = "refresh-torrent-data"
-    network = True
-    help = (f"Check YTS torrents for DVDs with an IMDb id; --recent-only: those added in the "
-            f"last {RECENT_DAYS} days or never checked.")
-    arguments = (arg("--recent-only", action="store_true",
-                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked"),)
-
-    def select(self, run: Run) -> Iterable[Item]:
-        """DVDs with an IMDb id (recent or never checked, with --recent-only)."""
-        if run.options.get("recent_only"):
-            since = (datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
-            return _items(_rows(run, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
-                                (since,)))
-        return _items(_rows(run, "imdb_id > ''"))
-
-    async def process(self, run: Run, item: Item) -> Outcome:
-        """One YTS request; an outage raises (a failed item), never an empty list."""
-        dvd = item.payload
-        torrents = await run.clients.yts.torrents_for(dvd["imdb_id"])
-        event = DvdTorrentsChecked(dvd_id=dvd["id"], torrents=torrents)
-        new = [{"quality": t.quality, "type": t.type, "seeds": t.seeds, "peers": t.peers,
-                "size_bytes": t.size_bytes, "hash": t.hash} for t in torrents]
-        old = None if dvd["torrents"] is None else msgspec.json.decode(dvd["torrents"])
-        if old == new:
-            return Outcome(SKIPPED, [event], reason="no change")
-        return Outcome(UPDATED, [event], changes={"torrents": [len(old) if old is not None else None, len(new)]})

@@ -1,0 +1,30 @@
+"""Argument types and helpers shared by the parser and the handlers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+# Flags every command shares; what is left of the parsed namespace is the command's own options.
+COMMON = ("dry_run", "verbose", "json", "enqueue", "home", "debug", "handler", "command")
+
+def positive_int(text: str) -> int:
+    """A whole number greater than 0 (for --limit, --pages, --port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def command_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's own options from parsed arguments (common flags left out)."""
+    return {k: v for k, v in vars(args).items() if k not in COMMON}
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """--json for listing commands: one JSON object per line."""
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
