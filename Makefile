@@ -17,6 +17,7 @@ demo: $(VENV)/.installed
 	$(BIN)/tracker demo
 
 test: $(VENV)/.installed
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed

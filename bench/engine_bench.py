@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.clients.session import Clients  # noqa: E402
-from tracker.config import load_settings  # noqa: E402
-from tracker.db import Database  # noqa: E402
-from tracker.engine.engine import run_engine  # noqa: E402
-from tracker.sandbox.synthetic import synthetic_titles  # noqa: E402
-from tracker.engine.submit import enqueue  # noqa: E402
+from tracker.clients.session import Clients
+from tracker.config import load_settings
+from tracker.db import Database
+from tracker.engine.engine import run_engine
+from tracker.engine.submit import enqueue
+from tracker.sandbox.synthetic import synthetic_titles
 
 LATENCY_S = 0.1
 

@@ -12,8 +12,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -78,7 +78,7 @@ _stored = partial(tuple.__new__, StoredRecord)
 
 def utc_now() -> str:
     """Now as UTC ISO 8601 with microseconds and a Z, the format of the ``at`` column."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,

@@ -11,7 +11,8 @@ Evolving events (read this before changing a Struct):
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Union
+from collections.abc import Callable
+from typing import Any, ClassVar, Union
 
 import msgspec
 
@@ -30,7 +31,7 @@ class Event(msgspec.Struct, frozen=True, tag=True, tag_field="type", kw_only=Tru
         """The entity this event is about (``dvd:12``), used to filter the audit log."""
         if not self.subject_field:
             return None
-        prefix = self.subject_prefix or getattr(self, "media_type")
+        prefix = self.subject_prefix or self.media_type
         return f"{prefix}:{getattr(self, self.subject_field)}"
 
 
@@ -339,7 +340,7 @@ class BadgeCreated(Event, frozen=True):
     subject_field = "name"
 
 
-AnyEvent = Union[
+AnyEvent = Union[  # noqa: UP007 - one long list that each feature appends to; reads best as Union[...]
     CommandRequested, CommandStarted, ItemProcessed, CommandCancelRequested, CommandCompleted,
     CommandFailed, CommandCancelled,
     DvdAdded, DvdTmdbIdMatched, DvdImdbIdPopulated, DvdDetailsRefreshed, DvdPosterSaved,

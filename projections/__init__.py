@@ -5,4 +5,4 @@ from projections.fold import HANDLERS, Envelope, apply
 from projections.rows import RowCache
 from projections.tables import EXPORTABLE, TABLES
 
-__all__ = ["HANDLERS", "Envelope", "apply", "RowCache", "EXPORTABLE", "TABLES"]
+__all__ = ["EXPORTABLE", "HANDLERS", "TABLES", "Envelope", "RowCache", "apply"]

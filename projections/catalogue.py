@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.types import (CataloguePosterSaved, GenreNamed, GenreRef, MovieDetailsRefreshed,
-                          MovieListed, TvDetailsRefreshed, TvShowListed)
+from events.types import (
+    CataloguePosterSaved,
+    GenreNamed,
+    GenreRef,
+    MovieDetailsRefreshed,
+    MovieListed,
+    TvDetailsRefreshed,
+    TvShowListed,
+)
 from projections.fold import Envelope, on
 from projections.rows import RowCache, from_json, to_json
 from projections.tables import TABLES

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.types import (CommandCancelled, CommandCancelRequested, CommandCompleted,
-                          CommandFailed, CommandRequested, CommandStarted, ItemProcessed)
+from events.types import (
+    CommandCancelled,
+    CommandCancelRequested,
+    CommandCompleted,
+    CommandFailed,
+    CommandRequested,
+    CommandStarted,
+    ItemProcessed,
+)
 from projections.fold import Envelope, on
 from projections.rows import RowCache, to_json
 from projections.tables import TABLES

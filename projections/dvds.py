@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.types import (DvdAdded, DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved,
-                          DvdTmdbIdMatched, DvdTorrentsChecked, DvdUkCertificationNormalized)
+from events.types import (
+    DvdAdded,
+    DvdDetailsRefreshed,
+    DvdImdbIdPopulated,
+    DvdPosterSaved,
+    DvdTmdbIdMatched,
+    DvdTorrentsChecked,
+    DvdUkCertificationNormalized,
+)
 from projections.fold import Envelope, on
 from projections.rows import RowCache, to_json
 from projections.tables import TABLES

@@ -44,7 +44,7 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
     cursor = conn.execute(f"SELECT {', '.join(select)} FROM {table} ORDER BY {ORDER[table]}")
     while batch := cursor.fetchmany(1000):
         for values in batch:
-            row = dict(zip(fields, values))
+            row = dict(zip(fields, values, strict=True))
             for f in JSON_FIELDS.intersection(row):
                 if row[f] is not None:
                     row[f] = _decode(row[f])

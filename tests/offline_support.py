@@ -11,8 +11,8 @@ import pytest
 
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
-from tracker.db import Database
 from tracker.cli.main import main
+from tracker.db import Database
 
 
 class Cli:

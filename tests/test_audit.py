@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from offline_support import Cli, dump, error_line, raw_conn
+
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
 

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 try:
-    from catalogue_support import Home, home, sandbox  # noqa: F401 - fixtures
+    from catalogue_support import Home, home, sandbox
 except ImportError:  # tests/ became a package
     from tests.catalogue_support import Home, home, sandbox  # type: ignore[no-redef]  # noqa: F401
 
@@ -165,7 +165,7 @@ def test_update_details_reselects_after_seven_days(home: Home) -> None:
     s = home.summary("update-details")
     assert s["processed"] == 2
     code, out, _ = home.run("update-details", "--help")
-    assert "7 days" in " ".join(out.split())
+    assert code == 0 and "7 days" in " ".join(out.split())
 
 
 def test_exports_carry_spec_fields(home: Home) -> None:

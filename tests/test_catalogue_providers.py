@@ -6,7 +6,7 @@ import json
 import shutil
 
 try:
-    from catalogue_support import Home, home, sandbox  # noqa: F401 - fixtures
+    from catalogue_support import Home, home, sandbox
 except ImportError:  # tests/ became a package
     from tests.catalogue_support import Home, home, sandbox  # type: ignore[no-redef]  # noqa: F401
 

@@ -8,12 +8,22 @@ from typing import Any
 
 import msgspec
 import pytest
+from offline_support import Cli, dump, error_line
 
 import events.types as et
 from events.store import NewRecord
-from events.types import (EVENT_TYPES, BadgeCreated, DvdAdded, DvdDetailsRefreshed, DvdTorrentsChecked,
-                          MovieDetailsRefreshed, Torrent, UnknownEventType, decode, encode)
-from offline_support import Cli, dump, error_line
+from events.types import (
+    EVENT_TYPES,
+    BadgeCreated,
+    DvdAdded,
+    DvdDetailsRefreshed,
+    DvdTorrentsChecked,
+    MovieDetailsRefreshed,
+    Torrent,
+    UnknownEventType,
+    decode,
+    encode,
+)
 from tracker.db import Database
 
 
@@ -111,7 +121,7 @@ def test_unknown_event_type_from_a_newer_tracker_exits_2(
     cli.ok("add", "Alien")
     _write_rows(tmp_path, [("DvdLent", b'{"type":"DvdLent","dvd_id":1,"to":"Sam"}', 1)])
     before = dump(cli.db)
-    rc, out, err = cli(*args)
+    rc, _, err = cli(*args)
     assert rc == 2
     line = error_line(err)
     assert line.startswith(f"tracker {args[0]}: error: ")
@@ -138,7 +148,7 @@ def test_stored_data_is_plain_json_with_the_type_tag(tmp_path: Path, capsys: pyt
     """Stored data is plain json with the type tag."""
     cli = Cli(tmp_path, capsys)
     cli.ok("add", "Alien", "--year", "1979")
-    (seq, type_, command_id, data), = [e for e in cli.events() if e[1] == "DvdAdded"]
+    (_, _, command_id, data), = [e for e in cli.events() if e[1] == "DvdAdded"]
     assert data == {"type": "DvdAdded", "dvd_id": 1, "title": "Alien", "year": 1979, "tmdb_id": None,
                     "imdb_id": None, "uk_certification": None, "source": "add"}
     assert command_id and msgspec.json.decode(json.dumps(data).encode(), type=DvdAdded).title == "Alien"

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 import structlog
 
-from tracker.errors import ApiError, AuthError, NotFound
 from tracker.clients.http import HttpClient, RetryPolicy, parse_retry_after
+from tracker.errors import ApiError, AuthError, NotFound
 
 try:
     from test_http_support import (
-        ACCESS_TOKEN, API_KEY, FAST_RETRY, answer, client, drop_connection, loopback, sequence,
-        settings_for, slow, truncated_body,
+        ACCESS_TOKEN,
+        API_KEY,
+        FAST_RETRY,
+        answer,
+        client,
+        drop_connection,
+        loopback,
+        sequence,
+        settings_for,
+        slow,
+        truncated_body,
     )
 except ImportError:  # tests/ became a package
     from tests.test_http_support import (  # type: ignore[no-redef]
-        ACCESS_TOKEN, API_KEY, FAST_RETRY, answer, client, drop_connection, loopback, sequence,
-        settings_for, slow, truncated_body,
+        ACCESS_TOKEN,
+        API_KEY,
+        FAST_RETRY,
+        answer,
+        client,
+        drop_connection,
+        loopback,
+        sequence,
+        settings_for,
+        slow,
+        truncated_body,
     )
 
 OK = answer('{"id": 550, "title": "Fight Club"}')
@@ -148,7 +166,7 @@ async def test_429_retry_after_is_capped(tmp_path: Path) -> None:
 
 def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:
     """Retry-After is delta-seconds or an HTTP date; garbage gives None."""
-    now = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
     later = (now + timedelta(seconds=7)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert parse_retry_after("3", now=now) == 3.0
     assert parse_retry_after(" 1.5 ", now=now) == 1.5

@@ -13,7 +13,11 @@ try:
     from test_http_support import answer, client, loopback, sequence, settings_for
 except ImportError:  # tests/ became a package
     from tests.test_http_support import (  # type: ignore[no-redef]
-        answer, client, loopback, sequence, settings_for,
+        answer,
+        client,
+        loopback,
+        sequence,
+        settings_for,
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tracker.config import Settings
 from tracker.clients.http import HttpClient, RetryPolicy
+from tracker.config import Settings
 
 _REPO = Path(__file__).resolve().parent.parent
 # Real TMDB responses, vendored from shared/api-samples so a fresh clone tests against them.

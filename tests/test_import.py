@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from offline_support import Cli, error_line
 
 import tracker
-from offline_support import Cli, error_line
 
 HEADER = "title,year,tmdb_id,imdb_id,uk_certification\n"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from tracker.commands.base import FAILED, UPDATED, Item, Outcome
 from tracker.cli.output import Progress, item_line, print_summary, write_export
+from tracker.commands.base import FAILED, UPDATED, Item, Outcome
 
 
 class Tty(io.StringIO):

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from offline_support import Cli
 
 import tracker.db as tdb
 from events import types as et
-from offline_support import Cli
 from projections.tables import TABLES
 from tracker.audit import verify
 from tracker.db import Database
@@ -130,7 +130,8 @@ def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypa
 
 def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
     cols = TABLES["dvds"].columns
-    return dict(zip(cols, db.conn.execute(f"SELECT {', '.join(cols)} FROM dvds WHERE id = ?", (dvd_id,)).fetchone()))
+    row = db.conn.execute(f"SELECT {', '.join(cols)} FROM dvds WHERE id = ?", (dvd_id,)).fetchone()
+    return dict(zip(cols, row, strict=True))
 
 
 def test_dvd_folds(tmp_path: Path) -> None:

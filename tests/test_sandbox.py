@@ -14,7 +14,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from tracker.sandbox import MOVIE_ID_BASE, HOSTILE_PATHS, Sandbox, synthetic_titles
+from tracker.sandbox import HOSTILE_PATHS, MOVIE_ID_BASE, Sandbox, synthetic_titles
 from tracker.sandbox.synthetic import fold
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "api-samples" / "tmdb"  # vendored real TMDB answers
@@ -124,7 +124,7 @@ async def test_movie_details_with_appends_decodes_like_tmdb(sb, http):
     """One details request carries credits, release_dates and external_ids in TMDB's shapes."""
     status, body = await tmdb(http, sb, "/movie/550", append_to_response="credits,release_dates,external_ids")
     assert status == 200
-    assert DETAILS_KEYS <= set(body)
+    assert set(body) >= DETAILS_KEYS
     details = msgspec.convert(body, MovieDetails)
     assert (details.imdb_id, details.tagline, details.budget) == ("tt0137523", "Mischief. Mayhem. Soap.", 63000000)
     assert set(body["credits"]["cast"][0]) == CAST_KEYS and set(body["credits"]["crew"][0]) == CREW_KEYS
@@ -182,7 +182,7 @@ async def test_search_finds_by_substring_and_year_by_popularity(sb, http):
 async def test_tv_details_popular_and_genres(sb, http):
     """TV details with appends, popular lists and both genre lists in TMDB's shapes."""
     status, got = await tmdb(http, sb, "/tv/1399", append_to_response="credits,external_ids,aggregate_credits")
-    assert status == 200 and TV_KEYS <= set(got)
+    assert status == 200 and set(got) >= TV_KEYS
     assert (got["number_of_seasons"], got["number_of_episodes"]) == (8, 73)
     assert set(got["seasons"][0]) == SEASON_KEYS
     assert [c["name"] for c in got["created_by"]] == ["David Benioff", "D.B. Weiss"]
@@ -249,7 +249,8 @@ async def test_page_501_is_refused_exactly_like_tmdb(http):
         assert status == 200 and len(body["results"]) == 20 and body["total_results"] > 20_000
         assert body["total_pages"] == -(-body["total_results"] // 20)
         expected = {"success": False, "status_code": 22,
-                    "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."}
+                    "status_message": "Invalid page: Pages start at 1 and max at 500."
+                                      " They are expected to be an integer."}
         for path in ("/movie/popular", "/tv/popular"):
             for page in (501, 0, "x"):
                 assert await tmdb(http, sb, path, page=page) == (400, expected)
@@ -442,7 +443,8 @@ async def test_synthetic_catalogue_is_deterministic_with_oddities(http):
         assert [r["id"] for r in found["results"]] == [tmdb_id]
         _, all_years = await tmdb(http, sb, "/search/movie", query=title.upper())
         assert len(all_years["results"]) == 3
-        details = [(await tmdb(http, sb, f"/movie/{r[2]}", append_to_response="credits,release_dates"))[1] for r in rows[:60]]
+        details = [(await tmdb(http, sb, f"/movie/{r[2]}", append_to_response="credits,release_dates"))[1]
+                   for r in rows[:60]]
         assert any(d["tagline"] == "" for d in details) and any(d["budget"] == 0 for d in details)
         assert any(d["poster_path"] is None for d in details)
         assert any(len([c for c in d["credits"]["crew"] if c["job"] == "Director"]) == 2 for d in details)

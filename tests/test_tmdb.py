@@ -10,19 +10,37 @@ import pytest
 from aiohttp import web
 
 from events.types import GenreRef
+from tracker.clients.tmdb import (
+    CountryReleases,
+    Credits,
+    CrewMember,
+    ExternalIds,
+    ListPage,
+    MovieDetails,
+    ProviderList,
+    ReleaseDate,
+    ReleaseDates,
+    SearchPage,
+    TmdbClient,
+    TvDetails,
+    WatchProviders,
+    directors,
+    image_url,
+    uk_certification,
+)
 from tracker.config import Settings
 from tracker.errors import UnsafePath
-from tracker.clients.tmdb import (
-    CountryReleases, Credits, CrewMember, ExternalIds, ListPage, MovieDetails, ProviderList,
-    ReleaseDate, ReleaseDates, SearchPage, TmdbClient, TvDetails, WatchProviders, directors,
-    image_url, uk_certification,
-)
 
 try:
     from test_http_support import SAMPLES, client, json_response, loopback, sample_bytes, settings_for
 except ImportError:  # tests/ became a package
     from tests.test_http_support import (  # type: ignore[no-redef]
-        SAMPLES, client, json_response, loopback, sample_bytes, settings_for,
+        SAMPLES,
+        client,
+        json_response,
+        loopback,
+        sample_bytes,
+        settings_for,
     )
 
 
@@ -72,7 +90,7 @@ def test_popular_samples(name: str, title_field: str) -> None:
     raw = json.loads(sample_bytes(name))
     assert page.page == 1 and page.total_pages == raw["total_pages"] and page.last_page == 500
     assert len(page.results) == len(raw["results"])
-    for item, raw_item in zip(page.results, raw["results"]):
+    for item, raw_item in zip(page.results, raw["results"], strict=True):
         assert getattr(item, title_field) == raw_item[title_field]
         assert item.genre_ids == raw_item["genre_ids"]
         assert item.poster_path == raw_item["poster_path"]

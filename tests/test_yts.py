@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from events.types import Torrent
-from tracker.errors import ApiError, BadInputError
 from tracker.clients.yts import YtsClient
+from tracker.errors import ApiError, BadInputError
 
 try:
     from test_http_support import answer, client, loopback, settings_for

@@ -87,10 +87,11 @@ def verify(db: Database) -> list[str]:
                     continue
                 if a is None or b is None:
                     where = "missing from the live table" if a is None else "not in a fresh replay"
-                    problems.append(f"{name} {dict(zip(t.key, key))}: {where}")
+                    problems.append(f"{name} {dict(zip(t.key, key, strict=True))}: {where}")
                 else:
-                    cols = [c for c, x, y in zip(t.columns, a, b) if x != y]
-                    problems.append(f"{name} {dict(zip(t.key, key))}: {', '.join(cols)} differ from a fresh replay")
+                    cols = [c for c, x, y in zip(t.columns, a, b, strict=True) if x != y]
+                    where = f"{', '.join(cols)} differ from a fresh replay"
+                    problems.append(f"{name} {dict(zip(t.key, key, strict=True))}: {where}")
                 if len(problems) >= MAX_DIFFERENCES:
                     problems.append("... (more differences not shown)")
                     return problems
@@ -109,7 +110,7 @@ def status_rows(db: Database, *, recent: int = 10) -> list[dict[str, Any]]:
                            " ORDER BY requested_seq DESC LIMIT ?", (recent,)).fetchall()
     out = []
     for row in [*active, *reversed(done)]:
-        item = dict(zip(cols, row))
+        item = dict(zip(cols, row, strict=True))
         item["options"] = msgspec.json.decode(item["options"] or "{}")
         out.append(item)
     return out

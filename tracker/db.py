@@ -11,8 +11,18 @@ import msgspec
 
 import projections
 from events.store import EventStore, NewRecord, StoredRecord, connect
-from events.types import (EVENT_TYPES, RENAMED, SCHEMA_VERSION, AnyEvent, DvdAdded, Event,
-                          UnknownEventType, decode, encode, type_name)
+from events.types import (
+    EVENT_TYPES,
+    RENAMED,
+    SCHEMA_VERSION,
+    AnyEvent,
+    DvdAdded,
+    Event,
+    UnknownEventType,
+    decode,
+    encode,
+    type_name,
+)
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
 from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
@@ -101,7 +111,7 @@ class Database:
                        for e in events]
             placed = self.store.append(records)
             rows = projections.RowCache(self.conn)
-            for event, (seq, at) in zip(events, placed):
+            for event, (seq, at) in zip(events, placed, strict=True):
                 projections.apply(rows, projections.Envelope(seq, at, command_id), event)
             rows.flush()
         return placed[-1][0]

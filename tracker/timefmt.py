@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tracker.errors import UsageError
 
@@ -17,6 +17,6 @@ def parse_iso(value: str, flag: str) -> str:
     except ValueError as exc:
         raise UsageError(f"{flag}: {value!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # SPEC: ISO is UTC
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        moment = moment.replace(tzinfo=UTC)  # SPEC: ISO is UTC
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
 # Flags every command shares; what is left of the parsed namespace is the command's own options.
 COMMON = ("dry_run", "verbose", "json", "enqueue", "home", "debug", "handler", "command")
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tracker import audit
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
 from tracker.config import Settings
 from tracker.db import open_database
-
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,14 +7,14 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from tracker import __version__
+from tracker.cli.arguments import positive_int
 from tracker.commands import COMMANDS
 from tracker.config import Settings, load_settings
 from tracker.errors import KNOWN_ERRORS
 from tracker.log import configure_logging, redact
-from tracker.cli.arguments import positive_int
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 

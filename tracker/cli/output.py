@@ -137,9 +137,9 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     buf = io.StringIO()
-    buf.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    buf.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for row in cells:
-        buf.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
+        buf.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
     return buf.getvalue()
 
 

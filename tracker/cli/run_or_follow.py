@@ -9,14 +9,14 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from tracker.cli.output import Progress, item_line
 from tracker.commands.base import Item, Outcome
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine.engine import TERMINAL, run_engine
-from tracker.errors import EngineBusy, TrackerError
 from tracker.engine.lock import EngineLock
-from tracker.cli.output import Progress, item_line
 from tracker.engine.submit import Submission, enqueue
+from tracker.errors import EngineBusy, TrackerError
 
 FOLLOW_POLL_S = 0.25
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tracker.cli.arguments import add_json_flag, positive_int
 from tracker.cli import output
+from tracker.cli.arguments import add_json_flag, positive_int
 from tracker.config import Settings
 from tracker.db import open_database
 from tracker.errors import UsageError

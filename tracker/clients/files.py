@@ -124,7 +124,7 @@ class SmallFiles:
             raise
         except Exception as exc:  # noqa: BLE001 - the hop itself failed: every writer hears of it
             errors = [exc] * len(batch)
-        for (_, _, _, done), error in zip(batch, errors):
+        for (_, _, _, done), error in zip(batch, errors, strict=True):
             if done.done():
                 continue
             if error is None:

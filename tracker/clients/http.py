@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,10 +18,10 @@ import msgspec
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
+from tracker.clients.files import SmallFiles, stream_to_file
 from tracker.config import Settings
 from tracker.errors import ApiError, AuthError, NotFound, TrackerError
 from tracker.log import get_logger, redact
-from tracker.clients.files import SmallFiles, stream_to_file
 
 T = TypeVar("T")
 
@@ -107,8 +107,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _pacer(rate_per_s: float) -> AsyncLimiter:
@@ -126,7 +126,7 @@ def _pacer(rate_per_s: float) -> AsyncLimiter:
 class _Shown:
     """A request's URL as messages show it, built on first use: only retries and errors need it."""
 
-    __slots__ = ("_client", "_url", "_params", "_text")
+    __slots__ = ("_client", "_params", "_text", "_url")
 
     def __init__(self, client: HttpClient, url: str, params: dict[str, Any] | None) -> None:
         """Remember what to show; parsing and redacting wait until someone asks."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
-from tracker.config import Settings
-from tracker.clients.http import HttpClient, RetryPolicy
 from tracker.clients.files import safe_file_name, save_image
+from tracker.clients.http import HttpClient, RetryPolicy
 from tracker.clients.tmdb import TmdbClient, image_url
 from tracker.clients.yts import YtsClient
+from tracker.config import Settings
 
 POSTER_SIZE = "w500"
 LOGO_SIZE = "w185"

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from events.types import GenreRef
-from tracker.config import Settings
-from tracker.clients.http import HttpClient
 from tracker.clients.files import safe_file_name
+from tracker.clients.http import HttpClient
+from tracker.config import Settings
 
 MEDIA_TYPES = ("movie", "tv")
 OFFER_TYPES = ("flatrate", "rent", "buy", "ads", "free")

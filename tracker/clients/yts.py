@@ -7,9 +7,9 @@ import re
 import msgspec
 
 from events.types import Torrent
+from tracker.clients.http import HttpClient
 from tracker.config import Settings
 from tracker.errors import ApiError, BadInputError
-from tracker.clients.http import HttpClient
 
 _IMDB_ID_RE = re.compile(r"tt\d{5,10}")
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from events.types import (CataloguePosterSaved, Event, GenreNamed, MovieDetailsRefreshed,
-                          MovieListed, TvDetailsRefreshed, TvShowListed)
+from events.types import (
+    CataloguePosterSaved,
+    Event,
+    GenreNamed,
+    MovieDetailsRefreshed,
+    MovieListed,
+    TvDetailsRefreshed,
+    TvShowListed,
+)
 from tracker.clients.session import POSTER_SIZE
-from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg,
-                                   changes_between)
-from tracker.commands.base import TmdbCommand
-from tracker.errors import ApiError, UnsafePath, UsageError
 from tracker.clients.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
+from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
+from tracker.errors import ApiError, UnsafePath, UsageError
 
 RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
 DEFAULT_PAGES = 5
@@ -47,7 +52,7 @@ def rows(run: Run, table: str, where: str = "1", params: tuple = ()) -> list[dic
     key = "provider_id" if table == "providers" else "tmdb_id"
     cur = run.db.conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {key}", params)
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def json_list(text: str | None) -> list[Any]:
@@ -289,7 +294,7 @@ class UpdateDetails(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """Titles never refreshed or refreshed over RECENT_DAYS ago (all under --force)."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)).strftime(
+        cutoff = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ")
         where, params = ("1", ()) if run.options.get("force") else (
             "details_refreshed_at IS NULL OR details_refreshed_at < ?", (cutoff,))

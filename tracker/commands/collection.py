@@ -149,7 +149,7 @@ def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, An
     if len(cells) != len(header):
         return f"line {line}: expected {len(header)} fields, found {len(cells)}"
     try:
-        return _dvd_values(dict(zip(header, cells)))
+        return _dvd_values(dict(zip(header, cells, strict=True)))
     except BadInputError as exc:
         return f"line {line}: {exc}"
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import msgspec
-
-from events.types import (DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved,
-                          DvdTmdbIdMatched, DvdTorrentsChecked)
+from events.types import DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved, DvdTmdbIdMatched
 from tracker.clients.session import POSTER_SIZE
-from tracker.commands.base import (FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand,
-                                   arg, changes_between)
+from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import UnsafePath
 
 DETAIL_FIELDS = ("tagline", "budget", "revenue", "production_companies", "director",
@@ -27,7 +22,7 @@ def dvd_rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
     cols = [c[0] for c in cur.description]
     limit = run.options.get("limit")
     rows = cur.fetchmany(limit) if limit else cur.fetchall()
-    return [dict(zip(cols, r)) for r in rows]
+    return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
 def dvd_items(rows: list[dict[str, Any]]) -> list[Item]:
@@ -149,4 +144,4 @@ class RefreshMissingDetails(TmdbCommand):
         counts = db.conn.execute(
             "SELECT COUNT(*), " + ", ".join(f"COUNT({f})" for f in fields)
             + " FROM dvds WHERE tmdb_id IS NOT NULL").fetchone()
-        return {"dvds_with_tmdb_id": counts[0], "fields_held": dict(zip(fields, counts[1:]))}
+        return {"dvds_with_tmdb_id": counts[0], "fields_held": dict(zip(fields, counts[1:], strict=True))}

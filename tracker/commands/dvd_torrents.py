@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -26,7 +26,7 @@ class RefreshTorrentData(Command):
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with an IMDb id (recent or never checked, with --recent-only)."""
         if run.options.get("recent_only"):
-            since = (datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
+            since = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
             return dvd_items(dvd_rows(run, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
                                 (since,)))
         return dvd_items(dvd_rows(run, "imdb_id > ''"))

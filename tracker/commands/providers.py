@@ -8,15 +8,20 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from events.types import (Event, OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen,
-                          WatchProvidersChecked)
+from events.types import Event, OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen, WatchProvidersChecked
 from tracker.clients.session import LOGO_SIZE
-from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, arg
-from tracker.commands.catalogue import (TABLE, check_media_type, event_count, media_type_arg,
-                                        media_types, rows, save_once)
-from tracker.commands.base import TmdbCommand
-from tracker.errors import ApiError, UnsafePath, UsageError
 from tracker.clients.tmdb import MEDIA_TYPES, Provider
+from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
+from tracker.commands.catalogue import (
+    TABLE,
+    check_media_type,
+    event_count,
+    media_type_arg,
+    media_types,
+    rows,
+    save_once,
+)
+from tracker.errors import ApiError, UnsafePath, UsageError
 
 _REGION = re.compile(r"[A-Za-z]{2}")
 Offer = tuple[str, str, int]  # (region, offer type, provider id)

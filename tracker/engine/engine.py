@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from contextlib import AsyncExitStack
-from typing import Any, Callable
+from collections.abc import Callable
+from contextlib import AsyncExitStack, suppress
+from typing import Any
 
 import msgspec
 
@@ -15,11 +16,11 @@ from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
 from tracker.engine.lock import EngineLock
-from tracker.log import get_logger
 from tracker.engine.runner import CommandAborted, run_command, summarize
 from tracker.engine.writer import Writer
+from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
+from tracker.log import get_logger
 
 log = get_logger("tracker.engine")
 IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
@@ -113,10 +114,8 @@ class Engine:
         """Sleep until the database changes (another process appended) or we are stopped."""
         version = self.reader.conn.execute("PRAGMA data_version").fetchone()[0]
         while not self.stopping:
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK_S)
-            except asyncio.TimeoutError:
-                pass
             self._wake.clear()
             if self.reader.conn.execute("PRAGMA data_version").fetchone()[0] != version:
                 return
@@ -159,7 +158,7 @@ class Engine:
         except KNOWN_ERRORS as exc:
             await self._end(CommandFailed(command_id=command_id, reason=str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001 - a daemon outlives a command's bug
+        except Exception as exc:
             log.debug("command_crashed", command=name, command_id=command_id, exc_info=True)
             await self._end(CommandFailed(command_id=command_id,
                                           reason=f"internal error: {type(exc).__name__}: {exc}"))

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
-from events.types import (CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed)
+from events.types import CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed
 from tracker.commands.base import FAILED, Command, Item, Outcome, Run
+from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, NotFound, TrackerError, UnsafePath
 from tracker.log import get_logger
-from tracker.engine.writer import Writer
 
 log = get_logger("tracker.engine.runner")
 OnItem = Callable[[Item, Outcome], None]
@@ -95,7 +95,7 @@ async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
         return Outcome(FAILED, reason=str(exc))
     except KNOWN_ERRORS:
         raise
-    except Exception as exc:  # noqa: BLE001 - one odd item must not sink the whole command
+    except Exception as exc:
         log.debug("item_crashed", command=run.name, item=item.key, exc_info=True)
         return Outcome(FAILED, reason=f"unexpected error: {type(exc).__name__}: {exc}")
 

@@ -15,9 +15,9 @@ from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.errors import UsageError
 from tracker.engine.runner import run_command
 from tracker.engine.writer import Writer
+from tracker.errors import UsageError
 
 
 @dataclass

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from events.types import Event
 from tracker.db import Database
@@ -104,8 +105,8 @@ class Writer:
             batch, waiters = self._collect(first)
             if batch:
                 try:
-                    await self.call(lambda db: _record_all(db, batch))
-                except BaseException as exc:  # surfaced to the next write/flush
+                    await self.call(lambda db, records=batch: _record_all(db, records))
+                except BaseException as exc:  # noqa: BLE001 - surfaced to the next write/flush
                     self._error = exc
                     for w in waiters:
                         if not w.done():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -12,8 +12,6 @@ from tracker.sandbox import offers, shapes
 from tracker.sandbox.images import image_for
 from tracker.sandbox.middleware import sandbox_middleware
 from tracker.sandbox.state import STATE, SandboxState
-
-
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -121,7 +119,8 @@ async def movie_details(request: web.Request) -> web.Response:
         "credits": lambda: shapes.movie_credits(m),
         "release_dates": lambda: shapes.movie_release_dates(m),
         "external_ids": lambda: shapes.movie_external_ids(m),
-        "watch/providers": lambda: offers.watch_providers("movie", m, _providers_by_id(state), state.knobs.providers_epoch),
+        "watch/providers": lambda: offers.watch_providers("movie", m, _providers_by_id(state),
+                                                          state.knobs.providers_epoch),
     }
     return _json(_with_appends(body, appends, parts))
 
@@ -164,7 +163,8 @@ async def tv_details(request: web.Request) -> web.Response:
         "credits": lambda: shapes.tv_credits(t),
         "aggregate_credits": lambda: shapes.tv_aggregate_credits(t),
         "external_ids": lambda: shapes.tv_external_ids(t),
-        "watch/providers": lambda: offers.watch_providers("tv", t, _providers_by_id(state), state.knobs.providers_epoch),
+        "watch/providers": lambda: offers.watch_providers("tv", t, _providers_by_id(state),
+                                                          state.knobs.providers_epoch),
     }
     return _json(_with_appends(body, appends, parts))
 

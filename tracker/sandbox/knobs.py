@@ -136,7 +136,7 @@ class FaultDice:
         if not any(rates):
             return None
         roll = self._rng.random()
-        for kind, rate in zip(FAULT_KINDS, rates):
+        for kind, rate in zip(FAULT_KINDS, rates, strict=True):
             if roll < rate:
                 return kind
             roll -= rate

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -22,7 +22,8 @@ from tracker.sandbox.state import STATE, SandboxState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PREFIXES = (("/3/", "tmdb"), ("/api/v2/", "yts"), ("/t/p/", "image"), ("/__sandbox/", "control"))
-_INTERNAL_ERROR = {"success": False, "status_code": 11, "status_message": "Internal error: Something went wrong, contact TMDB."}
+_INTERNAL_ERROR = {"success": False, "status_code": 11,
+                   "status_message": "Internal error: Something went wrong, contact TMDB."}
 
 
 def host_kind(path: str) -> str:

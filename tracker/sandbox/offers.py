@@ -118,7 +118,7 @@ def torrents(imdb_id: str, year: int) -> list[dict[str, Any]]:
 
 
 def _utc_text(unix_s: int) -> str:
-    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def yts_movie(record: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +131,8 @@ def yts_movie(record: dict[str, Any]) -> dict[str, Any]:
         "id": yts_id, "url": f"https://yts.example/movies/{slug}", "imdb_code": record["imdb_id"],
         "title": record["title"], "title_english": record["title"], "title_long": f"{record['title']} ({year})",
         "slug": slug, "year": year, "rating": record["vote_average"], "runtime": record["runtime"],
-        "genres": [], "summary": record["overview"], "description_full": record["overview"], "synopsis": record["overview"],
+        "genres": [], "summary": record["overview"], "description_full": record["overview"],
+        "synopsis": record["overview"],
         "yt_trailer_code": "", "language": record["original_language"], "mpa_rating": "",
         "background_image": f"{cover}/background.jpg", "small_cover_image": f"{cover}/small-cover.jpg",
         "medium_cover_image": f"{cover}/medium-cover.jpg", "large_cover_image": f"{cover}/large-cover.jpg",

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from tracker.sandbox.app import build_app
-from tracker.sandbox.state import SandboxState
 from tracker.sandbox.knobs import Knobs
+from tracker.sandbox.state import SandboxState
 
 DEFAULT_API_KEY = "sandbox-key"
 DEFAULT_ACCESS_TOKEN = "sandbox-token"
@@ -134,7 +134,7 @@ class SandboxThread:
         loop = self._loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self.sandbox.start())
-        except BaseException as exc:  # handed to the starting thread, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, which re-raises it
             self._error = exc
             self._ready.set()
             loop.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tracker.sandbox.synthetic import mix
 
-INVALID_API_KEY = {"status_message": "Invalid API key: You must be granted a valid key.", "success": False, "status_code": 7}
+INVALID_API_KEY = {"status_message": "Invalid API key: You must be granted a valid key.", "success": False,
+                   "status_code": 7}
 NOT_FOUND = {"status_message": "The resource you requested could not be found.", "status_code": 34}
 INVALID_PAGE = {"success": False, "status_code": 22,
                 "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."}
@@ -171,7 +173,8 @@ def tv_aggregate_credits(t: dict[str, Any]) -> dict[str, Any]:
     episodes = sum(t["seasons"])
     cast = []
     for i, p in enumerate(t["cast"]):
-        role = {"credit_id": _credit_id(t["id"], "cast", p["id"]), "character": p["character"], "episode_count": episodes}
+        role = {"credit_id": _credit_id(t["id"], "cast", p["id"]), "character": p["character"],
+                "episode_count": episodes}
         cast.append({**_person(p, "Acting"), "roles": [role], "total_episode_count": episodes, "order": i})
     return {"id": t["id"], "cast": cast, "crew": []}
 

@@ -164,7 +164,8 @@ def _release_date(n: int) -> str:
 
 def _people(kind: str, n: int, how_many: int) -> list[dict[str, Any]]:
     return [
-        {"id": 9_000_000 + mix(kind, n, i) % 900_000, "name": f"Synthetic {kind.title()} {mix(kind, n, i) % 10_000:04d}"}
+        {"id": 9_000_000 + mix(kind, n, i) % 900_000,
+         "name": f"Synthetic {kind.title()} {mix(kind, n, i) % 10_000:04d}"}
         for i in range(how_many)
     ]
 
@@ -212,7 +213,8 @@ def synthetic_movie(n: int) -> dict[str, Any]:
         "vote_count": votes, "poster_path": None if n % 15 == 6 else image_name("m", MOVIE_ID_BASE + n),
         "backdrop_path": None, "genre_ids": _genres(n, _MOVIE_GENRES),
         "production_companies": [] if n % 16 == 5 else [
-            {"id": 900_000 + studio, "logo_path": None, "name": f"Synthetic Studio {studio:03d}", "origin_country": "US"}
+            {"id": 900_000 + studio, "logo_path": None, "name": f"Synthetic Studio {studio:03d}",
+             "origin_country": "US"}
         ],
         "directors": _people("director", n, 2 if n % 9 == 0 else 1),
         "writers": [dict(p, job="Screenplay") for p in _people("writer", n, 1)],
@@ -246,6 +248,7 @@ def synthetic_tv(n: int) -> dict[str, Any]:
         "poster_path": None if n % 15 == 6 else image_name("t", TV_ID_BASE + n), "backdrop_path": None,
         "genre_ids": _genres(n, _TV_GENRES), "origin_country": ["US"], "episode_run_time": [] if n % 4 == 1 else [45],
         "seasons": seasons, "created_by": _people("creator", n, 2 if n % 9 == 0 else 1),
-        "networks": [{"id": 990_000 + h % 50, "logo_path": None, "name": f"Synthetic Network {h % 50:02d}", "origin_country": "US"}],
+        "networks": [{"id": 990_000 + h % 50, "logo_path": None, "name": f"Synthetic Network {h % 50:02d}",
+                      "origin_country": "US"}],
         "cast": [dict(p, character=f"Role {i + 1}") for i, p in enumerate(_people("actor-tv", n, 2))],
     }
