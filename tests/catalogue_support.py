@@ -81,25 +81,3 @@ class Home:
     def requests(self, route: str) -> int:
         """How many requests the sandbox has answered on a named route."""
         return self.sandbox.stats()["by_route"].get(route, 0)
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    """One sandbox for the module: the bundled real catalogue plus a few synthetic titles."""
-    with SandboxThread(synthetic_count=30, synthetic_tv_count=10) as sb:
-        yield sb
-
-
-@pytest.fixture
-def home(tmp_path: Path, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch,
-         capsys: pytest.CaptureFixture[str]) -> Home:
-    """A fresh home pointed at the sandbox, with its knobs and counters reset."""
-    sandbox.configure(**DEFAULT_KNOBS)
-    sandbox.reset_stats()
-    path = tmp_path / "home"
-    monkeypatch.setenv("TRACKER_HOME", str(path))
-    for key, value in {**sandbox.env(), **FAST}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("TMDB_ACCESS_TOKEN", raising=False)
-    yield Home(path, sandbox, capsys)
-    sandbox.configure(**DEFAULT_KNOBS)

@@ -7,16 +7,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-from offline_support import Cli, dump, error_line, raw_conn
-
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
-
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path / "home", capsys)
+from tests.offline_support import Cli, dump, error_line, raw_conn
 
 
 def _history(cli: Cli, *args: str) -> list[dict]:

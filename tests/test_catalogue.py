@@ -6,10 +6,7 @@ import sqlite3
 
 import pytest
 
-try:
-    from catalogue_support import Home, home, sandbox
-except ImportError:  # tests/ became a package
-    from tests.catalogue_support import Home, home, sandbox  # type: ignore[no-redef]  # noqa: F401
+from tests.catalogue_support import Home
 
 SPEC_FIELDS = {
     "movies": {"tmdb_id", "title", "overview", "release_date", "popularity", "rating", "vote_count",

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-try:
-    from catalogue_support import Home, home, sandbox
-except ImportError:  # tests/ became a package
-    from tests.catalogue_support import Home, home, sandbox  # type: ignore[no-redef]  # noqa: F401
+from tests.catalogue_support import Home
 
 
 def offers(home: Home) -> set[tuple]:

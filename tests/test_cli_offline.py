@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from offline_support import Cli, error_line
 
 import tracker
 from events import types as et
+from tests.offline_support import Cli, error_line
 from tracker.cli.main import build_parser
 from tracker.commands.badges import BADGES
 from tracker.db import Database
@@ -20,11 +20,6 @@ from tracker.db import Database
 SAMPLE = Path(tracker.__file__).parent / "data" / "sample_dvds.csv"
 OFFLINE = ("add", "import", "load-sample-data", "normalize-uk-certifications", "cleanup-unused-posters",
            "create-initial-badges")
-
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path / "home", capsys)
 
 
 def _record(cli: Cli, *events: et.Event) -> None:

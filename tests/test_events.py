@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from offline_support import Cli, dump, error_line
 
 import events.types as et
 from events.store import NewRecord
@@ -24,6 +23,7 @@ from events.types import (
     decode,
     encode,
 )
+from tests.offline_support import Cli, dump, error_line
 from tracker.db import Database
 
 

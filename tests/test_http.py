@@ -10,37 +10,21 @@ import msgspec
 import pytest
 import structlog
 
+from tests.http_support import (
+    ACCESS_TOKEN,
+    API_KEY,
+    FAST_RETRY,
+    answer,
+    client,
+    drop_connection,
+    loopback,
+    sequence,
+    settings_for,
+    slow,
+    truncated_body,
+)
 from tracker.clients.http import HttpClient, RetryPolicy, parse_retry_after
 from tracker.errors import ApiError, AuthError, NotFound
-
-try:
-    from test_http_support import (
-        ACCESS_TOKEN,
-        API_KEY,
-        FAST_RETRY,
-        answer,
-        client,
-        drop_connection,
-        loopback,
-        sequence,
-        settings_for,
-        slow,
-        truncated_body,
-    )
-except ImportError:  # tests/ became a package
-    from tests.test_http_support import (  # type: ignore[no-redef]
-        ACCESS_TOKEN,
-        API_KEY,
-        FAST_RETRY,
-        answer,
-        client,
-        drop_connection,
-        loopback,
-        sequence,
-        settings_for,
-        slow,
-        truncated_body,
-    )
 
 OK = answer('{"id": 550, "title": "Fight Club"}')
 
@@ -267,14 +251,21 @@ async def test_unknown_kind_is_refused(tmp_path: Path) -> None:
                 await fetch(http, srv.url(), kind="imdb")
 
 
-async def test_decoders_are_cached_per_type(tmp_path: Path) -> None:
+async def test_decoders_are_cached_per_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Building a msgspec decoder once per type, not once per request."""
+    built: list[object] = []
+    real_decoder = msgspec.json.Decoder
+
+    def counting_decoder(type_: object) -> msgspec.json.Decoder:
+        built.append(type_)
+        return real_decoder(type_)
+
+    monkeypatch.setattr(msgspec.json, "Decoder", counting_decoder)
     async with loopback({"/3/movie/550": OK}) as srv:
         async with client(settings_for(srv, tmp_path)) as http:
-            await fetch(http, srv.url())
-            first = http._decoders[Movie]
-            await fetch(http, srv.url())
-            assert http._decoders[Movie] is first
+            for _ in range(3):
+                assert (await fetch(http, srv.url())).id == 550
+    assert built == [Movie]
 
 
 async def test_download_writes_atomically(tmp_path: Path) -> None:

@@ -9,16 +9,13 @@ from pathlib import Path
 import msgspec
 from aiohttp import web
 
-try:
-    from test_http_support import answer, client, loopback, sequence, settings_for
-except ImportError:  # tests/ became a package
-    from tests.test_http_support import (  # type: ignore[no-redef]
-        answer,
-        client,
-        loopback,
-        sequence,
-        settings_for,
-    )
+from tests.http_support import (
+    answer,
+    client,
+    loopback,
+    sequence,
+    settings_for,
+)
 
 
 class Ping(msgspec.Struct):

@@ -10,16 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from offline_support import Cli, error_line
 
 import tracker
+from tests.offline_support import Cli, error_line
 
 HEADER = "title,year,tmdb_id,imdb_id,uk_certification\n"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path / "home", capsys)
 
 
 def _csv(tmp_path: Path, body: bytes | str, name: str = "dvds.csv") -> Path:

@@ -9,19 +9,15 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.http_support import (
+    client,
+    loopback,
+    sequence,
+    settings_for,
+    truncated_body,
+)
 from tracker.clients.files import safe_file_name, save_image
 from tracker.errors import ApiError, UnsafePath
-
-try:
-    from test_http_support import client, loopback, sequence, settings_for, truncated_body
-except ImportError:  # tests/ became a package
-    from tests.test_http_support import (  # type: ignore[no-redef]
-        client,
-        loopback,
-        sequence,
-        settings_for,
-        truncated_body,
-    )
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from offline_support import Cli
 
 import tracker.db as tdb
 from events import types as et
 from projections.tables import TABLES
+from tests.offline_support import Cli
 from tracker.audit import verify
 from tracker.db import Database
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from offline_support import Cli, error_line, raw_conn
 
 from events.store import GENESIS_HASH, EventStore, NewRecord, chain_hash, connect, open_store
+from tests.offline_support import Cli, error_line, raw_conn
 from tracker.errors import NotATrackerDatabase, StoreError
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))

@@ -10,6 +10,14 @@ import pytest
 from aiohttp import web
 
 from events.types import GenreRef
+from tests.http_support import (
+    SAMPLES,
+    client,
+    json_response,
+    loopback,
+    sample_bytes,
+    settings_for,
+)
 from tracker.clients.tmdb import (
     CountryReleases,
     Credits,
@@ -30,18 +38,6 @@ from tracker.clients.tmdb import (
 )
 from tracker.config import Settings
 from tracker.errors import UnsafePath
-
-try:
-    from test_http_support import SAMPLES, client, json_response, loopback, sample_bytes, settings_for
-except ImportError:  # tests/ became a package
-    from tests.test_http_support import (  # type: ignore[no-redef]
-        SAMPLES,
-        client,
-        json_response,
-        loopback,
-        sample_bytes,
-        settings_for,
-    )
 
 
 def decode(name: str, type_: type):

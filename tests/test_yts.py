@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 
 from events.types import Torrent
+from tests.http_support import answer, client, loopback, settings_for
 from tracker.clients.yts import YtsClient
 from tracker.errors import ApiError, BadInputError
-
-try:
-    from test_http_support import answer, client, loopback, settings_for
-except ImportError:  # tests/ became a package
-    from tests.test_http_support import answer, client, loopback, settings_for  # type: ignore[no-redef]
 
 PATH = "/api/v2/list_movies.json"
 TORRENT = {"url": "https://yts/torrent/ABC", "hash": "ABC123", "quality": "720p", "type": "web",
