@@ -173,6 +173,46 @@ class DvdTorrentsChecked(_DvdEvent, frozen=True):
     torrents: list[Torrent] = []
 
 
+class DvdEdited(_DvdEvent, frozen=True):
+    """A user set some of a DVD's fields by hand (``fields``: name -> new value)."""
+
+    fields: dict[str, Any] = {}
+
+
+class DvdFieldsLocked(_DvdEvent, frozen=True):
+    """These fields of a DVD are the user's: no refresh overwrites them until unlocked."""
+
+    fields: list[str] = []
+
+
+class DvdFieldsUnlocked(_DvdEvent, frozen=True):
+    """These fields of a DVD may be refreshed again."""
+
+    fields: list[str] = []
+
+
+class DvdIdentified(_DvdEvent, frozen=True):
+    """A user said which TMDB film a DVD is; details fetched for another id are cleared."""
+
+    tmdb_id: int
+    previous_tmdb_id: int | None = None
+    tmdb_title: str = ""  # TMDB's title for the id, as confirmed when identified
+    tmdb_year: int | None = None
+
+
+class DvdMerged(_DvdEvent, frozen=True):
+    """DVD ``merged_id``'s values filled this DVD's empty fields (``fields``: name -> value)."""
+
+    merged_id: int
+    fields: dict[str, Any] = {}
+
+
+class DvdRemoved(_DvdEvent, frozen=True):
+    """A DVD left the collection (its history stays); ``merged_into`` when a merge dropped it."""
+
+    merged_into: int | None = None
+
+
 class PosterFileDeleted(Event, frozen=True):
     """An unreferenced poster file was deleted from media/posters/."""
 
@@ -344,7 +384,8 @@ AnyEvent = Union[  # noqa: UP007 - one long list that each feature appends to; r
     CommandRequested, CommandStarted, ItemProcessed, CommandCancelRequested, CommandCompleted,
     CommandFailed, CommandCancelled,
     DvdAdded, DvdTmdbIdMatched, DvdImdbIdPopulated, DvdDetailsRefreshed, DvdPosterSaved,
-    DvdUkCertificationNormalized, DvdTorrentsChecked, PosterFileDeleted,
+    DvdUkCertificationNormalized, DvdTorrentsChecked, PosterFileDeleted, DvdEdited,
+    DvdFieldsLocked, DvdFieldsUnlocked, DvdIdentified, DvdMerged, DvdRemoved,
     GenreNamed, MovieListed, TvShowListed, MovieDetailsRefreshed, TvDetailsRefreshed,
     CataloguePosterSaved, ProviderSeen, OfferAdded, OfferRemoved, WatchProvidersChecked,
     ProviderLogoSaved, BadgeCreated,

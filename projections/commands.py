@@ -95,3 +95,15 @@ def failed(rows: RowCache, env: Envelope, e: CommandFailed) -> None:
 def cancelled(rows: RowCache, env: Envelope, e: CommandCancelled) -> None:
     """Cancelled before it finished."""
     _finish(rows, env, e.command_id, "cancelled", e.summary)
+
+
+# --- named queries ------------------------------------------------------------------------------
+
+def command_names(conn: Any) -> dict[str, str]:
+    """Every command's name by its id (for history lines)."""
+    return dict(conn.execute("SELECT command_id, name FROM commands").fetchall())
+
+
+def command_exists(conn: Any, command_id: str) -> bool:
+    """Whether a command with this id was ever requested."""
+    return conn.execute("SELECT 1 FROM commands WHERE command_id = ?", (command_id,)).fetchone() is not None

@@ -1,23 +1,59 @@
-"""The dvds table: the DVD collection folded from DVD events."""
+"""The dvds table: the DVD collection folded from DVD events, and its named queries."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from events.types import (
     DvdAdded,
     DvdDetailsRefreshed,
+    DvdEdited,
+    DvdFieldsLocked,
+    DvdFieldsUnlocked,
+    DvdIdentified,
     DvdImdbIdPopulated,
+    DvdMerged,
     DvdPosterSaved,
+    DvdRemoved,
     DvdTmdbIdMatched,
     DvdTorrentsChecked,
     DvdUkCertificationNormalized,
 )
 from projections.fold import Envelope, on
-from projections.rows import RowCache, to_json
+from projections.rows import RowCache, from_json, to_json
 from projections.tables import TABLES
 
 Dvd = TABLES["dvds"].row
+JSON_COLUMNS = TABLES["dvds"].json_columns
+DETAIL_FIELDS = ("tagline", "budget", "revenue", "production_companies", "director",
+                 "uk_certification", "rating", "vote_count")
+# Fields a user may set with `edit` (tmdb_id goes through identify: it clears the old details).
+EDITABLE = ("title", "year", "imdb_id", "uk_certification", "director", "tagline")
+# Fields a user may lock: what edit and identify set, and everything a refresh fills.
+LOCKABLE = ("title", "year", "tmdb_id", "imdb_id", *DETAIL_FIELDS, "poster")
+# What identify clears: whatever was fetched for the old TMDB id (locked fields stay).
+FETCHED = (*DETAIL_FIELDS, "imdb_id", "genres", "poster", "tmdb_poster_path", "torrents",
+           "torrents_checked_at", "details_refreshed_at")
+
+
+def locked(row: Any) -> set[str]:
+    """The names of a row's locked fields (a ``dvds`` row struct, or a dict, decoded or not)."""
+    value = row.get("locked_fields") if isinstance(row, dict) else row.locked_fields
+    return set((from_json(value) if isinstance(value, str) else value) or ())
+
+
+def _lock(row: Any, fields: Iterable[str], *, add: bool = True) -> None:
+    """Add (or remove) fields to the row's locked set, kept as a sorted JSON list."""
+    held = locked(row)
+    held = held | set(fields) if add else held - set(fields)
+    row.locked_fields = to_json(sorted(held)) if held else None
+
+
+def _set(row: Any, name: str, value: Any) -> None:
+    """Set one column, JSON columns given as values (lists) stored as their text."""
+    setattr(row, name, to_json(value) if name in JSON_COLUMNS and value is not None else value)
 
 
 def _row(rows: RowCache, env: Envelope, dvd_id: int) -> Any:
@@ -34,49 +70,51 @@ def dvd_added(rows: RowCache, env: Envelope, e: DvdAdded) -> None:
     """A new row with what the user gave; everything TMDB will fill stays null."""
     rows.put("dvds", (e.dvd_id,), Dvd(
         id=e.dvd_id, title=e.title, year=e.year, tmdb_id=e.tmdb_id, imdb_id=e.imdb_id,
-        uk_certification=e.uk_certification, added_at=env.at, updated_at=env.at))
+        uk_certification=e.uk_certification, added_at=env.at, updated_at=env.at,
+        added_by=env.command_id))
 
 
 @on(DvdTmdbIdMatched)
 def tmdb_id_matched(rows: RowCache, env: Envelope, e: DvdTmdbIdMatched) -> None:
-    """Record the TMDB id a search found."""
-    if (row := _row(rows, env, e.dvd_id)) is not None:
+    """Record the TMDB id a search found (a locked id stays)."""
+    if (row := _row(rows, env, e.dvd_id)) is not None and "tmdb_id" not in locked(row):
         row.tmdb_id = e.tmdb_id
 
 
 @on(DvdImdbIdPopulated)
 def imdb_id_populated(rows: RowCache, env: Envelope, e: DvdImdbIdPopulated) -> None:
-    """Record the IMDb id TMDB gave ("" when it has none)."""
-    if (row := _row(rows, env, e.dvd_id)) is not None:
+    """Record the IMDb id TMDB gave ("" when it has none; a locked id stays)."""
+    if (row := _row(rows, env, e.dvd_id)) is not None and "imdb_id" not in locked(row):
         row.imdb_id = e.imdb_id
 
 
 @on(DvdDetailsRefreshed)
 def details_refreshed(rows: RowCache, env: Envelope, e: DvdDetailsRefreshed) -> None:
-    """Every detail field at once, TMDB's empties kept as empties; a held IMDb id is kept."""
+    """Every detail field at once, TMDB's empties kept as empties; locked fields and a held
+    IMDb id are kept."""
     row = _row(rows, env, e.dvd_id)
     if row is None:
         return
-    row.tagline, row.budget, row.revenue = e.tagline, e.budget, e.revenue
-    row.production_companies = to_json(e.production_companies)
-    row.director, row.uk_certification = e.director, e.uk_certification
-    row.rating, row.vote_count = e.rating, e.vote_count
+    keep = locked(row)
+    for name in DETAIL_FIELDS:
+        if name not in keep:
+            _set(row, name, getattr(e, name))
     row.genres, row.tmdb_poster_path = to_json(e.genres), e.poster_path
     row.details_refreshed_at = env.at
-    if e.imdb_id is not None and not row.imdb_id:
+    if e.imdb_id is not None and not row.imdb_id and "imdb_id" not in keep:
         row.imdb_id = e.imdb_id
 
 
 @on(DvdPosterSaved)
 def poster_saved(rows: RowCache, env: Envelope, e: DvdPosterSaved) -> None:
-    """Point the DVD at its saved poster file."""
-    if (row := _row(rows, env, e.dvd_id)) is not None:
+    """Point the DVD at its saved poster file (unless the poster is locked)."""
+    if (row := _row(rows, env, e.dvd_id)) is not None and "poster" not in locked(row):
         row.poster = e.poster
 
 
 @on(DvdUkCertificationNormalized)
 def certification_normalized(rows: RowCache, env: Envelope, e: DvdUkCertificationNormalized) -> None:
-    """Store the lower-cased certificate."""
+    """Store the lower-cased certificate (asked for by the user, so a locked one too)."""
     if (row := _row(rows, env, e.dvd_id)) is not None:
         row.uk_certification = e.uk_certification
 
@@ -86,3 +124,128 @@ def torrents_checked(rows: RowCache, env: Envelope, e: DvdTorrentsChecked) -> No
     """Replace the DVD's torrents with what YTS answered, and when."""
     if (row := _row(rows, env, e.dvd_id)) is not None:
         row.torrents, row.torrents_checked_at = to_json(e.torrents), env.at
+
+
+@on(DvdEdited)
+def edited(rows: RowCache, env: Envelope, e: DvdEdited) -> None:
+    """Set the fields the user gave."""
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        for name, value in e.fields.items():
+            if name in EDITABLE:
+                _set(row, name, value)
+
+
+@on(DvdFieldsLocked)
+def fields_locked(rows: RowCache, env: Envelope, e: DvdFieldsLocked) -> None:
+    """Lock fields against refreshes."""
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        _lock(row, e.fields)
+
+
+@on(DvdFieldsUnlocked)
+def fields_unlocked(rows: RowCache, env: Envelope, e: DvdFieldsUnlocked) -> None:
+    """Let refreshes fill these fields again."""
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        _lock(row, e.fields, add=False)
+
+
+@on(DvdIdentified)
+def identified(rows: RowCache, env: Envelope, e: DvdIdentified) -> None:
+    """The TMDB id the user chose, locked; what was fetched for another id is cleared."""
+    row = _row(rows, env, e.dvd_id)
+    if row is None:
+        return
+    if e.tmdb_id != row.tmdb_id:
+        keep = locked(row)
+        for name in FETCHED:
+            if name not in keep:
+                setattr(row, name, None)
+    row.tmdb_id = e.tmdb_id
+    _lock(row, ["tmdb_id"])
+
+
+@on(DvdMerged)
+def merged(rows: RowCache, env: Envelope, e: DvdMerged) -> None:
+    """The dropped DVD's values fill the kept one's empty fields; its locks come along."""
+    row = _row(rows, env, e.dvd_id)
+    if row is None:
+        return
+    for name, value in e.fields.items():
+        if name in TABLES["dvds"].columns:
+            _set(row, name, value)
+    gone = rows.get("dvds", (e.merged_id,))
+    if gone is not None:
+        _lock(row, locked(gone) & set(e.fields))
+
+
+@on(DvdRemoved)
+def removed(rows: RowCache, env: Envelope, e: DvdRemoved) -> None:
+    """Mark the DVD removed: exports leave it out, its row and history stay (ids are not reused)."""
+    if (row := _row(rows, env, e.dvd_id)) is not None:
+        row.removed_at, row.merged_into = env.at, e.merged_into
+
+
+# --- named queries ------------------------------------------------------------------------------
+
+_LIVE = "removed_at IS NULL"
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    cols = [c[0] for c in cursor.description]
+    return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+
+
+def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
+    """One DVD's whole row (removed ones too), JSON columns as text; None when unknown."""
+    rows = _dicts(conn.execute("SELECT * FROM dvds WHERE id = ?", (dvd_id,)))
+    return rows[0] if rows else None
+
+
+def decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its JSON columns turned into values."""
+    return {k: (from_json(v) if k in JSON_COLUMNS else v) for k, v in row.items()}
+
+
+def live_dvds(conn: sqlite3.Connection, condition: str = "1", params: tuple = (), *,
+              ids: Iterable[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of DVDs in the collection (not removed) meeting ``condition``, by id, cut to ``limit``.
+
+    ``ids``: only these DVDs (``--dvd``). ``condition`` is SQL over the dvds columns.
+    """
+    where, args = [_LIVE, f"({condition})"], list(params)
+    if ids is not None:
+        ids = list(ids)
+        where.append(f"id IN ({', '.join('?' * len(ids))})")
+        args.extend(ids)
+    sql = f"SELECT * FROM dvds WHERE {' AND '.join(where)} ORDER BY id"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return _dicts(conn.execute(sql, args))
+
+
+def not_in_collection(conn: sqlite3.Connection, ids: Iterable[int]) -> list[int]:
+    """Those of ``ids`` that name no DVD in the collection (unknown or removed)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    held = {r[0] for r in conn.execute(
+        f"SELECT id FROM dvds WHERE {_LIVE} AND id IN ({', '.join('?' * len(ids))})", ids)}
+    return [i for i in ids if i not in held]
+
+
+def holder_of_tmdb_id(conn: sqlite3.Connection, tmdb_id: int) -> int | None:
+    """The DVD in the collection that has this TMDB id, if any."""
+    row = conn.execute(f"SELECT id FROM dvds WHERE tmdb_id = ? AND {_LIVE} ORDER BY id LIMIT 1",
+                       (tmdb_id,)).fetchone()
+    return row[0] if row else None
+
+
+def titles_and_years(conn: sqlite3.Connection) -> list[tuple[int, str, int | None]]:
+    """(id, title, year) of every DVD in the collection."""
+    return conn.execute(f"SELECT id, title, year FROM dvds WHERE {_LIVE} ORDER BY id").fetchall()
+
+
+def added_by(conn: sqlite3.Connection, command_id: str) -> list[tuple[int, str, int | None]]:
+    """(id, title, year) of the DVDs a command added, in order."""
+    return conn.execute("SELECT id, title, year FROM dvds WHERE added_by = ? ORDER BY id",
+                        (command_id,)).fetchall()

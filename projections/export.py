@@ -14,7 +14,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "dvds": ("id", "title", "year", "tmdb_id", "imdb_id", "tagline", "budget", "revenue",
              "production_companies", "director", "uk_certification", "rating", "vote_count",
              "poster", "torrents", "torrents_checked_at", "details_refreshed_at", "added_at",
-             "genres"),
+             "genres", "locked_fields"),
     "movies": ("tmdb_id", "title", "overview", "release_date", "popularity", "rating",
                "vote_count", "runtime", "director", "genres", "poster", "details_refreshed_at"),
     "tv": ("tmdb_id", "name", "overview", "first_air_date", "popularity", "rating", "vote_count",
@@ -26,7 +26,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "badges": ("name", "description", "badge_type", "rarity", "icon", "requirement_count",
                "requirement_type"),
 }
-JSON_FIELDS = {"production_companies", "torrents", "genres", "media_types", "creators"}
+JSON_FIELDS = {"production_companies", "torrents", "genres", "media_types", "creators",
+               "locked_fields"}
+# Rows a table keeps that are not exported: removed DVDs stay for their history and their id.
+WHERE = {"dvds": "WHERE removed_at IS NULL"}
 ORDER = {"dvds": "id", "movies": "tmdb_id", "tv": "tmdb_id", "genres": "tmdb_id",
          "providers": "provider_id", "availability": "media_type, tmdb_id, region, offer_type, provider_id",
          "badges": "name"}
@@ -41,13 +44,16 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
     fields = FIELDS[table]
     names = _genre_names(conn) if table in ("movies", "tv") else {}
     select = [("genre_ids" if f == "genres" and table in ("movies", "tv") else f) for f in fields]
-    cursor = conn.execute(f"SELECT {', '.join(select)} FROM {table} ORDER BY {ORDER[table]}")
+    cursor = conn.execute(f"SELECT {', '.join(select)} FROM {table} {WHERE.get(table, '')}"
+                          f" ORDER BY {ORDER[table]}")
     while batch := cursor.fetchmany(1000):
         for values in batch:
             row = dict(zip(fields, values, strict=True))
             for f in JSON_FIELDS.intersection(row):
                 if row[f] is not None:
                     row[f] = _decode(row[f])
+            if table == "dvds":
+                row["locked_fields"] = row["locked_fields"] or []
             if names or table in ("movies", "tv"):
                 row["genres"] = [names[g] for g in row["genres"] or [] if g in names]
             yield row

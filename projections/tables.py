@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-PROJECTION_VERSION = 1  # bump when a table changes shape: the tables are then rebuilt by replay
+PROJECTION_VERSION = 2  # bump when a table changes shape: the tables are then rebuilt by replay
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
            " budget INTEGER, revenue INTEGER, production_companies TEXT, director TEXT,"
            " uk_certification TEXT, rating REAL, vote_count INTEGER, genres TEXT, poster TEXT,"
            " tmdb_poster_path TEXT, torrents TEXT, torrents_checked_at TEXT,"
-           " details_refreshed_at TEXT, added_at TEXT, updated_at TEXT",
-           ("production_companies", "torrents", "genres"),
+           " details_refreshed_at TEXT, added_at TEXT, updated_at TEXT, locked_fields TEXT,"
+           " removed_at TEXT, merged_into INTEGER, added_by TEXT",
+           ("production_companies", "torrents", "genres", "locked_fields"),
            ("CREATE INDEX IF NOT EXISTS dvds_tmdb ON dvds(tmdb_id)",
             "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id)",
             "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)")),

@@ -50,7 +50,8 @@ def test_history_filters_and_json_lines(cli: Cli) -> None:
     assert _history(cli, "--since", "2999-01-01") == []
     assert _history(cli, "--since", "2000-01-01T00:00:00+02:00") == rows
     text = cli.ok("history", "--type", "DvdAdded").splitlines()
-    assert len(text) == 2 and "DvdAdded" in text[0] and '"title":"Heat"' in text[0]
+    assert len(text) == 3 and text[0].endswith("add                          dvd:1        title: - -> 'Heat'")
+    assert text[1].endswith("uk_certification: - -> '15A'") and text[2].endswith("title: - -> 'Alien'")
 
 
 def test_replay_rebuilds_exactly_the_same_tables(cli: Cli) -> None:

@@ -4,44 +4,76 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 from events.types import EVENT_TYPES
+from projections.commands import command_exists, command_names
+from projections.dvds import dvd_row
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
-from tracker import audit
+from tracker import audit, changelog
 from tracker.cli import output
+from tracker.cli.arguments import positive_int
 from tracker.config import Settings
-from tracker.db import open_database
+from tracker.db import Database, open_database
 from tracker.errors import UsageError
 from tracker.timefmt import parse_iso
 
 
 def history(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the audit log, filtered."""
+    """Print the audit log, filtered: one line per field change, or (--json) one event per line."""
     since = parse_iso(args.since, "--since") if args.since else None
     types = [t.strip() for t in args.type.split(",")] if args.type else None
     unknown = [t for t in types or [] if t not in EVENT_TYPES]
     if unknown:
         raise UsageError(f"--type: unknown event type {unknown[0]!r} (known: {', '.join(sorted(EVENT_TYPES))})")
     with open_database(settings.db_path) as db:
-        rows = audit.history(db, command_id=args.command_id, dvd_id=args.dvd, types=types, since=since)
-        for row in rows:
-            if args.json:
+        _check_ids(db, args)
+        filters = dict(command_id=args.command_id, dvd_id=args.dvd, types=types, since=since)
+        if args.json:
+            for row in _events(db, field=args.field, limit=args.limit, **filters):
                 print(output.json_line(row))
-            else:
-                data = {k: v for k, v in row["data"].items() if k != "type"}
-                print(f"{row['seq']:>7}  {row['at']}  {row['type']:<28} {row['command_id'] or '-':<12} "
-                      f"{output.json_line(data)}")
+            return 0
+        found = changelog.changes(db, field=args.field, limit=args.limit, **filters)
+        for change in found:
+            print(changelog.line(change))
+        if not found:
+            print("no changes match", file=sys.stderr)
     return 0
+
+
+def _check_ids(db: Database, args: argparse.Namespace) -> None:
+    """An id that names nothing is a mistake to say, not an empty answer (exit 2)."""
+    if args.dvd is not None and dvd_row(db.conn, args.dvd) is None:
+        raise UsageError(f"--dvd: no DVD {args.dvd} (tracker list shows the ids)")
+    if args.command_id and not command_exists(db.conn, args.command_id):
+        raise UsageError(f"--command: no command {args.command_id!r} (tracker status shows recent ones)")
+
+
+def _events(db: Database, *, field: str | None, limit: int | None, **filters: Any) -> list[dict[str, Any]]:
+    """Events as JSON objects with their command's name; with ``limit`` the newest, newest first."""
+    names = command_names(db.conn)
+    rows = (dict(r, command=names.get(r["command_id"] or "")) for r in audit.history(db, **filters))
+    if field:
+        rows = (r for r in rows if _mentions(r["data"], field))
+    return list(reversed(deque(rows, maxlen=limit))) if limit else list(rows)
+
+
+def _mentions(data: dict[str, Any], field: str) -> bool:
+    """Whether an event's data names a field (as a value, a change or a locked field)."""
+    return field in data or field in (data.get("changes") or {}) or field in (data.get("fields") or ())
 
 
 def _setup_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("--command", dest="command_id", metavar="ID", help="events of one command")
     p.add_argument("--dvd", type=int, metavar="ID", help="events about one DVD")
+    p.add_argument("--field", metavar="NAME", help="changes of one field (uk_certification, ...)")
     p.add_argument("--type", metavar="TYPE", help="event type(s), comma-separated (DvdAdded,...)")
     p.add_argument("--since", metavar="ISO", help="events at or after this UTC time")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="the newest N, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON object per event, per line")
 
 
 def replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,7 +25,7 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
 
     def on_item(item: Any, outcome: Any) -> None:
         progress.item(item, outcome)
-        if args.verbose:
+        if args.verbose or (cmd.shows_changes and not args.json):
             progress.close()
             print(output.item_line(item, outcome), file=verbose_out)
 
@@ -41,6 +41,9 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
     finally:
         progress.close()
+    headline = None if args.json else cmd.headline(summary)
+    if headline:
+        print(headline)
     output.print_summary(summary, as_json=args.json)
     ok = summary.get("failed", 0) == 0 and summary.get("status", "completed") == "completed"
     return 0 if ok else 1

@@ -56,13 +56,15 @@ def _data_command(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--enqueue", action="store_true",
                    help="append the intent, print its command id and exit (a daemon runs it)")
     _globals(p, suppress=True)
+    from tracker.cli.collection_commands import identify
     from tracker.cli.data_command import run_data_command
-    p.set_defaults(handler=run_data_command, command=name)
+    # identify without --tmdb-id only lists TMDB's candidates: it is answered without an intent
+    p.set_defaults(handler=identify if name == "identify" else run_data_command, command=name)
 
 
 def build_parser() -> Parser:
     """The whole command line."""
-    from tracker.cli import audit_commands, engine_commands, tool_commands
+    from tracker.cli import audit_commands, collection_commands, engine_commands, tool_commands
     parser = Parser(prog="tracker", description="An event-sourced tracker for a DVD collection "
                     "and a movie/TV catalogue, enriched from TMDB and checked against YTS.")
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
@@ -70,7 +72,8 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         _data_command(sub, name)
-    builtins = (*engine_commands.BUILTINS, *audit_commands.BUILTINS, *tool_commands.BUILTINS)
+    builtins = (*engine_commands.BUILTINS, *audit_commands.BUILTINS, *tool_commands.BUILTINS,
+                *collection_commands.BUILTINS)
     for name, handler, doc, setup in builtins:
         p = sub.add_parser(name, help=doc, description=doc)
         setup(p)

@@ -37,6 +37,8 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None
         print(f"  failed {failure['item']}: {failure['reason']}", file=out)
     for skip in summary.get("skips", []):
         print(f"  skipped {skip['item']}: {skip['reason']}", file=out)
+    for warning in summary.get("warnings", []):
+        print(f"  warning: {warning}", file=out)
     for key, value in summary.items():
         if isinstance(value, dict) and key != "options":
             print(f"  {key.replace('_', ' ')}:", file=out)
@@ -44,7 +46,7 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None
                 print(f"    {name:<22} {count}", file=out)
         elif key not in ("command", "command_id", "dry_run", "processed", "updated", "skipped",
                          "failed", "failures", "skips", "status") and not isinstance(value, (list, dict)):
-            print(f"  {key.replace('_', ' ')}: {value}", file=out)
+            print(f"  {key.replace('_', ' ')}: {'-' if value is None else value}", file=out)
 
 
 def item_line(item: Item, outcome: Outcome) -> str:

@@ -70,6 +70,8 @@ class Command:
     arguments: ClassVar[tuple[Arg, ...]] = ()
     network: ClassVar[bool] = False
     walks_items: ClassVar[bool] = True
+    # One-DVD commands (edit, remove, ...) show their item's changes without --verbose.
+    shows_changes: ClassVar[bool] = False
     # None: the engine's TRACKER_CONCURRENCY; 1 when items depend on each other (ids, dedup).
     concurrency: ClassVar[int | None] = None
 
@@ -91,6 +93,10 @@ class Command:
     def summary_extra(self, run: Run, db: Database) -> dict[str, Any]:
         """Extra summary fields (per-field counts and the like), read from the writer's ``db``."""
         return {}
+
+    def headline(self, summary: dict[str, Any]) -> str | None:
+        """A line for people printed before the summary (``added DVD 42``), or None."""
+        return None
 
 
 class TmdbCommand(Command):

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from events.types import DvdAdded, DvdUkCertificationNormalized, PosterFileDeleted
-from tracker.commands import validate
+from projections.dvds import added_by, titles_and_years
+from tracker.commands import matching, validate
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
 from tracker.errors import BadInputError
 
@@ -69,7 +70,7 @@ class Add(_Adding):
     """add TITLE: one DVD."""
 
     name = "add"
-    help = "Add one DVD to the collection."
+    help = "Add one DVD to the collection; prints its id."
     walks_items = False
     arguments = (
         arg("title", help="the film's title"),
@@ -77,23 +78,62 @@ class Add(_Adding):
         arg("--tmdb-id", help="TMDB movie id"),
         arg("--imdb-id", help="IMDb id such as tt0137523"),
         arg("--uk-certification", help="UK certificate as printed (15, 12A); stored trimmed"),
+        arg("--allow-duplicate", action="store_true",
+            help="add it even if a DVD with the same title and year is held (a second copy)"),
     )
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
-        """Every value checked before anything is written."""
-        return _dvd_values(options)
+        """Every value checked, and no DVD of the same title and year held, before anything is written."""
+        values = _dvd_values(options)
+        if options.get("allow_duplicate"):
+            return {**values, "allow_duplicate": True}
+        from tracker.db import open_database
+        with open_database(settings.db_path, must_exist=False) as db:
+            held = titles_and_years(db.conn)
+        wanted = matching.fold(values["title"])
+        for dvd_id, title, year in held:
+            if year == values["year"] and matching.fold(title) == wanted:
+                when = f" ({year})" if year else ""
+                raise BadInputError(f"DVD {dvd_id} is already {title}{when}; add "
+                                    "--allow-duplicate to add a second copy")
+        return values
 
     def select(self, run: Run) -> Iterable[Item]:
         """One item: the DVD given."""
-        return [Item("add", run.options)]
+        return [Item("add", {k: v for k, v in run.options.items() if k != "allow_duplicate"})]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Add it unless it is a duplicate."""
         return self._add(run, item.payload)
 
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """The new DVD's id (and title and year)."""
+        added = added_by(db.conn, run.command_id)
+        if not added:
+            return {}
+        dvd_id, title, year = added[0]
+        return {"id": dvd_id, "title": title, "year": year}
 
-def check_csv_header(path: Path) -> None:
-    """Refuse, before anything is written, a file that cannot be a DVD CSV (exit 2)."""
+    def headline(self, summary: dict[str, Any]) -> str | None:
+        """``added DVD 42: Oldboy (2003)``."""
+        if "id" not in summary:
+            return None
+        verb = "would add" if summary.get("dry_run") else "added"
+        year = f" ({summary['year']})" if summary.get("year") else ""
+        return f"{verb} DVD {summary['id']}: {summary['title']}{year}"
+
+
+SEPARATORS = (",", ";", "\t")
+
+
+def _separator(header_line: str) -> str:
+    """The separator a header uses: the most frequent of , ; and tab (a comma when none)."""
+    return max(SEPARATORS, key=lambda sep: (header_line.count(sep), sep == ","))
+
+
+def check_csv_header(path: Path) -> list[str]:
+    """Refuse, before anything is written, a file that cannot be a DVD CSV (exit 2); the
+    header's unknown columns (ignored)."""
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
     if not path.is_file():
@@ -111,20 +151,21 @@ def check_csv_header(path: Path) -> None:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path}: line 1: not UTF-8 text") from exc
-    header = [h.strip().lower() for h in next(csv.reader([text]))]
+    header = [h.strip().lower() for h in next(csv.reader([text], delimiter=_separator(text)))]
     if "title" not in header:
         raise BadInputError(f"{path}: line 1: header has no 'title' column (found: {','.join(header)})")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise BadInputError(f"{path}: line 1: unknown column {unknown[0]!r} (expected {','.join(COLUMNS)})")
-    if len(set(header)) != len(header):
+    known = [h for h in header if h in COLUMNS]
+    if len(set(known)) != len(known):
         raise BadInputError(f"{path}: line 1: a column is named twice")
+    return [h for h in header if h not in COLUMNS]
 
 
 def read_csv_rows(path: Path) -> Iterator[Item]:
     """Stream the rows as items ``line:N``; a bad row's payload is the reason it is bad."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f)
+        separator = _separator(f.readline())
+        f.seek(0)
+        reader = csv.reader(f, delimiter=separator)
         header = [h.strip().lower() for h in next(reader)]
         start = reader.line_num + 1
         while True:
@@ -158,7 +199,8 @@ class Import(_Adding):
     """import FILE.csv: many DVDs, bad rows reported and skipped."""
 
     name = "import"
-    help = "Import DVDs from a CSV file (title,year,tmdb_id,imdb_id,uk_certification)."
+    help = ("Import DVDs from a CSV file (title,year,tmdb_id,imdb_id,uk_certification; "
+            "comma, semicolon or tab separated; other columns are ignored).")
     source = "import"
     arguments = (arg("file", metavar="FILE.csv", help="header row; title required, empty cells are absent"),)
 
@@ -170,7 +212,9 @@ class Import(_Adding):
 
     def select(self, run: Run) -> Iterable[Item]:
         """The rows of the file, streamed (the first --limit rows only, if given)."""
-        rows = read_csv_rows(Path(run.options["file"]))
+        path = Path(run.options["file"])
+        run.scratch["ignored"] = check_csv_header(path) if path.is_file() else []
+        rows = read_csv_rows(path)
         return itertools.islice(rows, run.options["limit"]) if run.options.get("limit") else rows
 
     async def process(self, run: Run, item: Item) -> Outcome:
@@ -178,6 +222,15 @@ class Import(_Adding):
         if isinstance(item.payload, str):
             return Outcome(FAILED, reason=item.payload)
         return self._add(run, item.payload)
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """One warning naming the columns that were ignored, if any."""
+        ignored = run.scratch.get("ignored")
+        if not ignored:
+            return {}
+        names = ", ".join(repr(c) for c in ignored)
+        return {"warnings": [f"ignored unknown column{'s' if len(ignored) > 1 else ''} {names} "
+                             f"(known: {','.join(COLUMNS)})"]}
 
 
 class LoadSampleData(Import):

@@ -71,3 +71,11 @@ def certification(value: str | None) -> str | None:
     if len(text) > 10:
         raise BadInputError(f"uk_certification {text!r} is longer than 10 characters")
     return _no_control(text, "uk_certification")
+
+
+def free_text(value: str | None) -> str:
+    """A free text field (director, tagline), trimmed; empty is allowed (TMDB's own empty)."""
+    text = (value or "").strip()
+    if len(text) > 1000:
+        raise BadInputError("text is longer than 1000 characters")
+    return _no_control(text, "text")
