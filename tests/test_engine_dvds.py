@@ -192,7 +192,7 @@ def _movie_detail_requests(stats: dict) -> int:
 def test_two_dvds_matched_at_once_never_share_a_tmdb_id(home: Path, capsys) -> None:
     """Two copies of one title matched in the same run: one gets the id, the other is skipped."""
     cli(capsys, "add", "Fight Club", "--year", "1999")
-    cli(capsys, "add", "Fight Club", "--year", "1999")
+    cli(capsys, "add", "Fight Club", "--year", "1999", "--allow-duplicate")
     code, out, _ = cli(capsys, "match-tmdb-ids", "--json")
     summary = json.loads(out)
     assert code == 0 and (summary["updated"], summary["skipped"]) == (1, 1)
