@@ -7,12 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from offline_support import Cli, error_line
 
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path / "home", capsys)
+from tests.offline_support import Cli, error_line
 
 
 def _csv(tmp_path: Path, text: str, name: str = "dvds.csv") -> Path:
