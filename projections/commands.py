@@ -107,3 +107,11 @@ def command_names(conn: Any) -> dict[str, str]:
 def command_exists(conn: Any, command_id: str) -> bool:
     """Whether a command with this id was ever requested."""
     return conn.execute("SELECT 1 FROM commands WHERE command_id = ?", (command_id,)).fetchone() is not None
+
+
+def queue_state(conn: Any) -> dict[str, Any]:
+    """How many commands wait and run, and when the last one ended (None before any did)."""
+    queued, running, last_end = conn.execute(
+        "SELECT COUNT(*) FILTER (WHERE status = 'queued'), COUNT(*) FILTER (WHERE status = 'running'),"
+        " MAX(finished_at) FROM commands").fetchone()
+    return {"queue_depth": queued, "running": running, "last_command_end": last_end}

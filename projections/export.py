@@ -48,12 +48,50 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
                           f" ORDER BY {ORDER[table]}")
     while batch := cursor.fetchmany(1000):
         for values in batch:
-            row = dict(zip(fields, values, strict=True))
-            for f in JSON_FIELDS.intersection(row):
-                if row[f] is not None:
-                    row[f] = _decode(row[f])
-            if table == "dvds":
-                row["locked_fields"] = row["locked_fields"] or []
+            row = _exported(fields, values)
             if names or table in ("movies", "tv"):
                 row["genres"] = [names[g] for g in row["genres"] or [] if g in names]
             yield row
+
+
+def _exported(fields: tuple[str, ...], values: tuple) -> dict[str, Any]:
+    """One row as a dict of exported fields, its JSON columns decoded."""
+    row = dict(zip(fields, values, strict=True))
+    for f in JSON_FIELDS.intersection(row):
+        if row[f] is not None:
+            row[f] = _decode(row[f])
+    if "locked_fields" in row:
+        row["locked_fields"] = row["locked_fields"] or []
+    return row
+
+
+def _dvd_filter(search: str | None) -> tuple[str, tuple]:
+    """WHERE for DVDs in the collection, whose title contains ``search`` (any case; % and _ literal)."""
+    if not search:
+        return f" {WHERE['dvds']}", ()
+    pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f" {WHERE['dvds']} AND title LIKE ? ESCAPE '\\'", (f"%{pattern}%",)
+
+
+def dvd_rows(conn: sqlite3.Connection, *, search: str | None = None, limit: int | None = None,
+             offset: int = 0) -> list[dict[str, Any]]:
+    """DVDs in id order as exported, optionally only titles containing ``search``, one page."""
+    where, params = _dvd_filter(search)
+    fields = FIELDS["dvds"]
+    sql = f"SELECT {', '.join(fields)} FROM dvds{where} ORDER BY id LIMIT ? OFFSET ?"
+    rows = conn.execute(sql, (*params, -1 if limit is None else limit, offset)).fetchall()
+    return [_exported(fields, values) for values in rows]
+
+
+def count_dvds(conn: sqlite3.Connection, *, search: str | None = None) -> int:
+    """How many DVDs there are (with ``search``: whose title contains it)."""
+    where, params = _dvd_filter(search)
+    return conn.execute(f"SELECT COUNT(*) FROM dvds{where}", params).fetchone()[0]
+
+
+def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
+    """One DVD of the collection as exported, or None (a removed one too)."""
+    fields = FIELDS["dvds"]
+    values = conn.execute(f"SELECT {', '.join(fields)} FROM dvds {WHERE['dvds']} AND id = ?",
+                          (dvd_id,)).fetchone()
+    return None if values is None else _exported(fields, values)

@@ -12,9 +12,27 @@ from typing import Any
 from tracker.errors import ConfigError
 
 DEFAULT_HOME = "~/.local/share/tracker"
+DEFAULT_HTTP = "127.0.0.1:8765"
+
+
+def http_address(raw: Any) -> str | None:
+    """``HOST:PORT`` (or ``PORT``, ``:PORT``) for the web page, normalised; true: the default."""
+    if raw is True:
+        return DEFAULT_HTTP
+    if raw is False:
+        return None
+    text = str(raw).strip()
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535 or any(c in host for c in "/@ "):
+        raise ValueError(text)
+    return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
+
+
+http_address.expects = "HOST:PORT such as 127.0.0.1:8765"  # type: ignore[attr-defined]
 
 # setting name -> (environment variable, default, parser)
-_SETTINGS: dict[str, tuple[str, Any, type]] = {
+_SETTINGS: dict[str, tuple[str, Any, Any]] = {
     "tmdb_api_key": ("TMDB_API_KEY", None, str),
     "tmdb_access_token": ("TMDB_ACCESS_TOKEN", None, str),
     "tmdb_base_url": ("TMDB_BASE_URL", "https://api.themoviedb.org/3", str),
@@ -26,6 +44,7 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "timeout_s": ("TRACKER_TIMEOUT_S", 30.0, float),
     "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", 5, int),
     "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", 0.5, float),
+    "http": ("TRACKER_HTTP", None, http_address),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
 
@@ -46,6 +65,7 @@ class Settings:
     timeout_s: float = 30.0
     retry_attempts: int = 5
     retry_base_delay_s: float = 0.5
+    http: str | None = None  # HOST:PORT the daemon serves its web page on; None: no web page
 
     @property
     def db_path(self) -> Path:
@@ -73,12 +93,13 @@ class Settings:
         return Settings(**values)
 
 
-def _parse(name: str, raw: Any, parser: type, source: str) -> Any:
+def _parse(name: str, raw: Any, parser: Any, source: str) -> Any:
     """One setting value from a string or TOML value, or a one-line ConfigError naming its source."""
     try:
         value = parser(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: {name} must be a {parser.__name__}, got {raw!r}") from exc
+        expects = getattr(parser, "expects", f"a {parser.__name__}")
+        raise ConfigError(f"{source}: {name} must be {expects}, got {raw!r}") from exc
     if parser in (int, float) and value <= 0:
         raise ConfigError(f"{source}: {name} must be greater than 0, got {raw!r}")
     if parser is str and name.endswith("_url"):

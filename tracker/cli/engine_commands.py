@@ -7,7 +7,7 @@ import argparse
 from tracker import audit
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
-from tracker.config import Settings
+from tracker.config import DEFAULT_HTTP, Settings, http_address
 from tracker.db import open_database
 
 
@@ -41,11 +41,22 @@ def _setup_cancel(p: argparse.ArgumentParser) -> None:
 def daemon(args: argparse.Namespace, settings: Settings) -> int:
     """The long-running engine."""
     from tracker.engine.engine import run_daemon
-    return run_daemon(settings, until_idle=args.until_idle)
+    return run_daemon(settings, until_idle=args.until_idle, http=args.http or settings.http)
+
+
+def _http_flag(text: str) -> str | None:
+    """--http's value: HOST:PORT, checked."""
+    try:
+        return http_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT such as {DEFAULT_HTTP}") from None
 
 
 def _setup_daemon(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until-idle", action="store_true", help="exit once nothing is queued (for cron)")
+    p.add_argument("--http", nargs="?", const=DEFAULT_HTTP, type=_http_flag, metavar="HOST:PORT",
+                   help=f"serve the read-only web page, JSON API, /healthz and /metrics "
+                        f"(alone: {DEFAULT_HTTP}; also `http` in tracker.toml)")
 
 
 BUILTINS = (

@@ -63,6 +63,15 @@ class HttpStats:
     failures: int = 0
     bytes_downloaded: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    # (host kind, HTTP status or "error" when no answer came), for the daemon's /metrics
+    by_kind_status: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def answered(self, kind: str, status: int | None) -> None:
+        """Count one attempt's outcome: its HTTP status, or None when no answer came."""
+        if status is not None:
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+        key = (kind, "error" if status is None else str(status))
+        self.by_kind_status[key] = self.by_kind_status.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -336,15 +345,18 @@ class HttpClient:
             await self._wait_pause(kind)
             await self._limiters[kind].acquire()
             self.stats.requests += 1
+            answered = False
             try:
                 # The clock starts after the queue and the limiter: only the network is timed.
                 async with asyncio.timeout(self.timeout_s):
                     async with self._session.get(url, params=params, headers=headers) as resp:
-                        count = self.stats.by_status.get(resp.status, 0)
-                        self.stats.by_status[resp.status] = count + 1
+                        answered = True
+                        self.stats.answered(kind, resp.status)
                         await self._check_status(kind, resp, display)
                         return await consume(resp)
             except (TimeoutError, aiohttp.ClientError, msgspec.DecodeError, OSError) as exc:
+                if not answered:
+                    self.stats.answered(kind, None)
                 raise self._translate(exc, display) from exc
 
     def _translate(self, exc: BaseException, display: _Shown) -> Exception:

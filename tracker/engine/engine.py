@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from events.types import CommandCancelled, CommandFailed
+from tracker.clients.http import HttpStats
 from tracker.clients.session import Clients
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
@@ -18,6 +19,7 @@ from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine.lock import EngineLock
 from tracker.engine.runner import CommandAborted, run_command, summarize
+from tracker.engine.stats import EngineStats
 from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
 from tracker.log import get_logger
@@ -41,6 +43,7 @@ class Engine:
         self.on_total = on_total
         self.lock = EngineLock(settings.db_path)
         self.stopping = False
+        self.stats = EngineStats()
         self._wake = asyncio.Event()
         self._cancelled: set[str] = set()
         self._stack = AsyncExitStack()
@@ -54,7 +57,8 @@ class Engine:
         self._stack.callback(self.reader.close)
         writer_db = Database(self.settings.db_path)
         self._stack.callback(writer_db.close)
-        self.writer = await self._stack.enter_async_context(Writer(writer_db))
+        self.writer = await self._stack.enter_async_context(
+            Writer(writer_db, on_recorded=self.stats.recorded))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -64,6 +68,18 @@ class Engine:
         """Finish in-flight items, record them, and stop (the command resumes next time)."""
         self.stopping = True
         self._wake.set()
+
+    @property
+    def state(self) -> str:
+        """"running" while it takes commands; "stopping" once asked to; "failed" if it cannot record."""
+        if self.writer.failed:
+            return "failed"
+        return "stopping" if self.stopping else "running"
+
+    @property
+    def http_stats(self) -> HttpStats | None:
+        """What the HTTP client has done, once a command has needed the network."""
+        return self._clients.http.stats if self._clients is not None else None
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT checkpoint and stop; a second one stops at once."""
@@ -173,17 +189,22 @@ class Engine:
 
 
 async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
-                     on_item: OnItem | None = None, on_total: OnTotal | None = None) -> None:
-    """Take the lock and run; EngineBusy if another engine holds the database."""
+                     on_item: OnItem | None = None, on_total: OnTotal | None = None,
+                     http: str | None = None) -> None:
+    """Take the lock and run (serving the web page on ``http``, HOST:PORT, if given)."""
     async with Engine(settings, on_item=on_item, on_total=on_total) as engine:
         engine.install_signal_handlers()
-        await engine.run(until=until, until_idle=until_idle)
+        async with AsyncExitStack() as stack:
+            if http:
+                from tracker.web.app import serve_web  # aiohttp.web, jinja2: only when asked for
+                await stack.enter_async_context(serve_web(settings, engine, http))
+            await engine.run(until=until, until_idle=until_idle)
 
 
-def run_daemon(settings: Settings, *, until_idle: bool = False) -> int:
+def run_daemon(settings: Settings, *, until_idle: bool = False, http: str | None = None) -> int:
     """``tracker daemon``: 0 after SIGTERM/SIGINT or (with --until-idle) once idle."""
     try:
-        asyncio.run(run_engine(settings, until_idle=until_idle))
+        asyncio.run(run_engine(settings, until_idle=until_idle, http=http))
     except EngineBusy as exc:
         raise TrackerError(f"{exc}: a daemon is already running") from exc
     return 0

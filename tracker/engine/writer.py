@@ -28,9 +28,12 @@ class Writer:
     ever committed, and a daemon's writes are not held up while the dry run talks to the APIs.
     """
 
-    def __init__(self, db: Database, *, dry_run: bool = False) -> None:
+    def __init__(self, db: Database, *, dry_run: bool = False,
+                 on_recorded: Callable[[list[tuple[list[Event], str | None]]], None] | None = None) -> None:
+        """``on_recorded`` sees each batch once it is committed (the engine's metrics)."""
         self.db = db
         self.dry_run = dry_run
+        self.on_recorded = on_recorded
         self._queue: asyncio.Queue[tuple[list[Event], str | None] | asyncio.Future] = asyncio.Queue(maxsize=4096)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
         self._task: asyncio.Task | None = None
@@ -92,6 +95,11 @@ class Writer:
             _record_all(self.db, held)
         return fn(self.db)
 
+    @property
+    def failed(self) -> bool:
+        """True once a batch could not be recorded: nothing more will be."""
+        return self._error is not None
+
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
@@ -112,6 +120,8 @@ class Writer:
                         if not w.done():
                             w.set_exception(exc)
                     return
+                if self.on_recorded is not None:
+                    self.on_recorded(batch)
             for w in waiters:
                 if not w.done():
                     w.set_result(None)

@@ -1,0 +1,180 @@
+"""The pages and the JSON API: every route reads, none writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from projections.commands import queue_state
+from projections.export import count_dvds, dvd_row, dvd_rows
+from tracker import audit
+from tracker.commands.badges import earned
+from tracker.db import Database
+from tracker.errors import StoreError
+from tracker.web.app import STATE, render
+from tracker.web.metrics import CONTENT_TYPE, render as render_metrics
+from tracker.web.timeline import dvd_timeline
+
+PAGE_SIZE = 48  # DVDs a page of the grid shows
+RECENT_COMMANDS = 20
+MAX_SEARCH = 200
+
+
+def locked_fields(db: Database, dvd_id: int) -> list[str]:
+    """HOOK for field locks (the `collection` work): the DVD's locked fields; none until locks land."""
+    return []
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=msgspec.json.encode(value), status=status,
+                        content_type="application/json")
+
+
+def _int(request: web.Request, name: str, default: int | None, high: int) -> int | None:
+    """A whole-number query parameter from 0 to ``high``, or a 400 naming it."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number from 0 to {high}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _search(request: web.Request) -> str:
+    return request.query.get("search", "").strip()[:MAX_SEARCH]
+
+
+async def _read(request: web.Request, fn: Any) -> Any:
+    return await request.app[STATE].reader.read(fn)
+
+
+async def collection(request: web.Request) -> web.Response:
+    """/: the collection as a grid of posters, a page at a time, filtered by title."""
+    search, offset = _search(request), _int(request, "offset", 0, 10**9) or 0
+    total, dvds = await _read(request, lambda db: (count_dvds(db.conn, search=search),
+                                                   dvd_rows(db.conn, search=search, limit=PAGE_SIZE,
+                                                            offset=offset)))
+    return render(request, "collection.html", dvds=dvds, total=total, search=search, offset=offset,
+                  page_size=PAGE_SIZE)
+
+
+def _dvd_id(request: web.Request) -> int:
+    return int(request.match_info["dvd_id"])
+
+
+def _dvd_with_history(db: Database, dvd_id: int) -> dict[str, Any] | None:
+    """The exported row with its locked fields and its history, or None."""
+    row = dvd_row(db.conn, dvd_id)
+    if row is not None:
+        row["locked_fields"] = locked_fields(db, dvd_id)
+        row["history"] = dvd_timeline(db, dvd_id)
+    return row
+
+
+async def dvd_page(request: web.Request) -> web.Response:
+    """/dvds/ID: every field, the locked ones marked, and the history timeline."""
+    dvd_id = _dvd_id(request)
+    dvd = await _read(request, lambda db: _dvd_with_history(db, dvd_id))
+    if dvd is None:
+        raise web.HTTPNotFound()
+    return render(request, "dvd.html", dvd=dvd)
+
+
+def _commands(db: Database) -> dict[str, Any]:
+    return {**queue_state(db.conn), "commands": audit.status_rows(db, recent=RECENT_COMMANDS)}
+
+
+async def commands_page(request: web.Request) -> web.Response:
+    """/commands: queued, running and recent commands; a script keeps the progress current."""
+    return render(request, "commands.html", **await _read(request, _commands))
+
+
+async def badges_page(request: web.Request) -> web.Response:
+    """/badges: earned, then not yet earned with how far along."""
+    badges = await _read(request, lambda db: earned(db.conn))
+    return render(request, "badges.html", earned=[b for b in badges if b["earned"]],
+                  unearned=[b for b in badges if not b["earned"]])
+
+
+async def api_dvds(request: web.Request) -> web.Response:
+    """/api/dvds: DVDs as `tracker export dvds` writes them; the count matching is X-Total-Count."""
+    search = _search(request)
+    limit, offset = _int(request, "limit", None, 10**9), _int(request, "offset", 0, 10**9) or 0
+    total, dvds = await _read(request, lambda db: (count_dvds(db.conn, search=search),
+                                                   dvd_rows(db.conn, search=search, limit=limit,
+                                                            offset=offset)))
+    response = _json(dvds)
+    response.headers["X-Total-Count"] = str(total)
+    return response
+
+
+async def api_dvd(request: web.Request) -> web.Response:
+    """/api/dvds/ID: one DVD as exported, with locked_fields and history."""
+    dvd_id = _dvd_id(request)
+    dvd = await _read(request, lambda db: _dvd_with_history(db, dvd_id))
+    if dvd is None:
+        raise web.HTTPNotFound()
+    return _json(dvd)
+
+
+async def api_commands(request: web.Request) -> web.Response:
+    """/api/commands: queue depth, what runs, and the commands as `tracker status --json`."""
+    return _json(await _read(request, _commands))
+
+
+async def api_badges(request: web.Request) -> web.Response:
+    """/api/badges: every badge as exported, with progress and whether it is earned."""
+    return _json(await _read(request, lambda db: earned(db.conn)))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """/healthz: 200 while the engine runs and the database reads; 503 otherwise, saying why."""
+    state = request.app[STATE]
+    engine_state = state.engine.state
+    body: dict[str, Any] = {"status": "ok", "engine": engine_state}
+    try:
+        body.update(await state.reader.read(lambda db: queue_state(db.conn)))
+    except StoreError as exc:
+        body.update(status="unhealthy", error=f"the database cannot be read: {exc}")
+    if engine_state != "running":
+        body["status"] = "unhealthy"
+    return _json(body, 200 if body["status"] == "ok" else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """/metrics: Prometheus text; the queue gauges read fresh, the counters as the engine keeps them."""
+    state = request.app[STATE]
+    try:
+        state.collector.queue = await state.reader.read(lambda db: queue_state(db.conn))
+    except StoreError:
+        pass  # the counters still tell; the gauges keep their last reading
+    return web.Response(body=render_metrics(state.registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    """/media/...: a poster or logo from the media folder; nothing outside it, no hidden files."""
+    base = (request.app[STATE].settings.home / "media").resolve()
+    relative = request.match_info["path"]
+    target = (base / relative).resolve()
+    if (not target.is_relative_to(base) or any(p.startswith(".") for p in Path(relative).parts)
+            or not target.is_file()):
+        raise web.HTTPNotFound()
+    return web.FileResponse(target, headers={"Cache-Control": "max-age=86400"})
+
+
+def add_routes(app: web.Application) -> None:
+    """Every route, GET (and so HEAD) only."""
+    app.router.add_get("/", collection)
+    app.router.add_get("/dvds/{dvd_id:[0-9]{1,18}}", dvd_page)
+    app.router.add_get("/commands", commands_page)
+    app.router.add_get("/badges", badges_page)
+    app.router.add_get("/api/dvds", api_dvds)
+    app.router.add_get("/api/dvds/{dvd_id:[0-9]{1,18}}", api_dvd)
+    app.router.add_get("/api/commands", api_commands)
+    app.router.add_get("/api/badges", api_badges)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{path:.+}", media)
