@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/tracker demo
+	$(BIN)/tracker demo --serve
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -3,7 +3,8 @@
 ``cli``: the CLI in-process for a fresh offline home. ``sandbox`` and ``home``: one sandbox per module
 (the bundled catalogue plus a few synthetic titles) and a fresh home wired to it; the engine tests
 define their own ``sandbox`` and ``home`` (a bigger or slower sandbox, a bare home path), which take
-precedence in those modules.
+precedence in those modules. ``sample_home``, ``web_daemon``, ``web_sandbox`` and ``browser``
+(tests/web_support.py): the processed sample collection, a daemon serving it, one headless Chromium.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from tests.catalogue_support import DEFAULT_KNOBS, FAST, Home
 from tests.offline_support import Cli
+from tests.web_support import browser, sample_home, web_daemon, web_sandbox  # noqa: F401  (session fixtures)
 from tracker.sandbox.server import SandboxThread
 
 

@@ -37,6 +37,10 @@ class EngineBusy(TrackerError):
     """Another engine holds the database."""
 
 
+class CannotListen(TrackerError):
+    """The web page's address cannot be listened on (taken, or not this machine's)."""
+
+
 class ApiError(TrackerError):
     """A remote API call failed after its retries."""
 

@@ -12,10 +12,11 @@ import msgspec
 from tracker.cli import output
 from tracker.commands import COMMANDS
 from tracker.commands.badges import earned
-from tracker.config import Settings, load_settings
+from tracker.config import DEFAULT_HTTP, Settings, load_settings
 from tracker.db import Database
 from tracker.engine.engine import run_engine
 from tracker.engine.submit import enqueue
+from tracker.errors import CannotListen
 
 # The initial-setup workflow, in the order a new user runs it.
 STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -96,7 +97,20 @@ async def _demo(home: Path) -> int:
     return 1 if failed else 0
 
 
-def run_demo(home: str | None) -> int:
-    """``tracker demo``: a fresh temp home unless --home is given."""
+async def _serve(home: Path) -> None:
+    """Serve the demo's home on loopback until Ctrl-C (another port if the usual one is taken)."""
+    settings = load_settings(home=home)
+    print("\nServing it on loopback; open the address below in a browser. Ctrl-C stops.", flush=True)
+    try:
+        await run_engine(settings, http=DEFAULT_HTTP)
+    except CannotListen:  # the usual port is taken (say, by `tracker sandbox`): let the OS pick
+        await run_engine(settings, http="127.0.0.1:0")
+
+
+def run_demo(home: str | None, *, serve: bool = False) -> int:
+    """``tracker demo``: a fresh temp home unless --home is given; ``serve``: then its web page."""
     path = Path(home).expanduser() if home else Path(tempfile.mkdtemp(prefix="tracker-demo-"))
-    return asyncio.run(_demo(path))
+    code = asyncio.run(_demo(path))
+    if serve:
+        asyncio.run(_serve(path))
+    return code

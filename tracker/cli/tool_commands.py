@@ -62,15 +62,16 @@ def _setup_sandbox(p: argparse.ArgumentParser) -> None:
 def demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole initial-setup workflow against the in-process sandbox."""
     from tracker.cli.demo import run_demo
-    return run_demo(args.home)
+    return run_demo(args.home, serve=args.serve)
 
 
-def _setup_nothing(p: argparse.ArgumentParser) -> None:
-    pass
+def _setup_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--serve", action="store_true",
+                   help="then serve the demo's web page on loopback until Ctrl-C")
 
 
 BUILTINS = (
     ("badges", badges, "Which badges the collection has earned.", add_json_flag),
     ("sandbox", sandbox, "Serve the built-in TMDB + YTS + image simulator on 127.0.0.1.", _setup_sandbox),
-    ("demo", demo, "Run the whole initial-setup workflow against the built-in sandbox.", _setup_nothing),
+    ("demo", demo, "Run the whole initial-setup workflow against the built-in sandbox.", _setup_demo),
 )

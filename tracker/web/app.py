@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from tracker.config import Settings
-from tracker.errors import StoreError, TrackerError
+from tracker.errors import CannotListen, StoreError
 from tracker.web import filters
 from tracker.web.metrics import EngineCollector, metrics_registry
 from tracker.web.reader import Reader
@@ -121,7 +121,7 @@ async def serve_web(settings: Settings, engine: Any, address: str) -> AsyncItera
     except OSError as exc:
         await runner.cleanup()
         reader.close()
-        raise TrackerError(f"--http: cannot listen on {address}: {exc.strerror or exc}") from exc
+        raise CannotListen(f"--http: cannot listen on {address}: {exc.strerror or exc}") from exc
     bound = runner.addresses[0][1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}/"
     print(f"tracker: web page at {url}", file=sys.stderr, flush=True)
