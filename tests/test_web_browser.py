@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.engine_support import cli
 from projections.export import FIELDS
+from tests.engine_support import cli
 
 PAGES = ("/", "/dvds/1", "/commands", "/badges")
 APIS = ("/api/dvds", "/api/dvds/1", "/api/commands", "/api/badges", "/healthz", "/metrics")
@@ -68,8 +68,9 @@ def test_api_dvd_carries_its_history(web_daemon):
     commands = [entry["command"] for entry in dvd["history"]]
     assert commands[:4] == ["load-sample-data", "match-tmdb-ids", "populate-imdb-ids", "refresh-missing-details"]
     matched = dvd["history"][1]
-    assert matched["changes"] == [{"field": "tmdb_id", "old": None, "new": dvd["tmdb_id"]}]
-    assert matched["outcome"] == "updated" and matched["at"] < dvd["history"][2]["at"]
+    assert matched["changes"] == [{"field": "tmdb_id", "old": None, "new": dvd["tmdb_id"], "note": ""}]
+    assert matched["at"] < dvd["history"][2]["at"]
+    assert dvd["history"][0]["changes"][0] == {"field": "title", "old": None, "new": dvd["title"], "note": ""}
 
 
 def test_api_commands_and_badges_match_the_cli(web_daemon, capsys):
@@ -122,7 +123,7 @@ def test_no_secret_in_any_page_or_header(web_daemon):
     """The TMDB key the daemon holds appears in no body and no header of any route."""
     key = web_daemon.env["TMDB_API_KEY"]
     for path in (*PAGES, *APIS, "/static/app.js", "/nope", "/dvds/9999"):
-        status, headers, body = web_daemon.get(path)
+        _, headers, body = web_daemon.get(path)
         assert key not in body.decode("utf-8", "replace"), path
         assert key not in json.dumps(headers), path
         assert headers["X-Content-Type-Options"] == "nosniff"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,13 @@ from tracker.commands.badges import earned
 from tracker.db import Database
 from tracker.errors import StoreError
 from tracker.web.app import STATE, render
-from tracker.web.metrics import CONTENT_TYPE, render as render_metrics
+from tracker.web.metrics import CONTENT_TYPE
+from tracker.web.metrics import render as render_metrics
 from tracker.web.timeline import dvd_timeline
 
 PAGE_SIZE = 48  # DVDs a page of the grid shows
 RECENT_COMMANDS = 20
 MAX_SEARCH = 200
-
-
-def locked_fields(db: Database, dvd_id: int) -> list[str]:
-    """HOOK for field locks (the `collection` work): the DVD's locked fields; none until locks land."""
-    return []
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
@@ -66,10 +63,9 @@ def _dvd_id(request: web.Request) -> int:
 
 
 def _dvd_with_history(db: Database, dvd_id: int) -> dict[str, Any] | None:
-    """The exported row with its locked fields and its history, or None."""
+    """The exported row (locked_fields included) with its history, or None."""
     row = dvd_row(db.conn, dvd_id)
     if row is not None:
-        row["locked_fields"] = locked_fields(db, dvd_id)
         row["history"] = dvd_timeline(db, dvd_id)
     return row
 
@@ -112,7 +108,7 @@ async def api_dvds(request: web.Request) -> web.Response:
 
 
 async def api_dvd(request: web.Request) -> web.Response:
-    """/api/dvds/ID: one DVD as exported, with locked_fields and history."""
+    """/api/dvds/ID: one DVD as exported (locked_fields included), with its history."""
     dvd_id = _dvd_id(request)
     dvd = await _read(request, lambda db: _dvd_with_history(db, dvd_id))
     if dvd is None:
@@ -147,10 +143,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """/metrics: Prometheus text; the queue gauges read fresh, the counters as the engine keeps them."""
     state = request.app[STATE]
-    try:
+    with contextlib.suppress(StoreError):  # the counters still tell; the gauges keep their last reading
         state.collector.queue = await state.reader.read(lambda db: queue_state(db.conn))
-    except StoreError:
-        pass  # the counters still tell; the gauges keep their last reading
     return web.Response(body=render_metrics(state.registry), headers={"Content-Type": CONTENT_TYPE})
 
 
