@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed
+	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/web_bench.py

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 import tracker
 from events import types as et
 from tests.offline_support import Cli, error_line
-from tracker.cli.main import build_parser
+from tracker.cli.help_text import commands_with_examples
+from tracker.cli.main import command_names
 from tracker.commands.badges import BADGES
 from tracker.db import Database
 
@@ -97,14 +99,9 @@ def test_bad_input_on_a_fresh_home_creates_nothing(cli: Cli) -> None:
     assert rc == 2 and len(err.strip().splitlines()) == 1 and not cli.home.exists()
 
 
-def _subcommands() -> list[str]:
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return list(sub.choices)
-
-
 def test_every_command_and_alias_has_help(cli: Cli) -> None:
     """Every command and alias has help."""
-    names = _subcommands()
+    names = command_names()
     for name in OFFLINE:
         assert (name in names and name.replace("-", "_") in names) or "-" not in name
     for name in ("history", "replay", "verify", "export", "status", "cancel", "badges"):
@@ -118,6 +115,48 @@ def test_every_command_and_alias_has_help(cli: Cli) -> None:
             for flag in ("--dry-run", "--verbose", "--json"):
                 assert flag in out, (name, flag)
     assert "--limit" in cli("import", "--help")[1]
+
+
+def _option_entries(help_text: str) -> list[str]:
+    """Each option of a --help text with its description, continuation lines joined."""
+    entries: list[str] = []
+    for line in help_text.split("\noptions:\n")[1].splitlines():
+        if line.startswith("  -"):
+            entries.append(line.strip())
+        elif entries and line.startswith("    "):
+            entries[-1] += " " + line.strip()
+    return entries
+
+
+def test_every_command_help_ends_with_examples_and_states_defaults(cli: Cli) -> None:
+    """Each command's --help ends with an examples section of tracker lines, and every option says its default."""
+    canonical = [n for n in command_names() if "_" not in n]
+    assert sorted(commands_with_examples()) == sorted(canonical)
+    for name in canonical:
+        rc, out, _ = cli(name, "--help")
+        head, _, examples = out.partition("\nexamples:\n")
+        lines = examples.splitlines()
+        assert rc == 0 and 1 <= len(lines) <= 3, name
+        assert all(line.startswith(f"  tracker {name}") or line.startswith("  tracker status") for line in lines), name
+        for option in _option_entries(head):
+            assert "default" in option or option.startswith("-h, --help"), (name, option)
+
+
+def test_demo_help_says_where_the_demo_home_goes(cli: Cli) -> None:
+    """demo --help says it builds in a new temporary folder, not in $TRACKER_HOME."""
+    out = " ".join(cli.ok("demo", "--help").split())
+    assert "--home DIR where to build the demo's data (default: a new temporary folder" in out
+    assert "$TRACKER_HOME is not used" in out
+
+
+def test_importing_the_cli_loads_no_network_code() -> None:
+    """Importing tracker.cli.main loads neither aiohttp nor any client or command module."""
+    probe = ("import sys, tracker.cli.main; "
+             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'aiofiles', "
+             "'aiolimiter', 'structlog') or m.startswith(('tracker.clients.', 'tracker.commands.', "
+             "'tracker.engine')))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []
 
 
 def test_no_command_prints_usage_and_exits_2(cli: Cli) -> None:

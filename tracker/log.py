@@ -1,4 +1,9 @@
-"""Structured logging to stderr, with every secret redacted before a line is rendered."""
+"""Structured logging to stderr, with every secret redacted before a line is rendered.
+
+structlog (and asyncio under it) is imported only when something asks for a logger: commands that
+never log, such as ``tracker status``, start without it. ``configure_logging`` before that point
+records the wish, and the first ``get_logger`` applies it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 REDACTED = "***"
 
@@ -58,14 +64,30 @@ class Redactor:
 
 def _stderr_logger_factory(*_args: Any) -> structlog.PrintLogger:
     """A logger writing to the current sys.stderr (looked up late, so redirections are honoured)."""
+    import structlog
     return structlog.PrintLogger(file=sys.stderr)
+
+
+# The level and secrets asked for; until the CLI asks, warning level with shape-based redaction (and
+# never structlog's own default, which prints everything to stdout and would corrupt --json output).
+_wanted: dict[str, Any] = {"level": logging.WARNING, "secrets": ()}
+_applied = False
 
 
 def configure_logging(
     *, verbose: bool = False, debug: bool = False, secrets: Iterable[str] = ()
 ) -> None:
     """Send structlog output to stderr as key=value lines: warning by default, info, or debug."""
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    _wanted.update(level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
+                   secrets=list(secrets))
+    if _applied:
+        _apply()
+
+
+def _apply() -> None:
+    """Configure structlog with what was asked for (importing it now)."""
+    global _applied
+    import structlog
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -73,21 +95,19 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             # Tracebacks become text before redaction, so a key inside one is masked too.
             structlog.processors.format_exc_info,
-            Redactor(secrets),
+            Redactor(_wanted["secrets"]),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=structlog.make_filtering_bound_logger(_wanted["level"]),
         logger_factory=_stderr_logger_factory,
         cache_logger_on_first_use=False,
     )
+    _applied = True
 
 
 def get_logger(name: str) -> Any:
     """A structlog logger whose lines carry the logger name (rendered in brackets)."""
+    import structlog
+    if not _applied:
+        _apply()
     return structlog.get_logger(logger_name=name)
-
-
-# structlog's own default prints everything to stdout, which would corrupt --json output;
-# until the CLI configures logging, keep to stderr at warning level with shape-based redaction.
-if not structlog.is_configured():
-    configure_logging()

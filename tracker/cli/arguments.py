@@ -26,4 +26,4 @@ def command_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """--json for listing commands: one JSON object per line."""
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line (default: a table)")

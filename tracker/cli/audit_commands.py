@@ -67,13 +67,13 @@ def _mentions(data: dict[str, Any], field: str) -> bool:
 
 
 def _setup_history(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--command", dest="command_id", metavar="ID", help="events of one command")
-    p.add_argument("--dvd", type=int, metavar="ID", help="events about one DVD")
-    p.add_argument("--field", metavar="NAME", help="changes of one field (uk_certification, ...)")
-    p.add_argument("--type", metavar="TYPE", help="event type(s), comma-separated (DvdAdded,...)")
-    p.add_argument("--since", metavar="ISO", help="events at or after this UTC time")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="the newest N, newest first")
-    p.add_argument("--json", action="store_true", help="one JSON object per event, per line")
+    p.add_argument("--command", dest="command_id", metavar="ID", help="events of one command (default any)")
+    p.add_argument("--dvd", type=int, metavar="ID", help="events about one DVD (default any)")
+    p.add_argument("--field", metavar="NAME", help="changes of one field (uk_certification, ...; default any)")
+    p.add_argument("--type", metavar="TYPE", help="event type(s), comma-separated (DvdAdded,...; default any)")
+    p.add_argument("--since", metavar="ISO", help="events at or after this UTC time (default: from the first)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="the newest N, newest first (default all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per event, per line (default text)")
 
 
 def replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,8 +92,9 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _setup_replay(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as-of", metavar="ISO", help="rebuild the state at this UTC time")
-    p.add_argument("--into", metavar="FILE", help="write the rebuilt tables to this SQLite file")
+    p.add_argument("--as-of", metavar="ISO", help="rebuild the state at this UTC time (default: now; needs --into)")
+    p.add_argument("--into", metavar="FILE",
+                   help="write the rebuilt tables to this SQLite file (default: rebuild the live tables)")
 
 
 def verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,17 +127,18 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _setup_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", choices=EXPORTABLE, help="one of " + ", ".join(EXPORTABLE))
-    p.add_argument("--format", choices=("json", "jsonl", "csv"), default="json")
-    p.add_argument("--as-of", metavar="ISO", help="the table as it was at this UTC time")
+    p.add_argument("--format", choices=("json", "jsonl", "csv"), default="json", help="output format (default json)")
+    p.add_argument("--as-of", metavar="ISO", help="the table as it was at this UTC time (default: now)")
 
 
 def _setup_nothing(p: argparse.ArgumentParser) -> None:
     pass
 
 
-BUILTINS = (
-    ("history", history, "The audit log, filtered.", _setup_history),
-    ("replay", replay, "Rebuild every read table from the log.", _setup_replay),
-    ("verify", verify, "Check the log's integrity and that the tables equal a fresh replay.", _setup_nothing),
-    ("export", export, "Write a table to stdout as json, jsonl or csv.", _setup_export),
-)
+# name -> (handler, setup of its arguments); tracker.cli.main lists them with their summaries.
+BUILTINS = {
+    "history": (history, _setup_history),
+    "replay": (replay, _setup_replay),
+    "verify": (verify, _setup_nothing),
+    "export": (export, _setup_export),
+}

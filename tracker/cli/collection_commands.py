@@ -61,10 +61,11 @@ def _list_row(r: dict[str, Any]) -> dict[str, Any]:
 
 def _setup_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search", metavar="TEXT", help="titles (or directors) containing TEXT, "
-                   "ignoring case, accents and punctuation")
-    p.add_argument("--missing", metavar="FIELD", help="DVDs without a value for FIELD (tmdb_id: unmatched)")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="show at most N DVDs")
-    p.add_argument("--json", action="store_true", help="one JSON array of dvds export objects")
+                   "ignoring case, accents and punctuation (default: every DVD)")
+    p.add_argument("--missing", metavar="FIELD",
+                   help="DVDs without a value for FIELD (tmdb_id: unmatched; default: any)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="show at most N DVDs (default all)")
+    p.add_argument("--json", action="store_true", help="one JSON array of dvds export objects (default: a table)")
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +118,7 @@ def _shown(name: str, value: Any) -> str:
 
 def _setup_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("dvd_id", type=int, metavar="ID", help="the DVD's id (tracker list shows them)")
-    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--json", action="store_true", help="one JSON object (default text)")
 
 
 def identify(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,8 +153,8 @@ async def _search(settings: Settings, title: str) -> list[Any]:
         return await clients.tmdb.search_movie(matching.search_query(title))
 
 
-BUILTINS = (
-    ("list", list_dvds, "The DVDs as a table: id, title, year, TMDB id, IMDb id, certificate, "
-     "director, torrents.", _setup_list),
-    ("show", show, "Every field of one DVD, its locked fields and its last five changes.", _setup_show),
-)
+# name -> (handler, setup of its arguments); tracker.cli.main lists them with their summaries.
+BUILTINS = {
+    "list": (list_dvds, _setup_list),
+    "show": (show, _setup_show),
+}

@@ -53,14 +53,16 @@ def _http_flag(text: str) -> str | None:
 
 
 def _setup_daemon(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--until-idle", action="store_true", help="exit once nothing is queued (for cron)")
+    p.add_argument("--until-idle", action="store_true",
+                   help="exit once nothing is queued, for cron (default: keep running)")
     p.add_argument("--http", nargs="?", const=DEFAULT_HTTP, type=_http_flag, metavar="HOST:PORT",
                    help=f"serve the read-only web page, JSON API, /healthz and /metrics "
-                        f"(alone: {DEFAULT_HTTP}; also `http` in tracker.toml)")
+                        f"(alone: {DEFAULT_HTTP}; default: `http` in tracker.toml, else no web page)")
 
 
-BUILTINS = (
-    ("daemon", daemon, "Run the engine: resume interrupted commands, then take intents in order.", _setup_daemon),
-    ("status", status, "Queued, running and recent commands with progress.", add_json_flag),
-    ("cancel", cancel, "Cancel a queued or running command.", _setup_cancel),
-)
+# name -> (handler, setup of its arguments); tracker.cli.main lists them with their summaries.
+BUILTINS = {
+    "daemon": (daemon, _setup_daemon),
+    "status": (status, add_json_flag),
+    "cancel": (cancel, _setup_cancel),
+}

@@ -1,22 +1,29 @@
-"""The ``tracker`` command line: a thin layer of argparse over the library."""
+"""The ``tracker`` command line: a thin layer of argparse over the library.
+
+Building the parser imports only what declares the commands (names, help, arguments); the engine,
+the database and the network stack load when a command runs, so ``tracker --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import shutil
 import sys
+import textwrap
 import traceback
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from tracker import __version__
 from tracker.cli.arguments import positive_int
+from tracker.cli.help_text import examples
 from tracker.commands import COMMANDS
-from tracker.config import Settings, load_settings
 from tracker.errors import KNOWN_ERRORS
-from tracker.log import configure_logging, redact
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,60 +38,125 @@ class Parser(argparse.ArgumentParser):
 
 
 
+# Built-in commands: name -> (module under tracker.cli holding its handler and arguments, the summary
+# `tracker --help` lists). Only the module of the command being run is imported.
+BUILTINS: dict[str, tuple[str, str]] = {
+    "daemon": ("engine_commands", "Run the engine: resume interrupted commands, then take intents in order."),
+    "status": ("engine_commands", "Queued, running and recent commands with progress."),
+    "cancel": ("engine_commands", "Cancel a queued or running command."),
+    "history": ("audit_commands", "The audit log, filtered."),
+    "replay": ("audit_commands", "Rebuild every read table from the log."),
+    "verify": ("audit_commands", "Check the log's integrity and that the tables equal a fresh replay."),
+    "export": ("audit_commands", "Write a table to stdout as json, jsonl or csv."),
+    "badges": ("tool_commands", "Which badges the collection has earned."),
+    "sandbox": ("tool_commands", "Serve the built-in TMDB + YTS + image simulator on 127.0.0.1."),
+    "demo": ("tool_commands", "Run the whole initial-setup workflow against the built-in sandbox."),
+    "list": ("collection_commands", "The DVDs as a table: id, title, year, TMDB id, IMDb id, certificate, "
+             "director, torrents."),
+    "show": ("collection_commands", "Every field of one DVD, its locked fields and its last five changes."),
+}
+
+
 def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """--home and --debug, accepted before or after the command name."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--home", metavar="DIR", default=default,
-                        help="data folder (default $TRACKER_HOME or ~/.local/share/tracker)")
+                        help="data folder (default $TRACKER_HOME, else ~/.local/share/tracker)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="show tracebacks and debug logs")
+                        help="show tracebacks and debug logs (default off)")
 
 
-def _data_command(sub: argparse._SubParsersAction, name: str) -> None:
-    """A subcommand for a registered command, with its Django alias and the common flags."""
+def _alias(name: str) -> str:
+    """The Django-style spelling of a command (``match_tmdb_ids``), accepted as well."""
+    return name.replace("-", "_")
+
+
+def command_names() -> list[str]:
+    """Every name the parser accepts as a command, aliases included, in listing order."""
+    names = []
+    for name in (*COMMANDS, *BUILTINS):
+        names += [name, _alias(name)] if _alias(name) != name else [name]
+    return names
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The command word in ``argv`` (the first word that is not an option or the value of --home)."""
+    words = iter(argv)
+    for word in words:
+        if len(word) > 3 and "--home".startswith(word):  # --home DIR (or an abbreviation of it)
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _describe(p: argparse.ArgumentParser, name: str, description: str) -> None:
+    """The command's description (wrapped) and its examples, shown by ``tracker NAME --help``."""
+    p.description = textwrap.fill(description, width=min(shutil.get_terminal_size().columns, 100) - 2)
+    p.epilog = examples(name)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _data_command(p: argparse.ArgumentParser, name: str) -> None:
+    """The arguments of a registered command, with the flags every data command shares."""
     cmd = COMMANDS[name]
-    alias = name.replace("-", "_")
-    p = sub.add_parser(name, aliases=[alias] if alias != name else [], help=cmd.help,
-                       description=cmd.help)
+    _describe(p, name, cmd.help)
     for a in cmd.arguments:
         p.add_argument(*a.flags, **a.kwargs)
-    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
-    p.add_argument("--verbose", action="store_true", help="show field-by-field changes")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing (default off)")
+    p.add_argument("--verbose", action="store_true",
+                   help="one line per item with its field-by-field changes (default: failures only)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object (default text)")
     if cmd.walks_items:
-        p.add_argument("--limit", type=positive_int, metavar="N", help="process at most N items")
+        p.add_argument("--limit", type=positive_int, metavar="N", help="process at most N items (default all)")
     p.add_argument("--enqueue", action="store_true",
-                   help="append the intent, print its command id and exit (a daemon runs it)")
-    _globals(p, suppress=True)
-    from tracker.cli.collection_commands import identify
+                   help="append the intent, print its command id and exit; a daemon runs it (default: run now)")
+    p.set_defaults(handler=_run_data_command)
+
+
+def _run_data_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Hand over to the data-command runner, importing the engine only now."""
+    if args.command == "identify":  # without --tmdb-id it only lists TMDB's candidates: no intent
+        from tracker.cli.collection_commands import identify
+        return identify(args, settings)
     from tracker.cli.data_command import run_data_command
-    # identify without --tmdb-id only lists TMDB's candidates: it is answered without an intent
-    p.set_defaults(handler=identify if name == "identify" else run_data_command, command=name)
+    return run_data_command(args, settings)
 
 
-def build_parser() -> Parser:
-    """The whole command line."""
-    from tracker.cli import audit_commands, collection_commands, engine_commands, tool_commands
+def _builtin(p: argparse.ArgumentParser, name: str) -> None:
+    """The arguments and handler of a built-in command, from its module."""
+    module, summary = BUILTINS[name]
+    handler, setup = importlib.import_module(f"tracker.cli.{module}").BUILTINS[name]
+    _describe(p, name, summary)
+    setup(p)
+    p.set_defaults(handler=handler)
+
+
+def build_parser(argv: Sequence[str] = ()) -> Parser:
+    """The command line; only the command named in ``argv`` gets its arguments (and imports its code)."""
     parser = Parser(prog="tracker", description="An event-sourced tracker for a DVD collection "
                     "and a movie/TV catalogue, enriched from TMDB and checked against YTS.")
     parser.add_argument("--version", action="version", version=f"tracker {__version__}")
     _globals(parser, suppress=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS:
-        _data_command(sub, name)
-    builtins = (*engine_commands.BUILTINS, *audit_commands.BUILTINS, *tool_commands.BUILTINS,
-                *collection_commands.BUILTINS)
-    for name, handler, doc, setup in builtins:
-        p = sub.add_parser(name, help=doc, description=doc)
-        setup(p)
-        _globals(p, suppress=True)
-        p.set_defaults(handler=handler, command=name)
+    chosen = _chosen_command(argv)
+    entries = [(name, COMMANDS.summary(name), _data_command) for name in COMMANDS]
+    entries += [(name, summary, _builtin) for name, (_, summary) in BUILTINS.items()]
+    for name, summary, configure in entries:
+        aliases = [_alias(name)] if _alias(name) != name and configure is _data_command else []
+        # "resolve": a command may redefine a global option's help (demo's --home)
+        p = sub.add_parser(name, aliases=aliases, help=summary, description=summary, conflict_handler="resolve")
+        if chosen in (name, *aliases):
+            _globals(p, suppress=True)
+            configure(p, name)
+        p.set_defaults(command=name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, configure, run; errors as one line with their exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
@@ -93,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tracker {args.command}: error: unrecognized arguments: {' '.join(extra)}",
               file=sys.stderr)
         return 2
+    # Settings and logging load only once a command is to run: `tracker --help` needs neither.
+    from tracker.config import load_settings
+    from tracker.log import configure_logging, redact
     debug = bool(getattr(args, "debug", False))
     secrets: list[str] = []
     try:

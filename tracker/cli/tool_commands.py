@@ -41,7 +41,7 @@ def sandbox(args: argparse.Namespace, settings: Settings) -> int:
 SANDBOX_KNOBS = {
     "synthetic_count": (int, "synthetic films besides the real ones (TV shows: a tenth)"),
     "latency_s": (float, "seconds added to each TMDB and YTS answer"),
-    "rate_per_s": (float, "requests per second per host before answering 429 + Retry-After"),
+    "rate_per_s": (float, "requests per second per host before answering 429 + Retry-After; none: unlimited"),
     "fault_5xx_rate": (float, "share of answers that are HTTP 503 (0-1)"),
     "fault_drop_rate": (float, "share of connections dropped without an answer (0-1)"),
     "fault_truncated_rate": (float, "share of answers with a cut-off body (0-1)"),
@@ -52,11 +52,15 @@ SANDBOX_KNOBS = {
 
 
 def _setup_sandbox(p: argparse.ArgumentParser) -> None:
+    from tracker.sandbox.knobs import Knobs
+    defaults = Knobs()
     p.add_argument("--port", type=positive_int, default=8765, help="port on 127.0.0.1 (default 8765)")
     for name, (kind, doc) in SANDBOX_KNOBS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=kind, help=doc)
+        default = getattr(defaults, name)
+        p.add_argument("--" + name.replace("_", "-"), type=kind, metavar=kind.__name__.upper(),
+                       help=f"{doc} (default {'none' if default is None else default})")
     p.add_argument("--hostile-paths", action="store_true", default=None,
-                   help="serve unsafe poster/logo paths for ids divisible by 7 (refusal tests)")
+                   help="serve unsafe poster/logo paths for ids divisible by 7, for refusal tests (default off)")
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,11 +71,15 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _setup_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serve", action="store_true",
-                   help="then serve the demo's web page on loopback until Ctrl-C")
+                   help="then serve the demo's web page on loopback until Ctrl-C (default off)")
+    p.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                   help="where to build the demo's data (default: a new temporary folder, printed first; "
+                        "$TRACKER_HOME is not used)")
 
 
-BUILTINS = (
-    ("badges", badges, "Which badges the collection has earned.", add_json_flag),
-    ("sandbox", sandbox, "Serve the built-in TMDB + YTS + image simulator on 127.0.0.1.", _setup_sandbox),
-    ("demo", demo, "Run the whole initial-setup workflow against the built-in sandbox.", _setup_demo),
-)
+# name -> (handler, setup of its arguments); tracker.cli.main lists them with their summaries.
+BUILTINS = {
+    "badges": (badges, add_json_flag),
+    "sandbox": (sandbox, _setup_sandbox),
+    "demo": (demo, _setup_demo),
+}

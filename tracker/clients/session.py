@@ -11,9 +11,6 @@ from tracker.clients.tmdb import TmdbClient, image_url
 from tracker.clients.yts import YtsClient
 from tracker.config import Settings
 
-POSTER_SIZE = "w500"
-LOGO_SIZE = "w185"
-
 
 class Clients:
     """TMDB, YTS and the image downloader over one shared aiohttp session."""

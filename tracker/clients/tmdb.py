@@ -9,12 +9,9 @@ import msgspec
 from events.types import GenreRef
 from tracker.clients.files import safe_file_name
 from tracker.clients.http import HttpClient
+from tracker.clients.tmdb_terms import MAX_LIST_PAGE, MEDIA_TYPES, OFFER_TYPES
 from tracker.config import Settings
 
-MEDIA_TYPES = ("movie", "tv")
-OFFER_TYPES = ("flatrate", "rent", "buy", "ads", "free")
-# TMDB refuses pages past 500 even when total_pages says more.
-MAX_LIST_PAGE = 500
 THEATRICAL = 3
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -18,10 +18,12 @@ from events.types import (
     TvDetailsRefreshed,
     TvShowListed,
 )
-from tracker.clients.session import POSTER_SIZE
-from tracker.clients.tmdb import MAX_LIST_PAGE, MEDIA_TYPES, ListItem
+from tracker.clients.tmdb_terms import MAX_LIST_PAGE, MEDIA_TYPES, POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import ApiError, UnsafePath, UsageError
+
+if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
+    from tracker.clients.tmdb import ListItem
 
 RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
 DEFAULT_PAGES = 5
@@ -284,7 +286,7 @@ class UpdateDetails(TmdbCommand):
             f"the last {RECENT_DAYS} days are skipped unless --force.")
     arguments = (media_type_arg(),
                  arg("--force", action="store_true",
-                     help=f"refresh every title, even those refreshed in the last {RECENT_DAYS} days"))
+                     help=f"refresh every title, even those refreshed in the last {RECENT_DAYS} days (default off)"))
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
         """Credentials and media type."""

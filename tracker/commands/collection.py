@@ -74,12 +74,12 @@ class Add(_Adding):
     walks_items = False
     arguments = (
         arg("title", help="the film's title"),
-        arg("--year", help="release year"),
-        arg("--tmdb-id", help="TMDB movie id"),
-        arg("--imdb-id", help="IMDb id such as tt0137523"),
-        arg("--uk-certification", help="UK certificate as printed (15, 12A); stored trimmed"),
+        arg("--year", help="release year (default unknown)"),
+        arg("--tmdb-id", help="TMDB movie id (default none: match-tmdb-ids finds one)"),
+        arg("--imdb-id", help="IMDb id such as tt0137523 (default none: populate-imdb-ids finds one)"),
+        arg("--uk-certification", help="UK certificate as printed (15, 12A); stored trimmed (default none)"),
         arg("--allow-duplicate", action="store_true",
-            help="add it even if a DVD with the same title and year is held (a second copy)"),
+            help="add it even if a DVD with the same title and year is held, a second copy (default: refuse)"),
     )
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:

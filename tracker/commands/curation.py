@@ -77,14 +77,17 @@ class Edit(Command):
     concurrency = 1
     arguments = (
         arg("dvd_id", type=int, metavar="ID", help="the DVD's id (tracker list shows them)"),
-        arg("--title"), arg("--year"), arg("--tmdb-id", help="TMDB id (as identify --tmdb-id)"),
-        arg("--imdb-id", help="IMDb id such as tt0137523"),
-        arg("--uk-certification", help="UK certificate as printed (U, 12A, 15)"),
-        arg("--director"), arg("--tagline"),
+        arg("--title", help="the title (default: unchanged)"),
+        arg("--year", help="the release year (default: unchanged)"),
+        arg("--tmdb-id", help="TMDB id, as identify --tmdb-id (default: unchanged)"),
+        arg("--imdb-id", help="IMDb id such as tt0137523 (default: unchanged)"),
+        arg("--uk-certification", help="UK certificate as printed: U, 12A, 15 (default: unchanged)"),
+        arg("--director", help="the director (default: unchanged)"),
+        arg("--tagline", help="the tagline (default: unchanged)"),
         arg("--lock", nargs="+", action="extend", type=fields_arg, metavar="FIELD",
-            help="lock fields as they are (no refresh overwrites them)"),
+            help="lock fields as they are, so no refresh overwrites them (default: none)"),
         arg("--unlock", nargs="+", action="extend", type=fields_arg, metavar="FIELD",
-            help="let refreshes fill these fields again"),
+            help="let refreshes fill these fields again (default: none)"),
     )
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
@@ -225,7 +228,7 @@ class Identify(TmdbCommand):
     shows_changes = True
     concurrency = 1
     arguments = (arg("dvd_id", type=int, metavar="ID", help="the DVD's id"),
-                 arg("--tmdb-id", help="the TMDB id to set (omit it to list candidates)"))
+                 arg("--tmdb-id", help="the TMDB id to set (default: list TMDB's candidates, set nothing)"))
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
         """Credentials, the DVD held, the id well-formed and not another DVD's."""

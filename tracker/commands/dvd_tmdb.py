@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from events.types import DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved, DvdTmdbIdMatched
-from tracker.clients.session import POSTER_SIZE
+from tracker.clients.tmdb_terms import POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import UnsafePath
 
@@ -99,7 +99,8 @@ class RefreshMissingDetails(TmdbCommand):
     name = "refresh-missing-details"
     help = ("Fetch tagline, budget, revenue, companies, director, UK certification, rating, "
             "votes and poster for DVDs missing any (all DVDs with a TMDB id under --force).")
-    arguments = (arg("--force", action="store_true", help="refresh every DVD with a TMDB id"),)
+    arguments = (arg("--force", action="store_true",
+                     help="refresh every DVD with a TMDB id (default: only those missing a detail)"),)
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs missing a detail, or a poster TMDB has and we have not saved."""

@@ -21,7 +21,7 @@ class RefreshTorrentData(Command):
     help = (f"Check YTS torrents for DVDs with an IMDb id; --recent-only: those added in the "
             f"last {RECENT_DAYS} days or never checked.")
     arguments = (arg("--recent-only", action="store_true",
-                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked"),)
+                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked (default: every DVD)"),)
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with an IMDb id (recent or never checked, with --recent-only)."""

@@ -6,11 +6,10 @@ import argparse
 import asyncio
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.types import Event, OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen, WatchProvidersChecked
-from tracker.clients.session import LOGO_SIZE
-from tracker.clients.tmdb import MEDIA_TYPES, Provider
+from tracker.clients.tmdb_terms import LOGO_SIZE, MEDIA_TYPES
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
 from tracker.commands.catalogue import (
     TABLE,
@@ -22,6 +21,9 @@ from tracker.commands.catalogue import (
     save_once,
 )
 from tracker.errors import ApiError, UnsafePath, UsageError
+
+if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
+    from tracker.clients.tmdb import Provider
 
 _REGION = re.compile(r"[A-Za-z]{2}")
 Offer = tuple[str, str, int]  # (region, offer type, provider id)
@@ -60,7 +62,7 @@ class UpdateWatchProviders(TmdbCommand):
             "Offers TMDB no longer lists in a checked region are removed (OfferRemoved).")
     arguments = (media_type_arg(),
                  arg("--region", action="append", type=region_code, metavar="CC",
-                     help="only this region (two-letter code such as GB; repeatable)"))
+                     help="only this region (two-letter code such as GB; repeatable; default every region TMDB lists)"))
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
         """Credentials, media type, and regions as sorted unique upper-case codes."""
