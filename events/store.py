@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,16 +232,20 @@ class EventStore:
         return self.head()[0]
 
     def read(self, *, after_seq: int = 0, until_seq: int | None = None, until_at: str | None = None,
+             since_at: str | None = None, command_id: str | None = None,
+             subject: str | None = None, types: Sequence[str] = (),
              where: str = "", params: tuple = (), batch: int = READ_BATCH) -> Iterator[StoredRecord]:
-        """Stream rows in order, a batch at a time (never the whole log in memory)."""
+        """Stream rows in order, a batch at a time (never the whole log in memory), filtered."""
         clauses = ["seq > ?"]
         base: list = []
-        if until_seq is not None:
-            clauses.append("seq <= ?")
-            base.append(until_seq)
-        if until_at is not None:
-            clauses.append("at <= ?")
-            base.append(until_at)
+        for clause, value in (("seq <= ?", until_seq), ("at <= ?", until_at), ("at >= ?", since_at),
+                              ("command_id = ?", command_id), ("subject = ?", subject)):
+            if value is not None:
+                clauses.append(clause)
+                base.append(value)
+        if types:
+            clauses.append(f"type IN ({', '.join('?' * len(types))})")
+            base.extend(types)
         if where:
             clauses.append(f"({where})")
         sql = ("SELECT seq, type, at, command_id, subject, v, data FROM events WHERE "
@@ -253,6 +257,11 @@ class EventStore:
             if len(rows) < batch:
                 return
             cursor_seq = rows[-1][0]
+
+    def count_of(self, command_id: str, type_: str) -> int:
+        """How many events of a type a command has appended."""
+        return self.conn.execute("SELECT COUNT(*) FROM events WHERE command_id = ? AND type = ?",
+                                 (command_id, type_)).fetchone()[0]
 
     def types(self) -> list[str]:
         """The distinct event types in the log, by a skip scan of the type index (cheap)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from events.types import (
@@ -14,10 +16,10 @@ from events.types import (
     TvShowListed,
 )
 from projections.fold import Envelope, on
-from projections.rows import RowCache, from_json, to_json
+from projections.rows import RowCache, from_json, select_rows, to_json
 from projections.tables import TABLES
 
-_TABLE = {"movie": "movies", "tv": "tv"}
+MEDIA_TABLE = {"movie": "movies", "tv": "tv"}  # a media type's table
 Genre, Movie, Show = TABLES["genres"].row, TABLES["movies"].row, TABLES["tv"].row
 _NO_MEDIA_TYPES = to_json([])
 
@@ -108,8 +110,75 @@ def tv_details(rows: RowCache, env: Envelope, e: TvDetailsRefreshed) -> None:
 @on(CataloguePosterSaved)
 def poster_saved(rows: RowCache, env: Envelope, e: CataloguePosterSaved) -> None:
     """Point a movie or show at its saved poster."""
-    table = _TABLE.get(e.media_type)
+    table = MEDIA_TABLE.get(e.media_type)
     row = rows.get(table, (e.tmdb_id,)) if table else None
     if row is not None:
         row.poster = e.poster
         rows.put(table, (e.tmdb_id,), row)
+
+
+# Named queries: every read of the movies, tv and genres tables goes through these.
+
+@dataclass(frozen=True, slots=True)
+class GenreCounts:
+    """How many genres are known, named, and on each of TMDB's official lists."""
+
+    total: int
+    named: int
+    on_movie_list: int
+    on_tv_list: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """How many titles a table holds, and how many of them hold some piece of data."""
+
+    total: int
+    with_it: int
+
+
+def genres(conn: sqlite3.Connection) -> dict[int, Any]:
+    """Every known genre (a ``Genre`` row) by TMDB id."""
+    return {g.tmdb_id: g for g in select_rows(conn, "genres")}
+
+
+def titles(conn: sqlite3.Connection, media: str, ids: list[int] | None = None) -> list[Any]:
+    """The movies or TV shows held (``Movie``/``Show`` rows) by TMDB id, or only those in ``ids``."""
+    if ids is None:
+        return select_rows(conn, MEDIA_TABLE[media])
+    return select_rows(conn, MEDIA_TABLE[media], f"tmdb_id IN ({','.join('?' * len(ids))})", tuple(ids))
+
+
+def titles_to_refresh(conn: sqlite3.Connection, media: str, *, before: str | None) -> list[Any]:
+    """Titles whose details were never refreshed or refreshed before ``before`` (None: all)."""
+    if before is None:
+        return select_rows(conn, MEDIA_TABLE[media])
+    return select_rows(conn, MEDIA_TABLE[media],
+                       "details_refreshed_at IS NULL OR details_refreshed_at < ?", (before,))
+
+
+def genre_counts(conn: sqlite3.Connection) -> GenreCounts:
+    """Genres known, named, and on the movie and TV lists."""
+    total, named = conn.execute("SELECT COUNT(*), COUNT(name) FROM genres").fetchone()
+    on = {m: conn.execute("SELECT COUNT(*) FROM genres, json_each(genres.media_types) j"
+                          " WHERE j.value = ?", (m,)).fetchone()[0] for m in MEDIA_TABLE}
+    return GenreCounts(total, named, on["movie"], on["tv"])
+
+
+def with_poster(conn: sqlite3.Connection, media: str) -> Held:
+    """Titles of a media type held, and how many have a saved poster."""
+    return Held(*conn.execute(f"SELECT COUNT(*), COUNT(poster) FROM {MEDIA_TABLE[media]}").fetchone())
+
+
+def with_details(conn: sqlite3.Connection, media: str) -> Held:
+    """Titles of a media type held, and how many have had their details refreshed."""
+    return Held(*conn.execute(
+        f"SELECT COUNT(*), COUNT(details_refreshed_at) FROM {MEDIA_TABLE[media]}").fetchone())
+
+
+def posters_in_use(conn: sqlite3.Connection) -> set[str]:
+    """Every poster a DVD, movie or TV show points at (cleanup deletes the other files)."""
+    return {r[0] for r in conn.execute(
+        "SELECT poster FROM dvds WHERE poster IS NOT NULL UNION "
+        "SELECT poster FROM movies WHERE poster IS NOT NULL UNION "
+        "SELECT poster FROM tv WHERE poster IS NOT NULL")}

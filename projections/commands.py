@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from events.types import (
     CommandCancelled,
@@ -17,7 +21,27 @@ from projections.fold import Envelope, on
 from projections.rows import RowCache, to_json
 from projections.tables import TABLES
 
-TERMINAL = ("completed", "failed", "cancelled")
+
+class Status:
+    """A command's status, as the commands table holds it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ItemOutcome:
+    """What became of one item, as ItemProcessed and the command_items table hold it."""
+
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)  # not yet ended: the engine will (re)run it
+TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 Command, CommandItem = TABLES["commands"].row, TABLES["command_items"].row
 
 
@@ -41,7 +65,7 @@ def _finish(rows: RowCache, env: Envelope, command_id: str, status: str, summary
 def requested(rows: RowCache, env: Envelope, e: CommandRequested) -> None:
     """A queued command."""
     rows.put("commands", (e.command_id,), Command(
-        command_id=e.command_id, name=e.name, options=to_json(e.options), status="queued",
+        command_id=e.command_id, name=e.name, options=to_json(e.options), status=Status.QUEUED,
         requested_seq=env.seq, requested_at=env.at, processed=0, updated=0, skipped=0, failed=0,
         cancel_requested=0, last_seq=env.seq))
 
@@ -50,7 +74,7 @@ def requested(rows: RowCache, env: Envelope, e: CommandRequested) -> None:
 def started(rows: RowCache, env: Envelope, e: CommandStarted) -> None:
     """Running, with the number of items selected (a resume keeps the first start time)."""
     if (row := _touch(rows, env, e.command_id)) is not None:
-        row.status, row.started_at, row.total = "running", row.started_at or env.at, e.total
+        row.status, row.started_at, row.total = Status.RUNNING, row.started_at or env.at, e.total
 
 
 @on(ItemProcessed)
@@ -61,11 +85,11 @@ def item_processed(rows: RowCache, env: Envelope, e: ItemProcessed) -> None:
         return
     row.processed += 1
     outcome = e.outcome
-    if outcome == "updated":
+    if outcome == ItemOutcome.UPDATED:
         row.updated += 1
-    elif outcome == "skipped":
+    elif outcome == ItemOutcome.SKIPPED:
         row.skipped += 1
-    elif outcome == "failed":
+    elif outcome == ItemOutcome.FAILED:
         row.failed += 1
     rows.put("command_items", (e.command_id, e.item),
              CommandItem(e.command_id, e.item, outcome, e.reason, env.seq))
@@ -81,37 +105,202 @@ def cancel_requested(rows: RowCache, env: Envelope, e: CommandCancelRequested) -
 @on(CommandCompleted)
 def completed(rows: RowCache, env: Envelope, e: CommandCompleted) -> None:
     """Done, with its summary."""
-    _finish(rows, env, e.command_id, "completed", e.summary)
+    _finish(rows, env, e.command_id, Status.COMPLETED, e.summary)
 
 
 @on(CommandFailed)
 def failed(rows: RowCache, env: Envelope, e: CommandFailed) -> None:
     """Stopped as a whole, with its reason."""
-    if (row := _finish(rows, env, e.command_id, "failed", e.summary)) is not None:
+    if (row := _finish(rows, env, e.command_id, Status.FAILED, e.summary)) is not None:
         row.reason = e.reason
 
 
 @on(CommandCancelled)
 def cancelled(rows: RowCache, env: Envelope, e: CommandCancelled) -> None:
     """Cancelled before it finished."""
-    _finish(rows, env, e.command_id, "cancelled", e.summary)
+    _finish(rows, env, e.command_id, Status.CANCELLED, e.summary)
 
 
-# --- named queries ------------------------------------------------------------------------------
+# Named queries: every read of the commands and command_items tables goes through these.
 
-def command_names(conn: Any) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class Runnable:
+    """A command the engine should run (or resume) next."""
+
+    command_id: str
+    name: str
+    options: dict[str, Any]
+    cancel_requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many items a command has processed, by outcome (resumed runs add up)."""
+
+    processed: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemNote:
+    """One item of a command with the reason it failed or was skipped."""
+
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a command stands as recorded: its status, summary (None until it ends) and reason."""
+
+    status: str
+    summary: dict[str, Any] | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A command's progress, as a follower of a daemon shows it."""
+
+    status: str
+    processed: int
+    total: int | None
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStatus:
+    """One line of ``tracker status`` (fields in the order ``--json`` prints them)."""
+
+    command_id: str
+    name: str
+    status: str
+    options: dict[str, Any]
+    total: int | None
+    processed: int
+    updated: int
+    skipped: int
+    failed: int
+    requested_at: str
+    started_at: str | None
+    finished_at: str | None
+    reason: str | None
+
+
+def canonical(options: dict[str, Any]) -> str:
+    """Options as a stable JSON text, so equal commands compare equal."""
+    return msgspec.json.encode(options, order="sorted").decode()
+
+
+def _options(text: str | None) -> dict[str, Any]:
+    return msgspec.json.decode(text or "{}")
+
+
+def next_runnable(conn: sqlite3.Connection) -> Runnable | None:
+    """An interrupted (running) command first, so it resumes; then the oldest queued one."""
+    row = conn.execute(
+        "SELECT command_id, name, options, cancel_requested FROM commands WHERE status IN (?, ?)"
+        " ORDER BY status = ? DESC, requested_seq LIMIT 1", (*ACTIVE, Status.RUNNING)).fetchone()
+    return None if row is None else Runnable(row[0], row[1], _options(row[2]), bool(row[3]))
+
+
+def status_of(conn: sqlite3.Connection, command_id: str) -> str | None:
+    """The command's status, or None for a command the log does not hold."""
+    row = conn.execute("SELECT status FROM commands WHERE command_id = ?", (command_id,)).fetchone()
+    return row[0] if row else None
+
+
+def equal_active(conn: sqlite3.Connection, name: str, options: dict[str, Any]) -> str | None:
+    """The id of the oldest queued or running command with this name and equal options."""
+    wanted = canonical(options)
+    rows = conn.execute("SELECT command_id, options FROM commands WHERE name = ? AND status IN (?, ?)"
+                        " ORDER BY requested_seq", (name, *ACTIVE))
+    return next((cid for cid, opts in rows if canonical(_options(opts)) == wanted), None)
+
+
+def cancel_requested_running(conn: sqlite3.Connection) -> list[str]:
+    """Ids of running commands someone asked to cancel."""
+    return [r[0] for r in conn.execute(
+        "SELECT command_id FROM commands WHERE status = ? AND cancel_requested = 1", (Status.RUNNING,))]
+
+
+def done_items(conn: sqlite3.Connection, command_id: str) -> set[str]:
+    """Keys of the items a command has already recorded (a resumed run skips them)."""
+    return {r[0] for r in conn.execute("SELECT item FROM command_items WHERE command_id = ?",
+                                       (command_id,))}
+
+
+def counts(conn: sqlite3.Connection, command_id: str) -> Counts:
+    """Items processed so far by outcome (all zero for an unknown command)."""
+    row = conn.execute("SELECT processed, updated, skipped, failed FROM commands WHERE command_id = ?",
+                       (command_id,)).fetchone()
+    return Counts(*row) if row else Counts()
+
+
+def _notes(conn: sqlite3.Connection, command_id: str, outcome: str, limit: int, extra: str = "") -> list[ItemNote]:
+    rows = conn.execute(f"SELECT item, reason FROM command_items WHERE command_id = ? AND outcome = ?"
+                        f"{extra} ORDER BY seq LIMIT ?", (command_id, outcome, limit))
+    return [ItemNote(item, reason) for item, reason in rows]
+
+
+def failures(conn: sqlite3.Connection, command_id: str, *, limit: int = 1000) -> list[ItemNote]:
+    """The command's failed items with their reasons, in the order they were recorded."""
+    return _notes(conn, command_id, ItemOutcome.FAILED, limit)
+
+
+def skips_with_reason(conn: sqlite3.Connection, command_id: str, *, limit: int = 20) -> list[ItemNote]:
+    """The command's skipped items that say why, in the order they were recorded."""
+    return _notes(conn, command_id, ItemOutcome.SKIPPED, limit, " AND reason > ''")
+
+
+def ending(conn: sqlite3.Connection, command_id: str) -> Ending | None:
+    """The command's status, summary and reason; None for a command the log does not hold."""
+    row = conn.execute("SELECT status, summary, reason FROM commands WHERE command_id = ?",
+                       (command_id,)).fetchone()
+    if row is None:
+        return None
+    return Ending(row[0], msgspec.json.decode(row[1]) if row[1] else None, row[2])
+
+
+def progress(conn: sqlite3.Connection, command_id: str) -> Progress | None:
+    """The command's status and item counts so far; None for an unknown command."""
+    row = conn.execute("SELECT status, processed, total, failed FROM commands WHERE command_id = ?",
+                       (command_id,)).fetchone()
+    return None if row is None else Progress(*row)
+
+
+_STATUS_COLUMNS = ", ".join(f.name for f in CommandStatus.__dataclass_fields__.values())
+
+
+def status_rows(conn: sqlite3.Connection, *, recent: int = 10) -> list[CommandStatus]:
+    """Queued and running commands, oldest first, then the ``recent`` latest ended ones."""
+    sql = f"SELECT {_STATUS_COLUMNS} FROM commands WHERE status"
+    active = conn.execute(f"{sql} IN (?, ?) ORDER BY requested_seq", ACTIVE).fetchall()
+    ended = conn.execute(f"{sql} NOT IN (?, ?) ORDER BY requested_seq DESC LIMIT ?",
+                         (*ACTIVE, recent)).fetchall()
+    out = []
+    for row in [*active, *reversed(ended)]:
+        values = list(row)
+        values[3] = _options(values[3])
+        out.append(CommandStatus(*values))
+    return out
+
+
+def command_names(conn: sqlite3.Connection) -> dict[str, str]:
     """Every command's name by its id (for history lines)."""
     return dict(conn.execute("SELECT command_id, name FROM commands").fetchall())
 
 
-def command_exists(conn: Any, command_id: str) -> bool:
+def command_exists(conn: sqlite3.Connection, command_id: str) -> bool:
     """Whether a command with this id was ever requested."""
     return conn.execute("SELECT 1 FROM commands WHERE command_id = ?", (command_id,)).fetchone() is not None
 
 
-def queue_state(conn: Any) -> dict[str, Any]:
+def queue_state(conn: sqlite3.Connection) -> dict[str, Any]:
     """How many commands wait and run, and when the last one ended (None before any did)."""
     queued, running, last_end = conn.execute(
-        "SELECT COUNT(*) FILTER (WHERE status = 'queued'), COUNT(*) FILTER (WHERE status = 'running'),"
-        " MAX(finished_at) FROM commands").fetchone()
+        "SELECT COUNT(*) FILTER (WHERE status = ?), COUNT(*) FILTER (WHERE status = ?),"
+        " MAX(finished_at) FROM commands", ACTIVE).fetchone()
     return {"queue_depth": queued, "running": running, "last_command_end": last_end}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from events.types import (
     DvdAdded,
@@ -22,7 +25,7 @@ from events.types import (
     DvdUkCertificationNormalized,
 )
 from projections.fold import Envelope, on
-from projections.rows import RowCache, from_json, to_json
+from projections.rows import RowCache, from_json, select_rows, to_json
 from projections.tables import TABLES
 
 Dvd = TABLES["dvds"].row
@@ -190,15 +193,10 @@ def removed(rows: RowCache, env: Envelope, e: DvdRemoved) -> None:
 _LIVE = "removed_at IS NULL"
 
 
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    cols = [c[0] for c in cursor.description]
-    return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
-
-
 def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
     """One DVD's whole row (removed ones too), JSON columns as text; None when unknown."""
-    rows = _dicts(conn.execute("SELECT * FROM dvds WHERE id = ?", (dvd_id,)))
-    return rows[0] if rows else None
+    rows = select_rows(conn, "dvds", "id = ?", (dvd_id,))
+    return msgspec.structs.asdict(rows[0]) if rows else None
 
 
 def decoded(row: dict[str, Any]) -> dict[str, Any]:
@@ -212,15 +210,11 @@ def live_dvds(conn: sqlite3.Connection, condition: str = "1", params: tuple = ()
 
     ``ids``: only these DVDs (``--dvd``). ``condition`` is SQL over the dvds columns.
     """
-    where, args = [_LIVE, f"({condition})"], list(params)
     if ids is not None:
         ids = list(ids)
-        where.append(f"id IN ({', '.join('?' * len(ids))})")
-        args.extend(ids)
-    sql = f"SELECT * FROM dvds WHERE {' AND '.join(where)} ORDER BY id"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return _dicts(conn.execute(sql, args))
+        condition = f"({condition}) AND id IN ({', '.join('?' * len(ids))})"
+        params = (*params, *ids)
+    return [msgspec.structs.asdict(r) for r in _live(conn, condition, params, limit)]
 
 
 def not_in_collection(conn: sqlite3.Connection, ids: Iterable[int]) -> list[int]:
@@ -249,3 +243,90 @@ def added_by(conn: sqlite3.Connection, command_id: str) -> list[tuple[int, str, 
     """(id, title, year) of the DVDs a command added, in order."""
     return conn.execute("SELECT id, title, year FROM dvds WHERE added_by = ? ORDER BY id",
                         (command_id,)).fetchall()
+
+
+_MISSING_DETAIL = " OR ".join(f"{f} IS NULL" for f in DETAIL_FIELDS)
+
+
+def _live(conn: sqlite3.Connection, condition: str, params: tuple = (), limit: int | None = None) -> list[Any]:
+    """``Dvd`` rows of the collection (not removed) meeting ``condition``, by id, the first ``limit``."""
+    return select_rows(conn, "dvds", f"{_LIVE} AND ({condition})", params, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldKeys:
+    """What identifies the DVDs already held, for duplicate checks when adding."""
+
+    tmdb_ids: set[int]
+    imdb_ids: set[str]
+    title_years: set[tuple[str, int | None]]  # (case-folded title, year)
+
+
+@dataclass(frozen=True, slots=True)
+class DvdCounts:
+    """How many DVDs there are, and how many hold each kind of data."""
+
+    total: int
+    with_tmdb_id: int
+    with_imdb_id: int
+    with_details: int
+    with_poster: int
+    with_torrents: int
+
+
+def without_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+    """DVDs without a TMDB id, by id (match-tmdb-ids)."""
+    return _live(conn, "tmdb_id IS NULL", limit=limit)
+
+
+def without_imdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+    """DVDs with a TMDB id whose IMDb id was never looked up, by id (populate-imdb-ids)."""
+    return _live(conn, "tmdb_id IS NOT NULL AND imdb_id IS NULL", limit=limit)
+
+
+def with_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+    """Every DVD with a TMDB id, by id."""
+    return _live(conn, "tmdb_id IS NOT NULL", limit=limit)
+
+
+def missing_details(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+    """DVDs with a TMDB id missing a detail field, or a poster TMDB has and we have not saved."""
+    return _live(conn, f"tmdb_id IS NOT NULL AND ({_MISSING_DETAIL} OR (poster IS NULL"
+                 " AND (tmdb_poster_path IS NULL OR tmdb_poster_path != '')))", limit=limit)
+
+
+def with_imdb_id(conn: sqlite3.Connection, *, added_since: str | None = None,
+                 limit: int | None = None) -> list[Any]:
+    """DVDs with an IMDb id; with ``added_since``, only those added since then or never checked."""
+    if added_since is None:
+        return _live(conn, "imdb_id > ''", limit=limit)
+    return _live(conn, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
+                 (added_since,), limit=limit)
+
+
+def with_uppercase_certification(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+    """DVDs whose UK certificate has upper-case letters, by id."""
+    return _live(conn, "uk_certification != lower(uk_certification)", limit=limit)
+
+
+def held_keys(conn: sqlite3.Connection) -> HeldKeys:
+    """The TMDB ids, IMDb ids and (title, year) pairs of every DVD held."""
+    return HeldKeys(
+        {r[0] for r in conn.execute(f"SELECT tmdb_id FROM dvds WHERE {_LIVE} AND tmdb_id IS NOT NULL")},
+        {r[0] for r in conn.execute(f"SELECT imdb_id FROM dvds WHERE {_LIVE} AND imdb_id > ''")},
+        {(t.casefold(), y) for _, t, y in titles_and_years(conn)})
+
+
+def fields_held(conn: sqlite3.Connection, fields: tuple[str, ...]) -> tuple[int, dict[str, int]]:
+    """How many DVDs have a TMDB id, and how many of those hold each of ``fields``."""
+    row = conn.execute("SELECT COUNT(*), " + ", ".join(f"COUNT({f})" for f in fields)
+                       + f" FROM dvds WHERE {_LIVE} AND tmdb_id IS NOT NULL").fetchone()
+    return row[0], dict(zip(fields, row[1:], strict=True))
+
+
+def counts(conn: sqlite3.Connection) -> DvdCounts:
+    """How many DVDs there are and how many hold ids, details, a poster, torrents."""
+    return DvdCounts(*conn.execute(
+        "SELECT COUNT(*), COUNT(tmdb_id), COUNT(CASE WHEN imdb_id > '' THEN 1 END),"
+        " COUNT(details_refreshed_at), COUNT(poster), COUNT(CASE WHEN torrents > '[]' THEN 1 END)"
+        f" FROM dvds WHERE {_LIVE}").fetchone())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 from events.types import OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen, WatchProvidersChecked
+from projections.catalogue import MEDIA_TABLE, Held
 from projections.fold import Envelope, on
-from projections.rows import RowCache
+from projections.rows import RowCache, select_rows
 from projections.tables import TABLES
 
 Provider, Offer = TABLES["providers"].row, TABLES["availability"].row
-_TABLE = {"movie": "movies", "tv": "tv"}
 
 
 @on(ProviderSeen)
@@ -46,8 +49,37 @@ def offer_removed(rows: RowCache, env: Envelope, e: OfferRemoved) -> None:
 @on(WatchProvidersChecked)
 def providers_checked(rows: RowCache, env: Envelope, e: WatchProvidersChecked) -> None:
     """When a movie's or show's offers were last checked."""
-    table = _TABLE.get(e.media_type)
+    table = MEDIA_TABLE.get(e.media_type)
     row = rows.get(table, (e.tmdb_id,)) if table else None
     if row is not None:
         row.providers_checked_at = env.at
         rows.put(table, (e.tmdb_id,), row)
+
+
+# Named queries: every read of the providers and availability tables goes through these.
+
+def by_id(conn: sqlite3.Connection) -> dict[int, Any]:
+    """Every known provider (a ``Provider`` row) by provider id, in id order."""
+    return {p.provider_id: p for p in select_rows(conn, "providers")}
+
+
+def offers_held(conn: sqlite3.Connection, media: str, tmdb_id: int,
+                regions: list[str] | None = None) -> set[tuple[str, str, int]]:
+    """A title's offers as (region, offer type, provider id), within ``regions`` if given."""
+    sql = ("SELECT region, offer_type, provider_id FROM availability"
+           " WHERE media_type = ? AND tmdb_id = ?")
+    params: tuple = (media, tmdb_id)
+    if regions:
+        sql += f" AND region IN ({','.join('?' * len(regions))})"
+        params += tuple(regions)
+    return set(conn.execute(sql, params).fetchall())
+
+
+def offer_count(conn: sqlite3.Connection) -> int:
+    """How many offers are held."""
+    return conn.execute("SELECT COUNT(*) FROM availability").fetchone()[0]
+
+
+def with_logo(conn: sqlite3.Connection) -> Held:
+    """Providers known, and how many have a saved logo."""
+    return Held(*conn.execute("SELECT COUNT(*), COUNT(logo) FROM providers").fetchone())

@@ -30,6 +30,16 @@ def from_json(text: str | None) -> Any:
     return None if text is None else _json_decode(text)
 
 
+def select_rows(conn: sqlite3.Connection, table: str, where: str = "1", params: tuple = (), *,
+                limit: int | None = None) -> list[Any]:
+    """Rows of a read table (its row structs) matching ``where``, by key, the first ``limit``."""
+    t = TABLES[table]
+    sql = f"SELECT {', '.join(t.columns)} FROM {table} WHERE {where} ORDER BY {', '.join(t.key)}"
+    if limit:
+        sql, params = sql + " LIMIT ?", (*params, limit)
+    return [t.row(*r) for r in conn.execute(sql, params)]
+
+
 class RowCache:
     """Rows (``Table.row`` structs) by table and key; ``None`` marks a missing or deleted row."""
 

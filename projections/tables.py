@@ -106,6 +106,16 @@ def create_indexes(conn: sqlite3.Connection) -> None:
             conn.execute(index)
 
 
+def row_count(conn: sqlite3.Connection, name: str) -> int:
+    """How many rows a read table holds."""
+    return conn.execute(f"SELECT COUNT(*) FROM {TABLES[name].name}").fetchone()[0]
+
+
+def all_rows(conn: sqlite3.Connection, name: str) -> list[tuple]:
+    """Every row of a read table as a tuple of its columns in order (verify compares these)."""
+    return conn.execute(f"SELECT {', '.join(TABLES[name].columns)} FROM {name}").fetchall()
+
+
 def drop_tables(conn: sqlite3.Connection) -> None:
     """Drop every read table: they are disposable and rebuilt by replay."""
     for name in TABLES:

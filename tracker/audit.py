@@ -6,13 +6,16 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from events.types import CommandCancelled, CommandCancelRequested
-from projections.tables import TABLES
+from projections import commands as command_table
+from projections.commands import ACTIVE, Status
+from projections.tables import TABLES, all_rows
 from tracker.db import Database, decode_record
 from tracker.errors import StoreError, TrackerError, UsageError
 
@@ -22,20 +25,9 @@ MAX_DIFFERENCES = 50
 def history(db: Database, *, command_id: str | None = None, dvd_id: int | None = None,
             types: list[str] | None = None, since: str | None = None) -> Iterator[dict[str, Any]]:
     """Stream the log, filtered, as dicts with seq, type, at, command_id, subject and data."""
-    clauses, params = [], []
-    if command_id:
-        clauses.append("command_id = ?")
-        params.append(command_id)
-    if dvd_id is not None:
-        clauses.append("subject = ?")
-        params.append(f"dvd:{dvd_id}")
-    if types:
-        clauses.append(f"type IN ({', '.join('?' * len(types))})")
-        params.extend(types)
-    if since:
-        clauses.append("at >= ?")
-        params.append(since)
-    for rec in db.store.read(where=" AND ".join(clauses), params=tuple(params)):
+    records = db.store.read(command_id=command_id or None, types=types or (), since_at=since or None,
+                            subject=None if dvd_id is None else f"dvd:{dvd_id}")
+    for rec in records:
         decode_record(rec)  # refuse rows this version cannot read, rather than print them raw
         yield {"seq": rec.seq, "type": rec.type, "at": rec.at, "command_id": rec.command_id,
                "subject": rec.subject, "data": msgspec.json.decode(rec.data)}
@@ -64,10 +56,8 @@ def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> int
 
 
 def _table_rows(conn: sqlite3.Connection, name: str) -> dict[tuple, tuple]:
-    t = TABLES[name]
-    key_idx = [t.columns.index(k) for k in t.key]
-    rows = conn.execute(f"SELECT {', '.join(t.columns)} FROM {name}").fetchall()
-    return {tuple(r[i] for i in key_idx): r for r in rows}
+    key_idx = [TABLES[name].columns.index(k) for k in TABLES[name].key]
+    return {tuple(r[i] for i in key_idx): r for r in all_rows(conn, name)}
 
 
 def verify(db: Database) -> list[str]:
@@ -101,31 +91,20 @@ def verify(db: Database) -> list[str]:
 
 
 def status_rows(db: Database, *, recent: int = 10) -> list[dict[str, Any]]:
-    """Queued and running commands, then the most recent finished ones."""
-    cols = ("command_id", "name", "status", "options", "total", "processed", "updated",
-            "skipped", "failed", "requested_at", "started_at", "finished_at", "reason")
-    sql = f"SELECT {', '.join(cols)} FROM commands"
-    active = db.conn.execute(sql + " WHERE status IN ('queued', 'running') ORDER BY requested_seq").fetchall()
-    done = db.conn.execute(sql + " WHERE status NOT IN ('queued', 'running')"
-                           " ORDER BY requested_seq DESC LIMIT ?", (recent,)).fetchall()
-    out = []
-    for row in [*active, *reversed(done)]:
-        item = dict(zip(cols, row, strict=True))
-        item["options"] = msgspec.json.decode(item["options"] or "{}")
-        out.append(item)
-    return out
+    """Queued and running commands, then the most recent finished ones, as ``--json`` prints them."""
+    return [asdict(row) for row in command_table.status_rows(db.conn, recent=recent)]
 
 
 def cancel(db: Database, command_id: str) -> str:
     """Ask a queued or running command to stop; a queued one is cancelled at once. Its new status."""
     with db.atomic():
-        row = db.conn.execute("SELECT status FROM commands WHERE command_id = ?", (command_id,)).fetchone()
-        if row is None:
+        status = command_table.status_of(db.conn, command_id)
+        if status is None:
             raise UsageError(f"cancel: no command {command_id!r} (see tracker status)")
-        if row[0] not in ("queued", "running"):
-            raise TrackerError(f"cancel: command {command_id} is already {row[0]}")
+        if status not in ACTIVE:
+            raise TrackerError(f"cancel: command {command_id} is already {status}")
         events: list[Any] = [CommandCancelRequested(command_id=command_id)]
-        if row[0] == "queued":
+        if status == Status.QUEUED:
             events.append(CommandCancelled(command_id=command_id))
         db.record(events, command_id)
-    return "cancelled" if row[0] == "queued" else "cancelling"
+    return Status.CANCELLED if status == Status.QUEUED else "cancelling"

@@ -83,6 +83,10 @@ class Database:
         """Close the connection."""
         self.conn.close()
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits (a cheap check for new work)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
     def __enter__(self) -> Database:
         return self
 

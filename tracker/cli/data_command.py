@@ -16,10 +16,6 @@ from tracker.engine.submit import Submission, run_in_process, validated
 
 def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
     """Validate, run (here, via the engine, or queued), print the summary; 0, or 1 if any failed."""
-    sub = Submission(args.command, command_options(args), dry_run=args.dry_run,
-                     enqueue=getattr(args, "enqueue", False))
-    options = validated(settings, sub)
-    cmd = COMMANDS[args.command]
     progress = output.Progress(args.command)
     verbose_out = sys.stderr if args.json else sys.stdout
 
@@ -29,8 +25,11 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
             progress.close()
             print(output.item_line(item, outcome), file=verbose_out)
 
-    sub.on_item = on_item
-    sub.extra["verbose"] = args.verbose
+    sub = Submission(args.command, command_options(args), dry_run=args.dry_run,
+                     enqueue=getattr(args, "enqueue", False), verbose=args.verbose,
+                     on_item=on_item)
+    options = validated(settings, sub)
+    cmd = COMMANDS[args.command]
     try:
         if args.dry_run:
             summary = asyncio.run(_in_process(settings, sub, options, network=cmd.network))

@@ -7,11 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
+from projections import badges, dvds, providers
+from projections import commands as command_table
+from projections.tables import row_count
 from tracker.cli import output
 from tracker.commands import COMMANDS
-from tracker.commands.badges import earned
 from tracker.config import DEFAULT_HTTP, Settings, load_settings
 from tracker.db import Database
 from tracker.engine.engine import run_engine
@@ -42,33 +42,30 @@ async def run_step(settings: Settings, name: str, options: dict[str, Any]) -> di
         command_id, _ = enqueue(db, name, options)
     await run_engine(settings, until=command_id)
     with Database(settings.db_path) as db:
-        status, summary, reason = db.conn.execute(
-            "SELECT status, summary, reason FROM commands WHERE command_id = ?", (command_id,)).fetchone()
-    result = msgspec.json.decode(summary) if summary else {"command": name, "command_id": command_id}
-    result.update(status=status, reason=reason)
+        end = command_table.ending(db.conn, command_id)
+    assert end is not None  # queued just above
+    result = end.summary if end.summary is not None else {"command": name, "command_id": command_id}
+    result.update(status=end.status, reason=end.reason)
     return result
 
 
 def collection_summary(db: Database) -> list[dict[str, Any]]:
     """What the workflow built: one row per thing counted."""
-    q = lambda sql: db.conn.execute(sql).fetchone()[0]  # noqa: E731
-    return [
-        {"what": "DVDs", "count": q("SELECT COUNT(*) FROM dvds")},
-        {"what": "  with a TMDB id", "count": q("SELECT COUNT(tmdb_id) FROM dvds")},
-        {"what": "  with an IMDb id", "count": q("SELECT COUNT(*) FROM dvds WHERE imdb_id > ''")},
-        {"what": "  with details", "count": q("SELECT COUNT(details_refreshed_at) FROM dvds")},
-        {"what": "  with a poster", "count": q("SELECT COUNT(poster) FROM dvds")},
-        {"what": "  with torrents on YTS", "count": q("SELECT COUNT(*) FROM dvds WHERE torrents > '[]'")},
-        {"what": "movies", "count": q("SELECT COUNT(*) FROM movies")},
-        {"what": "TV shows", "count": q("SELECT COUNT(*) FROM tv")},
-        {"what": "genres", "count": q("SELECT COUNT(*) FROM genres")},
-        {"what": "providers", "count": q("SELECT COUNT(*) FROM providers")},
-        {"what": "  with a logo", "count": q("SELECT COUNT(logo) FROM providers")},
-        {"what": "offers", "count": q("SELECT COUNT(*) FROM availability")},
-        {"what": "badges", "count": q("SELECT COUNT(*) FROM badges")},
-        {"what": "  earned by the collection", "count": sum(b["earned"] for b in earned(db.conn))},
-        {"what": "events in the log", "count": q("SELECT COUNT(*) FROM events")},
+    conn = db.conn
+    dvd = dvds.counts(conn)
+    logos = providers.with_logo(conn)
+    counted = [
+        ("DVDs", dvd.total), ("  with a TMDB id", dvd.with_tmdb_id),
+        ("  with an IMDb id", dvd.with_imdb_id), ("  with details", dvd.with_details),
+        ("  with a poster", dvd.with_poster), ("  with torrents on YTS", dvd.with_torrents),
+        ("movies", row_count(conn, "movies")), ("TV shows", row_count(conn, "tv")),
+        ("genres", row_count(conn, "genres")),
+        ("providers", logos.total), ("  with a logo", logos.with_it),
+        ("offers", row_count(conn, "availability")), ("badges", row_count(conn, "badges")),
+        ("  earned by the collection", sum(b.earned for b in badges.earned(conn))),
+        ("events in the log", db.store.count()),
     ]
+    return [{"what": what, "count": count} for what, count in counted]
 
 
 async def _demo(home: Path) -> int:

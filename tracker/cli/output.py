@@ -51,7 +51,7 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None
 
 def item_line(item: Item, outcome: Outcome) -> str:
     """One verbose line: the item, its outcome, and each changed field old -> new."""
-    head = f"{item.key}: {outcome.outcome}"
+    head = f"{item.key}: {outcome.kind}"
     if outcome.reason:
         head += f" ({outcome.reason})"
     changes = "; ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in outcome.changes.items())
@@ -78,7 +78,7 @@ class Progress:
     def item(self, _item: Item, outcome: Outcome) -> None:
         """Count one finished item and redraw at most ten times a second."""
         self.done += 1
-        self.failed += outcome.outcome == FAILED
+        self.failed += outcome.kind == FAILED
         self.draw()
 
     def set(self, done: int, total: int | None, failed: int = 0) -> None:

@@ -6,14 +6,16 @@ import asyncio
 import sys
 from typing import Any
 
-import aiosqlite
 import msgspec
 
+from events.types import ItemProcessed
+from projections import commands as command_table
+from projections.commands import ACTIVE, TERMINAL, Status
 from tracker.cli.output import Progress, item_line
 from tracker.commands.base import Item, Outcome
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.engine.engine import TERMINAL, run_engine
+from tracker.engine.engine import run_engine
 from tracker.engine.lock import EngineLock
 from tracker.engine.submit import Submission, enqueue
 from tracker.errors import EngineBusy, TrackerError
@@ -27,7 +29,7 @@ def submit(settings: Settings, sub: Submission, options: dict[str, Any], *,
     with Database(settings.db_path) as db:
         command_id, fresh = enqueue(db, sub.name, options)
     if sub.enqueue:
-        note = "queued" if fresh else "already queued or running"
+        note = Status.QUEUED if fresh else "already queued or running"
         print(msgspec.json.encode({"command_id": command_id, "status": note}).decode()
               if as_json else f"{command_id} {note}")
         return None
@@ -47,27 +49,26 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
     while True:
         try:
             await run_engine(settings, until=command_id, on_item=on_item, on_total=on_total)
-            return await _outcome(settings, command_id)
+            return _outcome(settings, command_id)
         except EngineBusy:
             print(f"a daemon is running: following command {command_id}", file=sys.stderr)
-        if await follow(settings, command_id, progress, verbose=sub.extra.get("verbose", False)):
-            return await _outcome(settings, command_id)
+        if await follow(settings, command_id, progress, verbose=sub.verbose):
+            return _outcome(settings, command_id)
         print("the daemon stopped before the command ended: running it here", file=sys.stderr)
 
 
-async def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
+def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
     """The command's summary and status as recorded, or why it did not finish."""
-    async with aiosqlite.connect(settings.db_path) as conn:
-        row = await (await conn.execute(
-            "SELECT status, summary, reason FROM commands WHERE command_id = ?", (command_id,))).fetchone()
-    status, summary, reason = row
-    if status in ("queued", "running"):
+    with Database(settings.db_path) as db:
+        end = command_table.ending(db.conn, command_id)
+    assert end is not None  # the command was queued before it ran
+    if end.status in ACTIVE:
         raise TrackerError(f"interrupted; command {command_id} resumes on the next run "
                            "(tracker daemon --until-idle)")
-    result = msgspec.json.decode(summary) if summary else {"command_id": command_id}
-    result["status"] = status
-    if status == "failed":
-        raise TrackerError(f"command {command_id} failed: {reason}")
+    result = end.summary if end.summary is not None else {"command_id": command_id}
+    result["status"] = end.status
+    if end.status == Status.FAILED:
+        raise TrackerError(f"command {command_id} failed: {end.reason}")
     return result
 
 
@@ -76,16 +77,14 @@ async def follow(settings: Settings, command_id: str, progress: Progress, *,
     """Watch a daemon run the command until it ends (True) or the daemon goes away (False)."""
     last_seq = 0
     lock = EngineLock(settings.db_path)
-    async with aiosqlite.connect(settings.db_path, timeout=30) as conn:
+    with Database(settings.db_path) as db:
         while True:
-            row = await (await conn.execute(
-                "SELECT status, processed, total, failed FROM commands WHERE command_id = ?",
-                (command_id,))).fetchone()
-            status, processed, total, failed = row
-            progress.set(processed, total, failed)
+            now = command_table.progress(db.conn, command_id)
+            assert now is not None  # the command was queued before it was followed
+            progress.set(now.processed, now.total, now.failed)
             if verbose:
-                last_seq = await _print_items(conn, command_id, last_seq, progress)
-            if status in TERMINAL:
+                last_seq = _print_items(db, command_id, last_seq, progress)
+            if now.status in TERMINAL:
                 break
             if not lock.held_elsewhere():
                 progress.close()
@@ -95,15 +94,11 @@ async def follow(settings: Settings, command_id: str, progress: Progress, *,
     return True
 
 
-async def _print_items(conn: aiosqlite.Connection, command_id: str, after: int, progress: Progress) -> int:
+def _print_items(db: Database, command_id: str, after: int, progress: Progress) -> int:
     """Print the items the daemon finished since ``after``; the last seq seen."""
-    rows = await (await conn.execute(
-        "SELECT seq, data FROM events WHERE command_id = ? AND type = 'ItemProcessed' AND seq > ?"
-        " ORDER BY seq", (command_id, after))).fetchall()
-    for seq, data in rows:
-        d = msgspec.json.decode(data)
+    for rec, e in db.events(command_id=command_id, types=(ItemProcessed.__name__,), after_seq=after):
+        assert isinstance(e, ItemProcessed)
         progress.close()
-        print(item_line(Item(d["item"]), Outcome(d["outcome"], reason=d.get("reason", ""),
-                                                   changes=d.get("changes", {}))))
-        after = seq
+        print(item_line(Item(e.item), Outcome(e.outcome, reason=e.reason, changes=e.changes)))
+        after = rec.seq
     return after

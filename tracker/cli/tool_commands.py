@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag, positive_int
@@ -13,9 +14,9 @@ from tracker.errors import UsageError
 
 def badges(args: argparse.Namespace, settings: Settings) -> int:
     """Which badges the collection has earned, and progress towards the rest."""
-    from tracker.commands.badges import earned
+    from projections.badges import earned
     with open_database(settings.db_path, must_exist=False) as db:
-        rows = earned(db.conn)
+        rows = [asdict(badge) for badge in earned(db.conn)]
     if output.rows_or_empty(rows, args.json, "no badges yet: run tracker create-initial-badges"):
         return 0
     for row in rows:

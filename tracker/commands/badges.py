@@ -1,12 +1,12 @@
-"""The predefined achievement badges, how a collection is measured against them, and their command."""
+"""The predefined achievement badges and the command that creates them."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from events.types import BadgeCreated
+from projections import badges as badge_table
 from tracker.commands.base import SKIPPED, UPDATED, Command, Item, Outcome, Run
 
 
@@ -45,49 +45,6 @@ BADGES: tuple[Badge, ...] = (
 )
 
 
-def _genre_count(name: str) -> str:
-    return ("SELECT COUNT(*) FROM dvds WHERE EXISTS (SELECT 1 FROM json_each(dvds.genres)"
-            f" WHERE lower(value) = '{name}')")
-
-
-MEASURES: dict[str, str] = {
-    "dvds_owned": "SELECT COUNT(*) FROM dvds",
-    "genres_collected": "SELECT COUNT(DISTINCT lower(j.value)) FROM dvds, json_each(dvds.genres) j"
-                        " WHERE dvds.genres IS NOT NULL",
-    "genre_horror": _genre_count("horror"),
-    "genre_science_fiction": _genre_count("science fiction"),
-    "genre_animation": _genre_count("animation"),
-    "rated_8_plus": "SELECT COUNT(*) FROM dvds WHERE rating >= 8.0",
-    "votes_10000_plus": "SELECT COUNT(*) FROM dvds WHERE vote_count >= 10000",
-    # several directors are stored joined with ", "; each counts
-    "directors_collected": "WITH RECURSIVE split(rest, one) AS ("
-                           " SELECT director || ', ', NULL FROM dvds WHERE director > ''"
-                           " UNION ALL SELECT substr(rest, instr(rest, ', ') + 2),"
-                           " substr(rest, 1, instr(rest, ', ') - 1) FROM split WHERE rest > '')"
-                           " SELECT COUNT(DISTINCT one) FROM split WHERE one > ''",
-    "decades_collected": "SELECT COUNT(DISTINCT year / 10) FROM dvds WHERE year IS NOT NULL",
-}
-
-
-def measure(conn: sqlite3.Connection, requirement_type: str) -> int | None:
-    """How far the collection is along a requirement, or None for an unknown requirement."""
-    sql = MEASURES.get(requirement_type)
-    return None if sql is None else int(conn.execute(sql).fetchone()[0])
-
-
-def earned(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every badge in the badges table with the collection's progress and whether it is earned."""
-    rows = conn.execute("SELECT name, description, badge_type, rarity, icon, requirement_count,"
-                        " requirement_type FROM badges ORDER BY badge_type, requirement_count, name")
-    out = []
-    for name, desc, btype, rarity, icon, count, rtype in rows.fetchall():
-        progress = measure(conn, rtype)
-        out.append({"name": name, "description": desc, "badge_type": btype, "rarity": rarity,
-                    "icon": icon, "requirement_count": count, "requirement_type": rtype,
-                    "progress": progress, "earned": progress is not None and progress >= count})
-    return out
-
-
 class CreateInitialBadges(Command):
     """create-initial-badges: the predefined badges, idempotent."""
 
@@ -102,6 +59,6 @@ class CreateInitialBadges(Command):
     async def process(self, run: Run, item: Item) -> Outcome:
         """Create a badge unless one of that name exists."""
         badge: Badge = item.payload
-        if run.db.conn.execute("SELECT 1 FROM badges WHERE name = ?", (badge.name,)).fetchone():
+        if badge_table.exists(run.db.conn, badge.name):
             return Outcome(SKIPPED, reason="exists")
         return Outcome(UPDATED, [BadgeCreated(**badge._asdict())], changes={"badge": [None, badge.name]})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from events.types import Event
+from projections.commands import ItemOutcome
 from tracker.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from tracker.config import Settings
     from tracker.db import Database
 
-UPDATED, SKIPPED, FAILED = "updated", "skipped", "failed"
+UPDATED, SKIPPED, FAILED = ItemOutcome.UPDATED, ItemOutcome.SKIPPED, ItemOutcome.FAILED
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ class Item:
 
 @dataclass
 class Outcome:
-    """What processing one item produced: its events, its outcome and field changes."""
+    """What processing one item produced: its kind (UPDATED, SKIPPED, FAILED), events, changes."""
 
-    outcome: str
+    kind: str
     events: list[Event] = field(default_factory=list)
     reason: str = ""
     changes: dict[str, list[Any]] = field(default_factory=dict)
@@ -50,7 +51,10 @@ class Outcome:
 
 @dataclass
 class Run:
-    """Everything a command needs while running: its options, the database, the clients."""
+    """Everything a command needs while running: its options, the database, the clients.
+
+    ``state`` is what the command's ``prepare`` returned: its own small dataclass, or None.
+    """
 
     command_id: str
     name: str
@@ -59,7 +63,12 @@ class Run:
     db: Database
     dry_run: bool = False
     clients: Clients | None = None
-    scratch: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+
+    @property
+    def limit(self) -> int | None:
+        """The run's --limit (at most this many items), or None for every item."""
+        return self.options.get("limit") or None
 
 
 class Command:
@@ -79,8 +88,9 @@ class Command:
         """Check options before anything is written; raise UsageError (exit 2) if bad."""
         return options
 
-    def prepare(self, run: Run) -> None:
-        """Set up per-run state (counters, caches) before items are selected."""
+    def prepare(self, run: Run) -> Any:
+        """The command's per-run state (a dataclass, kept as ``run.state``), before selecting."""
+        return None
 
     def select(self, run: Run) -> Iterable[Item]:
         """The items to process, in order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from events.types import (
     TvDetailsRefreshed,
     TvShowListed,
 )
+from projections import catalogue
+from projections.catalogue import MEDIA_TABLE
 from tracker.clients.tmdb_terms import MAX_LIST_PAGE, MEDIA_TYPES, POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import ApiError, UnsafePath, UsageError
@@ -27,7 +30,6 @@ if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a co
 
 RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
 DEFAULT_PAGES = 5
-TABLE = {"movie": "movies", "tv": "tv"}
 MEDIA_CHOICES = ("movie", "tv", "both")
 
 
@@ -49,35 +51,54 @@ def check_media_type(options: dict[str, Any]) -> None:
         raise UsageError(f"--media-type must be one of {', '.join(MEDIA_CHOICES)}")
 
 
-def rows(run: Run, table: str, where: str = "1", params: tuple = ()) -> list[dict[str, Any]]:
-    """Rows of a read table as dicts, by key."""
-    key = "provider_id" if table == "providers" else "tmdb_id"
-    cur = run.db.conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY {key}", params)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
 def json_list(text: str | None) -> list[Any]:
     """A JSON list column as a list ([] when null)."""
     return msgspec.json.decode(text) if text else []
 
 
-def event_count(db: Any, command_id: str, type_: str) -> int:
-    """How many events of a type a command has appended (a dry run counts its own, uncommitted)."""
-    return db.conn.execute("SELECT COUNT(*) FROM events WHERE command_id = ? AND type = ?",
-                           (command_id, type_)).fetchone()[0]
+def as_dict(row: Any) -> dict[str, Any]:
+    """A table row's columns by name (to diff against new values)."""
+    return {} if row is None else msgspec.structs.asdict(row)
 
 
-async def save_once(run: Run, api_path: str, dest_dir: Any, size: str) -> str:
+@dataclass
+class Downloads:
+    """Run state of the commands that save images: each file's download, started once a run."""
+
+    started: dict[tuple[str, str], asyncio.Future[str]] = field(default_factory=dict)
+
+
+async def save_once(run: Run, downloads: Downloads, api_path: str, dest_dir: Any, size: str) -> str:
     """``save_image``, downloading a file once a run even when several items name it at once."""
     # TMDB gives some providers (and titles) the same image file: without this, two concurrent
     # items would both find it missing on disk and fetch it twice.
-    tasks: dict[tuple[str, str], asyncio.Future[str]] = run.scratch.setdefault("downloads", {})
     key = (str(dest_dir), api_path)
-    if key not in tasks:
-        tasks[key] = asyncio.ensure_future(
+    if key not in downloads.started:
+        downloads.started[key] = asyncio.ensure_future(
             run.clients.save_image(api_path, dest_dir, size=size, dry_run=run.dry_run))
-    return await tasks[key]
+    return await downloads.started[key]
+
+
+def merged(outcomes: Iterable[Outcome], events: list[Event], changes: dict[str, list[Any]]) -> Outcome:
+    """One item's outcome from its own events and changes plus its parts' (failed if any failed)."""
+    failures = []
+    for part in outcomes:
+        events.extend(part.events)
+        changes.update(part.changes)
+        if part.kind == FAILED:
+            failures.append(part.reason)
+    if failures:
+        return Outcome(FAILED, events, reason="; ".join(failures), changes=changes)
+    return Outcome(UPDATED if changes else SKIPPED, events,
+                   reason="" if changes else "no change", changes=changes)
+
+
+@dataclass
+class ListPages(Downloads):
+    """populate-db's run state: per list, a gate held until its first page has answered."""
+
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    last_page: dict[str, int] = field(default_factory=dict)
 
 
 class PopulateGenres(TmdbCommand):
@@ -96,17 +117,17 @@ class PopulateGenres(TmdbCommand):
         """Name each genre whose name or list membership is new."""
         media = item.payload
         genres = await run.clients.tmdb.genres(media)
-        known = {r["tmdb_id"]: r for r in rows(run, "genres")}
+        known = catalogue.genres(run.db.conn)
         events: list[Event] = []
         changes: dict[str, list[Any]] = {}
         for g in genres:
-            row = known.get(g.id) or {}
-            types = json_list(row.get("media_types"))
-            if row.get("name") == g.name and media in types:
+            row = known.get(g.id)
+            types = json_list(row.media_types) if row else []
+            if row and row.name == g.name and media in types:
                 continue
             events.append(GenreNamed(tmdb_id=g.id, name=g.name, media_type=media))
             new_types = sorted({*types, media})
-            changes[f"genre:{g.id}"] = [f"{row.get('name')} {types}" if row else None,
+            changes[f"genre:{g.id}"] = [f"{row.name} {types}" if row else None,
                                         f"{g.name} {new_types}"]
         if not events:
             return Outcome(SKIPPED, reason="no change")
@@ -114,11 +135,7 @@ class PopulateGenres(TmdbCommand):
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """How many genres are known, named, and on each list."""
-        total, named = db.conn.execute("SELECT COUNT(*), COUNT(name) FROM genres").fetchone()
-        on = {m: db.conn.execute("SELECT COUNT(*) FROM genres, json_each(genres.media_types) j"
-                                 " WHERE j.value = ?", (m,)).fetchone()[0] for m in MEDIA_TYPES}
-        return {"genres": {"total": total, "named": named, "on_movie_list": on["movie"],
-                           "on_tv_list": on["tv"]}}
+        return {"genres": asdict(catalogue.genre_counts(db.conn))}
 
 
 def _listing(media: str, entry: ListItem) -> dict[str, Any]:
@@ -169,28 +186,26 @@ class PopulateDb(TmdbCommand):
         pages = run.options.get("pages", DEFAULT_PAGES)
         items = [Item(f"popular:{m}:{p}", (m, p)) for m in media_types(run.options)
                  for p in range(1, pages + 1)]
-        limit = run.options.get("limit")
-        return items[:limit] if limit else items
+        return items[: run.limit]
 
-    def prepare(self, run: Run) -> None:
+    def prepare(self, run: Run) -> ListPages:
         """Per-list gates: the first page answered tells how many pages the list has."""
-        run.scratch["gates"] = {}
-        run.scratch["last_page"] = {}
+        return ListPages()
 
     async def _page(self, run: Run, media: str, page: int) -> Any:
         """The page, or None past the list's end: later pages wait for the first answer."""
-        gates: dict[str, asyncio.Event] = run.scratch["gates"]
-        gate = gates.get(media)
+        state: ListPages = run.state
+        gate = state.gates.get(media)
         if gate is None:
-            gate = gates[media] = asyncio.Event()
+            gate = state.gates[media] = asyncio.Event()
         else:
             await gate.wait()
-            last = run.scratch["last_page"].get(media)
+            last = state.last_page.get(media)
             if last is not None and page > last:
                 return None  # never ask for a page TMDB does not serve
         try:
             listing = await run.clients.tmdb.popular(media, page)
-            run.scratch["last_page"][media] = listing.last_page
+            state.last_page[media] = listing.last_page
         finally:
             gate.set()
         return listing if listing.results else None
@@ -200,41 +215,31 @@ class PopulateDb(TmdbCommand):
         media, page = item.payload
         listing = await self._page(run, media, page)
         if listing is None:
-            last = run.scratch["last_page"].get(media)
+            last = run.state.last_page.get(media)
             return Outcome(SKIPPED, reason=f"past the last page of popular {media} ({last})")
-        table = TABLE[media]
-        ids = [e.id for e in listing.results]
-        known = {r["tmdb_id"]: r for r in rows(
-            run, table, f"tmdb_id IN ({','.join('?' * len(ids))})", tuple(ids))}
+        known = {r.tmdb_id: r for r in catalogue.titles(run.db.conn, media,
+                                                        [e.id for e in listing.results])}
         events: list[Event] = []
         changes: dict[str, list[Any]] = {}
         for entry in listing.results:
             _diff_listing(media, entry, known.get(entry.id), events, changes)
         posters = await asyncio.gather(*(self._poster(run, media, e, known.get(e.id))
                                          for e in listing.results if e.poster_path))
-        failures = []
-        for event, change, failure in posters:
-            events.extend([event] if event else [])
-            changes.update(change)
-            failures.extend([failure] if failure else [])
-        if failures:
-            return Outcome(FAILED, events, reason="; ".join(failures), changes=changes)
-        return Outcome(UPDATED if changes else SKIPPED, events,
-                       reason="" if changes else "no change", changes=changes)
+        return merged(posters, events, changes)
 
-    async def _poster(self, run: Run, media: str, entry: ListItem,
-                      row: dict[str, Any] | None) -> tuple[Event | None, dict[str, list[Any]], str]:
-        """Save one poster (skipped when on disk): (event, changes, failure reason)."""
+    async def _poster(self, run: Run, media: str, entry: ListItem, row: Any) -> Outcome:
+        """Save one poster: updated, skipped when already saved, or failed."""
         subject = f"{media}:{entry.id}"
         try:
-            poster = await save_once(run, entry.poster_path, run.settings.posters_dir, POSTER_SIZE)
+            poster = await save_once(run, run.state, entry.poster_path, run.settings.posters_dir,
+                                     POSTER_SIZE)
         except (UnsafePath, ApiError) as exc:
-            return None, {}, f"poster of {subject}: {exc}"
-        old = row["poster"] if row else None
+            return Outcome(FAILED, reason=f"poster of {subject}: {exc}")
+        old = row.poster if row else None
         if poster == old:
-            return None, {}, ""
+            return Outcome(SKIPPED, reason="poster saved")
         event = CataloguePosterSaved(media_type=media, tmdb_id=entry.id, poster=poster)
-        return event, {f"{subject} poster": [old, poster]}, ""
+        return Outcome(UPDATED, [event], changes={f"{subject} poster": [old, poster]})
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """Titles held and with posters; a note when --pages was clamped."""
@@ -245,13 +250,12 @@ class PopulateDb(TmdbCommand):
             extra["note"] = (f"--pages {requested} clamped to {MAX_LIST_PAGE}: TMDB serves no "
                              f"popular page past {MAX_LIST_PAGE}")
         for media in media_types(run.options):
-            total, posters = db.conn.execute(
-                f"SELECT COUNT(*), COUNT(poster) FROM {TABLE[media]}").fetchone()
-            extra[TABLE[media]] = {"total": total, "with_poster": posters}
+            held = catalogue.with_poster(db.conn, media)
+            extra[MEDIA_TABLE[media]] = {"total": held.total, "with_poster": held.with_it}
         return extra
 
 
-def _diff_listing(media: str, entry: ListItem, row: dict[str, Any] | None, events: list[Event],
+def _diff_listing(media: str, entry: ListItem, row: Any, events: list[Event],
                   changes: dict[str, list[Any]]) -> None:
     """Append the listing event when the entry is new or its basic fields changed."""
     subject = f"{media}:{entry.id}"
@@ -260,7 +264,7 @@ def _diff_listing(media: str, entry: ListItem, row: dict[str, Any] | None, event
         events.append(_listed_event(media, entry))
         changes[subject] = [None, new["title" if media == "movie" else "name"]]
         return
-    old = {**row, "genre_ids": json_list(row.get("genre_ids"))}
+    old = {**as_dict(row), "genre_ids": json_list(row.genre_ids)}
     diff = changes_between(old, new)
     if diff:
         events.append(_listed_event(media, entry))
@@ -298,29 +302,28 @@ class UpdateDetails(TmdbCommand):
         """Titles never refreshed or refreshed over RECENT_DAYS ago (all under --force)."""
         cutoff = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ")
-        where, params = ("1", ()) if run.options.get("force") else (
-            "details_refreshed_at IS NULL OR details_refreshed_at < ?", (cutoff,))
-        items = [Item(f"{m}:{r['tmdb_id']}", (m, r)) for m in media_types(run.options)
-                 for r in rows(run, TABLE[m], where, params)]
-        limit = run.options.get("limit")
-        return items[:limit] if limit else items
+        before = None if run.options.get("force") else cutoff
+        items = [Item(f"{m}:{r.tmdb_id}", (m, r)) for m in media_types(run.options)
+                 for r in catalogue.titles_to_refresh(run.db.conn, m, before=before)]
+        return items[: run.limit]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One request (credits appended for movies: the director); the event is always kept."""
         media, row = item.payload
         if media == "movie":
-            d = await run.clients.tmdb.movie_details(row["tmdb_id"], append=("credits",))
+            d = await run.clients.tmdb.movie_details(row.tmdb_id, append=("credits",))
             new = {"runtime": d.runtime or 0, "director": d.director or ""}
             event: Event = MovieDetailsRefreshed(tmdb_id=d.id, genres=d.genres, **new)
         else:
-            d = await run.clients.tmdb.tv_details(row["tmdb_id"])
+            d = await run.clients.tmdb.tv_details(row.tmdb_id)
             new = {"number_of_seasons": d.number_of_seasons or 0,
                    "number_of_episodes": d.number_of_episodes or 0,
                    "episode_run_time": _first_run_time(d.episode_run_time),
                    "creators": _unique(c.name for c in d.created_by)}
             event = TvDetailsRefreshed(tmdb_id=d.id, genres=d.genres, **new)
-        old = {**row, "genre_ids": json_list(row.get("genre_ids")),
-               "creators": json_list(row.get("creators"))}
+        held = as_dict(row)
+        old = {**held, "genre_ids": json_list(held.get("genre_ids")),
+               "creators": json_list(held.get("creators"))}
         changes = changes_between(old, {**new, "genre_ids": [g.id for g in d.genres]})
         return Outcome(UPDATED if changes else SKIPPED, [event],
                        reason="" if changes else "no change", changes=changes)
@@ -329,7 +332,6 @@ class UpdateDetails(TmdbCommand):
         """How many titles hold details, per table."""
         out = {}
         for media in media_types(run.options):
-            total, held = db.conn.execute(f"SELECT COUNT(*), COUNT(details_refreshed_at) FROM"
-                                          f" {TABLE[media]}").fetchone()
-            out[TABLE[media]] = {"total": total, "with_details": held}
+            held = catalogue.with_details(db.conn, media)
+            out[MEDIA_TABLE[media]] = {"total": held.total, "with_details": held.with_it}
         return {"details_held": out}

@@ -7,12 +7,15 @@ import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from events.types import DvdAdded, DvdUkCertificationNormalized, PosterFileDeleted
-from projections.dvds import added_by, titles_and_years
+from projections import dvds
+from projections.catalogue import posters_in_use
+from projections.dvds import HeldKeys, added_by, titles_and_years
 from tracker.commands import matching, validate
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
 from tracker.errors import BadInputError
@@ -29,6 +32,14 @@ def _dvd_values(raw: dict[str, Any]) -> dict[str, Any]:
             "uk_certification": validate.certification(raw.get("uk_certification"))}
 
 
+@dataclass
+class Adding:
+    """Run state of the commands that add DVDs: what is held, and the file's ignored columns."""
+
+    held: HeldKeys
+    ignored_columns: list[str] = field(default_factory=list)
+
+
 class _Adding(Command):
     """Shared by the commands that add DVDs: duplicate checks against the collection."""
 
@@ -36,32 +47,31 @@ class _Adding(Command):
     source = "add"
     dedupe_title_year = False
 
-    def prepare(self, run: Run) -> None:
-        """Load the ids already in the collection."""
-        conn = run.db.conn
-        run.scratch["tmdb"] = {r[0] for r in conn.execute("SELECT tmdb_id FROM dvds WHERE tmdb_id IS NOT NULL")}
-        run.scratch["imdb"] = {r[0] for r in conn.execute("SELECT imdb_id FROM dvds WHERE imdb_id > ''")}
-        run.scratch["title_year"] = {(t.casefold(), y) for t, y in conn.execute("SELECT title, year FROM dvds")}
+    def prepare(self, run: Run) -> Adding:
+        """The ids (and titles) already in the collection; each DVD added joins them."""
+        return Adding(dvds.held_keys(run.db.conn))
 
-    def _duplicate(self, run: Run, v: dict[str, Any]) -> str | None:
+    def _duplicate(self, held: HeldKeys, v: dict[str, Any]) -> str | None:
         """Why these values duplicate a DVD already held, or None."""
-        if v["tmdb_id"] is not None and v["tmdb_id"] in run.scratch["tmdb"]:
+        if v["tmdb_id"] is not None and v["tmdb_id"] in held.tmdb_ids:
             return f"duplicate: TMDB id {v['tmdb_id']} is already in the collection"
-        if v["imdb_id"] is not None and v["imdb_id"] in run.scratch["imdb"]:
+        if v["imdb_id"] is not None and v["imdb_id"] in held.imdb_ids:
             return f"duplicate: IMDb id {v['imdb_id']} is already in the collection"
-        if self.dedupe_title_year and (v["title"].casefold(), v["year"]) in run.scratch["title_year"]:
+        if self.dedupe_title_year and (v["title"].casefold(), v["year"]) in held.title_years:
             return f"duplicate: {v['title']} ({v['year']}) is already in the collection"
         return None
 
     def _add(self, run: Run, v: dict[str, Any]) -> Outcome:
         """Skip a duplicate, else the DvdAdded event (its id is given when recorded)."""
-        reason = self._duplicate(run, v)
+        held: HeldKeys = run.state.held
+        reason = self._duplicate(held, v)
         if reason:
             return Outcome(SKIPPED, reason=reason)
-        for key, value in (("tmdb", v["tmdb_id"]), ("imdb", v["imdb_id"])):
-            if value is not None:
-                run.scratch[key].add(value)
-        run.scratch["title_year"].add((v["title"].casefold(), v["year"]))
+        if v["tmdb_id"] is not None:
+            held.tmdb_ids.add(v["tmdb_id"])
+        if v["imdb_id"] is not None:
+            held.imdb_ids.add(v["imdb_id"])
+        held.title_years.add((v["title"].casefold(), v["year"]))
         event = DvdAdded(dvd_id=0, source=self.source, **v)
         return Outcome(UPDATED, [event], changes={k: [None, x] for k, x in v.items() if x is not None})
 
@@ -210,12 +220,16 @@ class Import(_Adding):
         check_csv_header(path)
         return {**options, "file": str(path)}
 
+    def prepare(self, run: Run) -> Adding:
+        """What is held, and the columns of the file's header that will be ignored."""
+        path = Path(run.options["file"]) if run.options.get("file") else None
+        ignored = check_csv_header(path) if path is not None and path.is_file() else []
+        return Adding(dvds.held_keys(run.db.conn), ignored)
+
     def select(self, run: Run) -> Iterable[Item]:
         """The rows of the file, streamed (the first --limit rows only, if given)."""
-        path = Path(run.options["file"])
-        run.scratch["ignored"] = check_csv_header(path) if path.is_file() else []
-        rows = read_csv_rows(path)
-        return itertools.islice(rows, run.options["limit"]) if run.options.get("limit") else rows
+        rows = read_csv_rows(Path(run.options["file"]))
+        return itertools.islice(rows, run.limit) if run.limit else rows
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """A bad row fails with its line; a good one is added unless a duplicate."""
@@ -225,7 +239,7 @@ class Import(_Adding):
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """One warning naming the columns that were ignored, if any."""
-        ignored = run.scratch.get("ignored")
+        ignored = run.state.ignored_columns
         if not ignored:
             return {}
         names = ", ".join(repr(c) for c in ignored)
@@ -262,10 +276,8 @@ class NormalizeUkCertifications(Command):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs whose certificate has upper-case letters."""
-        rows = run.db.conn.execute(
-            "SELECT id, uk_certification FROM dvds WHERE uk_certification != lower(uk_certification)"
-            " ORDER BY id").fetchall()
-        return [Item(f"dvd:{i}", c) for i, c in rows[: run.options.get("limit") or None]]
+        return [Item(f"dvd:{r.id}", r.uk_certification)
+                for r in dvds.with_uppercase_certification(run.db.conn, limit=run.limit)]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """The lower-cased certificate."""
@@ -286,10 +298,7 @@ class CleanupUnusedPosters(Command):
         folder = run.settings.posters_dir
         if not folder.is_dir():
             return []
-        used = {Path(p).name for (p,) in run.db.conn.execute(
-            "SELECT poster FROM dvds WHERE poster IS NOT NULL UNION "
-            "SELECT poster FROM movies WHERE poster IS NOT NULL UNION "
-            "SELECT poster FROM tv WHERE poster IS NOT NULL")}
+        used = {Path(p).name for p in posters_in_use(run.db.conn)}
         now = time.time()
         names = []
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
@@ -298,7 +307,7 @@ class CleanupUnusedPosters(Command):
             if entry.name.startswith(".") and now - entry.stat().st_mtime < TEMP_GRACE_S:
                 continue  # a download may be writing it right now
             names.append(entry.name)
-        return [Item(f"file:media/posters/{n}", n) for n in names[: run.options.get("limit") or None]]
+        return [Item(f"file:media/posters/{n}", n) for n in names[: run.limit]]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Delete the file (not in a dry run) and record it."""

@@ -5,31 +5,29 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from events.types import DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved, DvdTmdbIdMatched
+from projections import dvds
+from projections.dvds import DETAIL_FIELDS
 from tracker.clients.tmdb_terms import POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import UnsafePath
 
-DETAIL_FIELDS = ("tagline", "budget", "revenue", "production_companies", "director",
-                 "uk_certification", "rating", "vote_count")
 
-
-def dvd_rows(run: Run, where: str, params: tuple = ()) -> list[dict[str, Any]]:
-    """DVD rows matching ``where``, by id, cut to --limit."""
-    cur = run.db.conn.execute(f"SELECT * FROM dvds WHERE {where} ORDER BY id", params)
-    cols = [c[0] for c in cur.description]
-    limit = run.options.get("limit")
-    rows = cur.fetchmany(limit) if limit else cur.fetchall()
-    return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
-def dvd_items(rows: list[dict[str, Any]]) -> list[Item]:
+def dvd_items(rows: list[Any]) -> list[Item]:
     """One item per DVD row, keyed like its events' subject (``dvd:12``)."""
-    return [Item(f"dvd:{r['id']}", r) for r in rows]
+    return [Item(f"dvd:{r.id}", r) for r in rows]
 
 
+@dataclass
+class Claims:
+    """match-tmdb-ids' run state: TMDB ids claimed by this run's items, by the DVD claiming."""
+
+    by_tmdb_id: dict[int, int] = field(default_factory=dict)
 
 
 def normalise_title(title: str) -> str:
@@ -47,29 +45,33 @@ class MatchTmdbIds(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs without a TMDB id."""
-        return dvd_items(dvd_rows(run, "tmdb_id IS NULL"))
+        return dvd_items(dvds.without_tmdb_id(run.db.conn, limit=run.limit))
+
+    def prepare(self, run: Run) -> Claims:
+        """No TMDB id claimed yet."""
+        return Claims()
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Search once; keep exact title matches (in that year), take the most popular."""
         dvd = item.payload
-        results = await run.clients.tmdb.search_movie(dvd["title"], year=dvd["year"])
-        wanted = normalise_title(dvd["title"])
+        results = await run.clients.tmdb.search_movie(dvd.title, year=dvd.year)
+        wanted = normalise_title(dvd.title)
         exact = [r for r in results
                  if wanted in (normalise_title(r.title or ""), normalise_title(r.original_title or ""))
-                 and (dvd["year"] is None or r.year == dvd["year"])]
+                 and (dvd.year is None or r.year == dvd.year)]
         if not exact:
-            where = f" ({dvd['year']})" if dvd["year"] else ""
-            return Outcome(FAILED, reason=f"no exact TMDB match for {dvd['title']!r}{where}")
+            where = f" ({dvd.year})" if dvd.year else ""
+            return Outcome(FAILED, reason=f"no exact TMDB match for {dvd.title!r}{where}")
         best = max(exact, key=lambda r: r.popularity or 0.0)
         # Items run concurrently and their results are committed in batches, so ids claimed in
         # this run are checked here too; between awaits the check and the claim are one step.
-        claimed = run.scratch.setdefault("claimed", {})
-        taken = run.db.conn.execute("SELECT id FROM dvds WHERE tmdb_id = ?", (best.id,)).fetchone()
-        owner = taken[0] if taken else claimed.get(best.id)
+        claimed: dict[int, int] = run.state.by_tmdb_id
+        owner = dvds.holder_of_tmdb_id(run.db.conn, best.id)
+        owner = owner if owner is not None else claimed.get(best.id)
         if owner is not None:
             return Outcome(SKIPPED, reason=f"duplicate: TMDB id {best.id} is already DVD {owner}")
-        claimed[best.id] = dvd["id"]
-        return Outcome(UPDATED, [DvdTmdbIdMatched(dvd_id=dvd["id"], tmdb_id=best.id)],
+        claimed[best.id] = dvd.id
+        return Outcome(UPDATED, [DvdTmdbIdMatched(dvd_id=dvd.id, tmdb_id=best.id)],
                        changes={"tmdb_id": [None, best.id]})
 
 
@@ -81,15 +83,14 @@ class PopulateImdbIds(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with a TMDB id whose IMDb id was never looked up."""
-        return dvd_items(dvd_rows(run, "tmdb_id IS NOT NULL AND imdb_id IS NULL"))
+        return dvd_items(dvds.without_imdb_id(run.db.conn, limit=run.limit))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One external_ids request; TMDB's "none" is stored as "" so it is not asked again."""
         dvd = item.payload
-        ids = await run.clients.tmdb.movie_external_ids(dvd["tmdb_id"])
+        ids = await run.clients.tmdb.movie_external_ids(dvd.tmdb_id)
         imdb = (ids.imdb_id or "").strip()
-        outcome = UPDATED if imdb else SKIPPED
-        return Outcome(outcome, [DvdImdbIdPopulated(dvd_id=dvd["id"], imdb_id=imdb)],
+        return Outcome(UPDATED if imdb else SKIPPED, [DvdImdbIdPopulated(dvd_id=dvd.id, imdb_id=imdb)],
                        reason="" if imdb else "TMDB has no IMDb id", changes={"imdb_id": [None, imdb]})
 
 
@@ -104,45 +105,39 @@ class RefreshMissingDetails(TmdbCommand):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs missing a detail, or a poster TMDB has and we have not saved."""
-        if run.options.get("force"):
-            return dvd_items(dvd_rows(run, "tmdb_id IS NOT NULL"))
-        missing = " OR ".join(f"{f} IS NULL" for f in DETAIL_FIELDS)
-        return dvd_items(dvd_rows(run, f"tmdb_id IS NOT NULL AND ({missing} OR (poster IS NULL AND"
-                                 " (tmdb_poster_path IS NULL OR tmdb_poster_path != '')))"))
+        query = dvds.with_tmdb_id if run.options.get("force") else dvds.missing_details
+        return dvd_items(query(run.db.conn, limit=run.limit))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One request with credits, release dates and external ids appended; then the poster."""
         dvd = item.payload
-        d = await run.clients.tmdb.movie_details(dvd["tmdb_id"])
+        d = await run.clients.tmdb.movie_details(dvd.tmdb_id)
         cert = d.uk_certification or ""
         new = {"tagline": d.tagline or "", "budget": d.budget or 0, "revenue": d.revenue or 0,
                "production_companies": d.company_names, "director": d.director or "",
                # a certificate the user gave is kept when TMDB has none for GB
-               "uk_certification": cert or dvd["uk_certification"] or "",
+               "uk_certification": cert or dvd.uk_certification or "",
                "rating": float(d.vote_average or 0.0), "vote_count": d.vote_count or 0}
         imdb = d.imdb or None
-        event = DvdDetailsRefreshed(dvd_id=dvd["id"], poster_path=d.poster_path or "", imdb_id=imdb,
+        event = DvdDetailsRefreshed(dvd_id=dvd.id, poster_path=d.poster_path or "", imdb_id=imdb,
                                     genres=[g.name for g in d.genres], **new)
-        changes = changes_between(dvd, new)
-        if imdb and not dvd["imdb_id"]:
-            changes["imdb_id"] = [dvd["imdb_id"], imdb]
+        changes = changes_between(msgspec.structs.asdict(dvd), new)
+        if imdb and not dvd.imdb_id:
+            changes["imdb_id"] = [dvd.imdb_id, imdb]
         events: list[Any] = [event]
-        if d.poster_path and (run.options.get("force") or not dvd["poster"]):
+        if d.poster_path and (run.options.get("force") or not dvd.poster):
             try:
                 poster = await run.clients.save_image(d.poster_path, run.settings.posters_dir,
                                                       size=POSTER_SIZE, dry_run=run.dry_run)
             except UnsafePath as exc:
                 return Outcome(FAILED, events, reason=str(exc), changes=changes)
-            if poster != dvd["poster"]:
-                events.append(DvdPosterSaved(dvd_id=dvd["id"], poster=poster))
-                changes["poster"] = [dvd["poster"], poster]
+            if poster != dvd.poster:
+                events.append(DvdPosterSaved(dvd_id=dvd.id, poster=poster))
+                changes["poster"] = [dvd.poster, poster]
         return Outcome(UPDATED if changes else SKIPPED, events,
                        reason="" if changes else "no change", changes=changes)
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """How many DVDs with a TMDB id now hold each detail field (and a poster)."""
-        fields = [*DETAIL_FIELDS, "poster"]
-        counts = db.conn.execute(
-            "SELECT COUNT(*), " + ", ".join(f"COUNT({f})" for f in fields)
-            + " FROM dvds WHERE tmdb_id IS NOT NULL").fetchone()
-        return {"dvds_with_tmdb_id": counts[0], "fields_held": dict(zip(fields, counts[1:], strict=True))}
+        total, held = dvds.fields_held(db.conn, (*DETAIL_FIELDS, "poster"))
+        return {"dvds_with_tmdb_id": total, "fields_held": held}

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from events.types import DvdTorrentsChecked
+from projections import dvds
 from tracker.commands.base import SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
-from tracker.commands.dvd_tmdb import dvd_items, dvd_rows
+from tracker.commands.dvd_tmdb import dvd_items
 
 RECENT_DAYS = 30
+
 
 class RefreshTorrentData(Command):
     """refresh-torrent-data: YTS availability by IMDb id."""
@@ -25,20 +27,19 @@ class RefreshTorrentData(Command):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with an IMDb id (recent or never checked, with --recent-only)."""
+        since = None
         if run.options.get("recent_only"):
             since = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
-            return dvd_items(dvd_rows(run, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
-                                (since,)))
-        return dvd_items(dvd_rows(run, "imdb_id > ''"))
+        return dvd_items(dvds.with_imdb_id(run.db.conn, added_since=since, limit=run.limit))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One YTS request; an outage raises (a failed item), never an empty list."""
         dvd = item.payload
-        torrents = await run.clients.yts.torrents_for(dvd["imdb_id"])
-        event = DvdTorrentsChecked(dvd_id=dvd["id"], torrents=torrents)
+        torrents = await run.clients.yts.torrents_for(dvd.imdb_id)
+        event = DvdTorrentsChecked(dvd_id=dvd.id, torrents=torrents)
         new = [{"quality": t.quality, "type": t.type, "seeds": t.seeds, "peers": t.peers,
                 "size_bytes": t.size_bytes, "hash": t.hash} for t in torrents]
-        old = None if dvd["torrents"] is None else msgspec.json.decode(dvd["torrents"])
+        old = None if dvd.torrents is None else msgspec.json.decode(dvd.torrents)
         if old == new:
             return Outcome(SKIPPED, [event], reason="no change")
         return Outcome(UPDATED, [event], changes={"torrents": [len(old) if old is not None else None, len(new)]})

@@ -6,20 +6,15 @@ import argparse
 import asyncio
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from events.types import Event, OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen, WatchProvidersChecked
+from projections import catalogue
+from projections import providers as provider_table
 from tracker.clients.tmdb_terms import LOGO_SIZE, MEDIA_TYPES
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
-from tracker.commands.catalogue import (
-    TABLE,
-    check_media_type,
-    event_count,
-    media_type_arg,
-    media_types,
-    rows,
-    save_once,
-)
+from tracker.commands.catalogue import Downloads, check_media_type, media_type_arg, media_types, merged, save_once
 from tracker.errors import ApiError, UnsafePath, UsageError
 
 if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
@@ -37,19 +32,21 @@ def region_code(text: str) -> str:
     return code.upper()
 
 
-def _known_providers(run: Run) -> dict[int, dict[str, Any]]:
-    """Providers already in the table, by id."""
-    return {r["provider_id"]: r for r in rows(run, "providers")}
+@dataclass
+class Providers(Downloads):
+    """Run state: the providers known when the run began, and those this run has recorded."""
+
+    known: dict[int, Any] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
 
 
-def _provider_seen(run: Run, p: Provider) -> ProviderSeen | None:
+def _provider_seen(state: Providers, p: Provider) -> ProviderSeen | None:
     """A ProviderSeen for a provider new (or renamed, relogoed) to this run, else None."""
-    seen: set[int] = run.scratch["seen"]
-    row = run.scratch["providers"].get(p.provider_id)
-    if p.provider_id in seen or (row and row["name"] == p.provider_name
-                                 and (p.logo_path is None or row["tmdb_logo_path"] == p.logo_path)):
+    row = state.known.get(p.provider_id)
+    if p.provider_id in state.seen or (row and row.name == p.provider_name and (
+            p.logo_path is None or row.tmdb_logo_path == p.logo_path)):
         return None
-    seen.add(p.provider_id)  # no await since the check: two items cannot both record it
+    state.seen.add(p.provider_id)  # no await since the check: two items cannot both record it
     return ProviderSeen(provider_id=p.provider_id, name=p.provider_name, logo_path=p.logo_path)
 
 
@@ -78,28 +75,15 @@ class UpdateWatchProviders(TmdbCommand):
                 raise UsageError(f"--region: {exc}") from None
         return options
 
-    def prepare(self, run: Run) -> None:
-        """Known providers, and those recorded by this run so far."""
-        run.scratch["providers"] = _known_providers(run)
-        run.scratch["seen"] = set()
+    def prepare(self, run: Run) -> Providers:
+        """Known providers; none recorded by this run yet."""
+        return Providers(known=provider_table.by_id(run.db.conn))
 
     def select(self, run: Run) -> Iterable[Item]:
         """Every movie and/or show of the catalogue, at most --limit."""
-        items = [Item(f"{m}:{r['tmdb_id']}", (m, r["tmdb_id"])) for m in media_types(run.options)
-                 for r in rows(run, TABLE[m])]
-        limit = run.options.get("limit")
-        return items[:limit] if limit else items
-
-    def _current(self, run: Run, media: str, tmdb_id: int) -> set[Offer]:
-        """The offers held for a title, within the regions this run checks."""
-        regions = run.options.get("region")
-        sql = ("SELECT region, offer_type, provider_id FROM availability"
-               " WHERE media_type = ? AND tmdb_id = ?")
-        params: tuple = (media, tmdb_id)
-        if regions:
-            sql += f" AND region IN ({','.join('?' * len(regions))})"
-            params += tuple(regions)
-        return set(run.db.conn.execute(sql, params).fetchall())
+        items = [Item(f"{m}:{r.tmdb_id}", (m, r.tmdb_id)) for m in media_types(run.options)
+                 for r in catalogue.titles(run.db.conn, m)]
+        return items[: run.limit]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One request; offers added and removed against what is held, providers recorded."""
@@ -110,8 +94,8 @@ class UpdateWatchProviders(TmdbCommand):
             (region, kind, p.provider_id): p for region, by_kind in offers.items()
             if not regions or region in regions for kind, providers in by_kind.items()
             for p in providers}
-        held = self._current(run, media, tmdb_id)
-        events: list[Event] = [e for p in listed.values() if (e := _provider_seen(run, p))]
+        held = provider_table.offers_held(run.db.conn, media, tmdb_id, regions)
+        events: list[Event] = [e for p in listed.values() if (e := _provider_seen(run.state, p))]
         changes: dict[str, list[Any]] = {}
         for offer in sorted(listed.keys() - held):
             events.append(OfferAdded(media_type=media, tmdb_id=tmdb_id, region=offer[0],
@@ -127,26 +111,34 @@ class UpdateWatchProviders(TmdbCommand):
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """Offers added and removed by this run, and what is held now."""
-        held = db.conn.execute("SELECT COUNT(*) FROM availability").fetchone()[0]
-        providers = db.conn.execute("SELECT COUNT(*) FROM providers").fetchone()[0]
-        return {"offers": {"added": event_count(db, run.command_id, "OfferAdded"),
-                           "removed": event_count(db, run.command_id, "OfferRemoved"),
-                           "held": held},
-                "providers": providers}
+        return {"offers": {"added": db.store.count_of(run.command_id, OfferAdded.__name__),
+                           "removed": db.store.count_of(run.command_id, OfferRemoved.__name__),
+                           "held": provider_table.offer_count(db.conn)},
+                "providers": provider_table.with_logo(db.conn).total}
 
 
-async def _save_logo(run: Run, provider_id: int, logo_path: str | None,
-                     old: str | None) -> tuple[Event | None, dict[str, list[Any]], str]:
-    """Save one provider's logo (not fetched when on disk): (event, changes, failure reason)."""
+async def _save_logo(run: Run, provider_id: int, logo_path: str | None, old: str | None,
+                     change_key: str) -> Outcome:
+    """Save one provider's logo (not fetched when on disk): updated, skipped or failed."""
     if not logo_path:
-        return None, {}, ""
+        return Outcome(SKIPPED, reason="TMDB has no logo for it")
     try:
-        logo = await save_once(run, logo_path, run.settings.logos_dir, LOGO_SIZE)
+        logo = await save_once(run, run.state, logo_path, run.settings.logos_dir, LOGO_SIZE)
     except (UnsafePath, ApiError) as exc:
-        return None, {}, f"logo of provider:{provider_id}: {exc}"
+        return Outcome(FAILED, reason=f"logo of provider:{provider_id}: {exc}")
     if logo == old:
-        return None, {}, ""
-    return ProviderLogoSaved(provider_id=provider_id, logo=logo), {"logo": [old, logo]}, ""
+        return Outcome(SKIPPED, reason="logo on disk")
+    return Outcome(UPDATED, [ProviderLogoSaved(provider_id=provider_id, logo=logo)],
+                   changes={change_key: [old, logo]})
+
+
+@dataclass
+class LogoRun(Providers):
+    """get-providers-logo's run state: which providers' logos this run saves, and from where."""
+
+    list_logo: dict[int, str] = field(default_factory=dict)  # logo paths TMDB's lists gave
+    claimed: set[int] = field(default_factory=set)  # providers whose logo an item saves
+    slots: int | None = None  # --limit slots left for providers new from the lists
 
 
 class GetProvidersLogo(TmdbCommand):
@@ -157,73 +149,58 @@ class GetProvidersLogo(TmdbCommand):
             "provider (from those lists and from offers) to media/provider_logos/; a logo "
             "already on disk is not fetched again. --limit N: at most N logos.")
 
-    def prepare(self, run: Run) -> None:
+    def prepare(self, run: Run) -> LogoRun:
         """Providers known now get their own items; new ones from the lists share the slots left."""
-        run.scratch["providers"] = _known_providers(run)
-        run.scratch["seen"] = set()
-        run.scratch["list_logo"] = {}
+        known = provider_table.by_id(run.db.conn)
+        chosen = list(known)[: run.limit]
+        return LogoRun(known=known, claimed=set(chosen),
+                       slots=None if run.limit is None else run.limit - len(chosen))
 
     def select(self, run: Run) -> Iterable[Item]:
         """The two provider lists first, then every provider known now (at most --limit)."""
-        known = list(run.scratch["providers"].values())
-        limit = run.options.get("limit")
-        chosen = known[:limit] if limit else known
-        run.scratch["claimed"] = {r["provider_id"] for r in chosen}
-        run.scratch["slots"] = None if limit is None else limit - len(chosen)
+        state: LogoRun = run.state
         return [*(Item(f"providers:{m}", m) for m in MEDIA_TYPES),
-                *(Item(f"provider:{r['provider_id']}", r) for r in chosen)]
+                *(Item(f"provider:{pid}", state.known[pid]) for pid in state.known
+                  if pid in state.claimed)]
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """A provider list (providers recorded, new ones' logos saved) or one provider's logo."""
         if isinstance(item.payload, str):
             return await self._list(run, item.payload)
         row = item.payload
-        pid = row["provider_id"]
-        path = run.scratch["list_logo"].get(pid) or row["tmdb_logo_path"]
-        if not path:
-            return Outcome(SKIPPED, reason="TMDB has no logo for it")
-        event, changes, failure = await _save_logo(run, pid, path, row["logo"])
-        if failure:
-            return Outcome(FAILED, reason=failure)
-        if event is None:
-            return Outcome(SKIPPED, reason="logo on disk")
-        return Outcome(UPDATED, [event], changes=changes)
+        path = run.state.list_logo.get(row.provider_id) or row.tmdb_logo_path
+        return await _save_logo(run, row.provider_id, path, row.logo, "logo")
 
-    def _claim(self, run: Run, provider_id: int) -> bool:
+    def _claim(self, state: LogoRun, provider_id: int) -> bool:
         """Whether this list item saves a provider's logo (not claimed, a --limit slot left)."""
-        if provider_id in run.scratch["claimed"] or run.scratch["slots"] == 0:
+        if provider_id in state.claimed or state.slots == 0:
             return False
-        run.scratch["claimed"].add(provider_id)
-        if run.scratch["slots"] is not None:
-            run.scratch["slots"] -= 1
+        state.claimed.add(provider_id)
+        if state.slots is not None:
+            state.slots -= 1
         return True
 
     async def _list(self, run: Run, media: str) -> Outcome:
         """One request for TMDB's provider list; record its providers and save new logos."""
-        providers = await run.clients.tmdb.provider_list(media)
+        state: LogoRun = run.state
+        listed = await run.clients.tmdb.provider_list(media)
         events: list[Event] = []
         changes: dict[str, list[Any]] = {}
-        for p in providers:
+        for p in listed:
             if p.logo_path:
-                run.scratch["list_logo"][p.provider_id] = p.logo_path
-            if (seen := _provider_seen(run, p)) is not None:
+                state.list_logo[p.provider_id] = p.logo_path
+            if (seen := _provider_seen(state, p)) is not None:
                 events.append(seen)
-                old = run.scratch["providers"].get(p.provider_id)
-                changes[f"provider:{p.provider_id}"] = [old["name"] if old else None, p.provider_name]
-        logos = await asyncio.gather(*(_save_logo(run, p.provider_id, p.logo_path, None)
-                                       for p in providers if self._claim(run, p.provider_id)))
-        failures = [f for _, _, f in logos if f]
-        for event, change, _ in logos:
-            if event is not None:
-                events.append(event)
-                changes[f"provider:{event.provider_id} logo"] = change["logo"]
-        if failures:
-            return Outcome(FAILED, events, reason="; ".join(failures), changes=changes)
-        return Outcome(UPDATED if changes else SKIPPED, events,
-                       reason="" if changes else "no change", changes=changes)
+                old = state.known.get(p.provider_id)
+                changes[f"provider:{p.provider_id}"] = [old.name if old else None, p.provider_name]
+        logos = await asyncio.gather(*(
+            _save_logo(run, p.provider_id, p.logo_path, None, f"provider:{p.provider_id} logo")
+            for p in listed if self._claim(state, p.provider_id)))
+        return merged(logos, events, changes)
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """Providers known and with a logo."""
-        total, logos = db.conn.execute("SELECT COUNT(*), COUNT(logo) FROM providers").fetchone()
-        return {"providers": {"total": total, "with_logo": logos,
-                              "logos_saved": event_count(db, run.command_id, "ProviderLogoSaved")}}
+        held = provider_table.with_logo(db.conn)
+        return {"providers": {"total": held.total, "with_logo": held.with_it,
+                              "logos_saved": db.store.count_of(run.command_id,
+                                                               ProviderLogoSaved.__name__)}}

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from typing import Any
 
-import msgspec
-
 from events.types import CommandCancelled, CommandFailed
+from projections import commands as command_table
+from projections.commands import TERMINAL, Runnable
 from tracker.clients.http import HttpStats
 from tracker.clients.session import Clients
 from tracker.commands import COMMANDS
@@ -27,7 +27,6 @@ from tracker.log import get_logger
 log = get_logger("tracker.engine")
 IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
 CANCEL_CHECK_S = 0.5
-TERMINAL = ("completed", "failed", "cancelled")
 OnItem = Callable[[str, Item, Outcome], None]
 OnTotal = Callable[[str, "int | None", int], None]  # command id, items selected, already done
 
@@ -98,51 +97,34 @@ class Engine:
         watcher = asyncio.create_task(self._watch_cancels())
         try:
             while not self.stopping:
-                if until is not None and self._status(until) in TERMINAL:
+                if until is not None and command_table.status_of(self.reader.conn, until) in TERMINAL:
                     return
-                row = self._next_command()
-                if row is None:
+                runnable = command_table.next_runnable(self.reader.conn)
+                if runnable is None:
                     if until_idle or until is not None:
                         return
                     await self._wait_for_work()
                     continue
-                await self._run_one(*row)
+                await self._run_one(runnable)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
 
-    def _status(self, command_id: str) -> str | None:
-        row = self.reader.conn.execute("SELECT status FROM commands WHERE command_id = ?",
-                                       (command_id,)).fetchone()
-        return row[0] if row else None
-
-    def _next_command(self) -> tuple[str, str, dict[str, Any], int] | None:
-        """An interrupted command first (resume), then the oldest queued one."""
-        row = self.reader.conn.execute(
-            "SELECT command_id, name, options, cancel_requested FROM commands"
-            " WHERE status IN ('running', 'queued')"
-            " ORDER BY status = 'running' DESC, requested_seq LIMIT 1").fetchone()
-        if row is None:
-            return None
-        return row[0], row[1], msgspec.json.decode(row[2] or "{}"), row[3]
-
     async def _wait_for_work(self) -> None:
         """Sleep until the database changes (another process appended) or we are stopped."""
-        version = self.reader.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self.reader.data_version()
         while not self.stopping:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK_S)
             self._wake.clear()
-            if self.reader.conn.execute("PRAGMA data_version").fetchone()[0] != version:
+            if self.reader.data_version() != version:
                 return
 
     async def _watch_cancels(self) -> None:
         """Notice cancel requests for running commands without asking the database per item."""
         while True:
             await asyncio.sleep(CANCEL_CHECK_S)
-            rows = self.reader.conn.execute(
-                "SELECT command_id FROM commands WHERE status = 'running' AND cancel_requested = 1")
-            self._cancelled.update(r[0] for r in rows)
+            self._cancelled.update(command_table.cancel_requested_running(self.reader.conn))
 
     async def _clients_for(self, network: bool) -> Clients | None:
         """The network clients, opened on first need and kept for the engine's life."""
@@ -150,16 +132,17 @@ class Engine:
             self._clients = await self._stack.enter_async_context(Clients(self.settings))
         return self._clients if network else None
 
-    async def _run_one(self, command_id: str, name: str, options: dict[str, Any], cancel: int) -> None:
+    async def _run_one(self, runnable: Runnable) -> None:
         """Run (or resume) one command and record how it ended."""
+        command_id, name = runnable.command_id, runnable.name
         cmd = COMMANDS.get(name)
         if cmd is None:
             await self._end(CommandFailed(command_id=command_id, reason=f"unknown command {name!r}"))
             return
-        if cancel:
+        if runnable.cancel_requested:
             await self._end(CommandCancelled(command_id=command_id))
             return
-        run = Run(command_id, name, options, self.settings, self.reader,
+        run = Run(command_id, name, runnable.options, self.settings, self.reader,
                   clients=await self._clients_for(cmd.network))
         on_item = (lambda item, outcome: self.on_item(command_id, item, outcome)) if self.on_item else None
         on_total = (lambda total, done: self.on_total(command_id, total, done)) if self.on_total else None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
 from events.types import CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed
+from projections import commands as command_table
 from tracker.commands.base import FAILED, Command, Item, Outcome, Run
 from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, NotFound, TrackerError, UnsafePath
@@ -25,8 +26,8 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
                       on_total: Callable[[int | None, int], None] | None = None,
                       should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
-    cmd.prepare(run)
-    done = _done_items(run.db, run.command_id)  # committed items only: a dry run has none
+    run.state = cmd.prepare(run)
+    done = command_table.done_items(run.db.conn, run.command_id)  # committed only: a dry run has none
     selection = cmd.select(run)
     total = len(selection) if isinstance(selection, Sized) else None  # a streamed file: unknown
     items = (item for item in selection if item.key not in done)
@@ -65,7 +66,7 @@ async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], 
                 return
             outcome = await process_item(cmd, run, item)
             events: list[Event] = [*outcome.events, ItemProcessed(
-                command_id=run.command_id, item=item.key, outcome=outcome.outcome,
+                command_id=run.command_id, item=item.key, outcome=outcome.kind,
                 reason=outcome.reason, changes=outcome.changes)]
             await writer.write(events, run.command_id)
             if on_item is not None:
@@ -100,28 +101,17 @@ async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
         return Outcome(FAILED, reason=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _done_items(db: Any, command_id: str) -> set[str]:
-    """Items a previous run of this command already recorded (resume skips them)."""
-    rows = db.conn.execute("SELECT item FROM command_items WHERE command_id = ?", (command_id,))
-    return {r[0] for r in rows}
-
-
 async def summarize(cmd: Command, run: Run, writer: Writer) -> dict[str, Any]:
     """The summary of a command from its projection row (so resumed runs add up), plus extras."""
     def read(db: Any) -> dict[str, Any]:
-        row = db.conn.execute(
-            "SELECT processed, updated, skipped, failed FROM commands WHERE command_id = ?",
-            (run.command_id,)).fetchone() or (0, 0, 0, 0)
-        failures = db.conn.execute(
-            "SELECT item, reason FROM command_items WHERE command_id = ? AND outcome = 'failed'"
-            " ORDER BY seq LIMIT 1000", (run.command_id,)).fetchall()
-        skips = db.conn.execute(
-            "SELECT item, reason FROM command_items WHERE command_id = ? AND outcome = 'skipped'"
-            " AND reason > '' ORDER BY seq LIMIT 20", (run.command_id,)).fetchall()
+        n = command_table.counts(db.conn, run.command_id)
+        failures = command_table.failures(db.conn, run.command_id)
+        skips = command_table.skips_with_reason(db.conn, run.command_id)
         summary = {"command_id": run.command_id, "command": run.name, "dry_run": run.dry_run,
-                   "processed": row[0], "updated": row[1], "skipped": row[2], "failed": row[3],
-                   "failures": [{"item": i, "reason": r} for i, r in failures],
-                   "skips": [{"item": i, "reason": r} for i, r in skips]}
+                   "processed": n.processed, "updated": n.updated, "skipped": n.skipped,
+                   "failed": n.failed,
+                   "failures": [{"item": f.item, "reason": f.reason} for f in failures],
+                   "skips": [{"item": s.item, "reason": s.reason} for s in skips]}
         summary.update(cmd.summary_extra(run, db))
         return summary
     await writer.flush()

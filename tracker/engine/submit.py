@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from events.types import CommandRequested
+from projections.commands import equal_active
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
@@ -20,17 +18,16 @@ from tracker.engine.writer import Writer
 from tracker.errors import UsageError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Submission:
-    """A command as the user gave it, with how they want it run."""
+    """A command as the user gave it, with how they want it run and shown; built whole."""
 
     name: str
     options: dict[str, Any]
     dry_run: bool = False
     enqueue: bool = False
+    verbose: bool = False
     on_item: Callable[[Item, Outcome], None] | None = None
-    on_progress: Callable[[dict[str, Any]], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def new_command_id() -> str:
@@ -46,26 +43,10 @@ def validated(settings: Settings, sub: Submission) -> dict[str, Any]:
     return COMMANDS[sub.name].validate(options, settings)
 
 
-def canonical(options: dict[str, Any]) -> str:
-    """Options as a stable JSON text, so equal commands compare equal."""
-    return msgspec.json.encode(options, order="sorted").decode()
-
-
-def find_equal(db: Database, name: str, options: dict[str, Any]) -> str | None:
-    """The id of a queued or running command with the same name and options, if any."""
-    wanted = canonical(options)
-    rows = db.conn.execute("SELECT command_id, options FROM commands WHERE name = ?"
-                           " AND status IN ('queued', 'running') ORDER BY requested_seq", (name,))
-    for command_id, opts in rows:
-        if canonical(msgspec.json.decode(opts or "{}")) == wanted:
-            return command_id
-    return None
-
-
 def enqueue(db: Database, name: str, options: dict[str, Any]) -> tuple[str, bool]:
     """Append the intent unless an equal one is queued or running; (command id, newly queued)."""
     with db.atomic():
-        existing = find_equal(db, name, options)
+        existing = equal_active(db.conn, name, options)
         if existing:
             return existing, False
         command_id = new_command_id()
@@ -93,8 +74,3 @@ async def run_in_process(settings: Settings, sub: Submission, options: dict[str,
     finally:
         reader.close()
         writer_db.close()
-
-
-def run_sync(settings: Settings, sub: Submission, options: dict[str, Any]) -> dict[str, Any]:
-    """The sync entry beside the async one (tests, offline commands)."""
-    return asyncio.run(run_in_process(settings, sub, options))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from projections.badges import earned
 from projections.commands import queue_state
 from projections.export import count_dvds, dvd_row, dvd_rows
 from tracker import audit
-from tracker.commands.badges import earned
 from tracker.db import Database
 from tracker.errors import StoreError
 from tracker.web.app import STATE, render
@@ -42,6 +43,11 @@ def _int(request: web.Request, name: str, default: int | None, high: int) -> int
 
 def _search(request: web.Request) -> str:
     return request.query.get("search", "").strip()[:MAX_SEARCH]
+
+
+def _badges(db: Database) -> list[dict[str, Any]]:
+    """Every badge with the collection's progress, as the pages and the API show it."""
+    return [asdict(badge) for badge in earned(db.conn)]
 
 
 async def _read(request: web.Request, fn: Any) -> Any:
@@ -90,7 +96,7 @@ async def commands_page(request: web.Request) -> web.Response:
 
 async def badges_page(request: web.Request) -> web.Response:
     """/badges: earned, then not yet earned with how far along."""
-    badges = await _read(request, lambda db: earned(db.conn))
+    badges = await _read(request, _badges)
     return render(request, "badges.html", earned=[b for b in badges if b["earned"]],
                   unearned=[b for b in badges if not b["earned"]])
 
@@ -123,7 +129,7 @@ async def api_commands(request: web.Request) -> web.Response:
 
 async def api_badges(request: web.Request) -> web.Response:
     """/api/badges: every badge as exported, with progress and whether it is earned."""
-    return _json(await _read(request, lambda db: earned(db.conn)))
+    return _json(await _read(request, _badges))
 
 
 async def healthz(request: web.Request) -> web.Response:
