@@ -64,7 +64,7 @@ def test_dvd_page_shows_its_timeline(browser, web_daemon):
     assert "tmdb_id" in matched and "—" in matched and "→" in matched and "6977" in matched
 
 
-def test_commands_page_shows_progress_advancing(browser, web_daemon, web_sandbox, monkeypatch):
+def test_commands_page_shows_progress_advancing(browser, web_daemon, web_sandbox, monkeypatch, capsys):
     """During a slow refresh the commands page's progress rises on its own until completed."""
     monkeypatch.setenv("TMDB_API_KEY", web_daemon.env["TMDB_API_KEY"])
     web_sandbox.configure(latency_s=0.25)
@@ -73,17 +73,18 @@ def test_commands_page_shows_progress_advancing(browser, web_daemon, web_sandbox
         browser.execute_script("window.samePage = true")
         assert main(["--home", str(web_daemon.home), "refresh-missing-details", "--force",
                      "--enqueue"]) == 0
-        progress = lambda b: b.execute_script(  # noqa: E731
-            "const row = document.querySelector('#commands .command.running');"
-            "return row && row.querySelector('[data-field=progress]').textContent;")
-        first = wait(browser, lambda b: (p := progress(b)) and not p.startswith("0 ") and p)
+        command_id = capsys.readouterr().out.split()[0]
+        row = f"#commands [data-id='{command_id}']"
+        field = lambda b, name: b.execute_script(  # noqa: E731
+            f"const e = document.querySelector(\"{row} [data-field={name}]\"); return e && e.textContent;")
+        first = wait(browser, lambda b: (p := field(b, "progress")) and not p.startswith("0") and p)
         done, total = (int(x) for x in first.split(" / "))
         assert 0 < done < total == 29
-        later = wait(browser, lambda b: (p := progress(b)) and int(p.split(" / ")[0]) > done and p)
+        assert field(browser, "status") == "running"
+        later = wait(browser, lambda b: (p := field(b, "progress")) and int(p.split(" / ")[0]) > done and p)
         assert int(later.split(" / ")[0]) > done
-        wait(browser, lambda b: b.execute_script(
-            "return document.querySelector('#commands .command [data-field=status]').textContent")
-            == "completed" or None)
+        wait(browser, lambda b: field(b, "status") == "completed")
+        assert field(browser, "progress") == "29 / 29"
         assert browser.execute_script("return window.samePage") is True
     finally:
         web_sandbox.configure(latency_s=0.0)

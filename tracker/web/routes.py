@@ -24,6 +24,7 @@ from tracker.web.timeline import dvd_timeline
 PAGE_SIZE = 48  # DVDs a page of the grid shows
 RECENT_COMMANDS = 20
 MAX_SEARCH = 200
+ACTIVE = ("running", "queued")
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
@@ -90,8 +91,12 @@ def _commands(db: Database) -> dict[str, Any]:
 
 
 async def commands_page(request: web.Request) -> web.Response:
-    """/commands: queued, running and recent commands; a script keeps the progress current."""
-    return render(request, "commands.html", **await _read(request, _commands))
+    """/commands: running and queued commands, then the recent ones newest first, kept current
+    by a script."""
+    data = await _read(request, _commands)
+    active = [c for c in data["commands"] if c["status"] in ACTIVE]
+    ended = [c for c in data["commands"] if c["status"] not in ACTIVE]
+    return render(request, "commands.html", **{**data, "commands": active + ended[::-1]})
 
 
 async def badges_page(request: web.Request) -> web.Response:
