@@ -58,15 +58,9 @@ async def _read(request: web.Request, fn: Any) -> Any:
 async def collection(request: web.Request) -> web.Response:
     """/: the collection as a grid of posters, a page at a time, filtered by title."""
     search, offset = _search(request), _int(request, "offset", 0, 10**9) or 0
-    total, dvds = await _read(request, lambda db: (count_dvds(db.conn, search=search),
-                                                   dvd_rows(db.conn, search=search, limit=PAGE_SIZE,
-                                                            offset=offset)))
+    total, dvds = await _dvd_page(request, search, PAGE_SIZE, offset)
     return render(request, "collection.html", dvds=dvds, total=total, search=search, offset=offset,
                   page_size=PAGE_SIZE)
-
-
-def _dvd_id(request: web.Request) -> int:
-    return int(request.match_info["dvd_id"])
 
 
 def _dvd_with_history(db: Database, dvd_id: int) -> dict[str, Any] | None:
@@ -77,13 +71,24 @@ def _dvd_with_history(db: Database, dvd_id: int) -> dict[str, Any] | None:
     return row
 
 
-async def dvd_page(request: web.Request) -> web.Response:
-    """/dvds/ID: every field, the locked ones marked, and the history timeline."""
-    dvd_id = _dvd_id(request)
+async def _dvd(request: web.Request) -> dict[str, Any]:
+    """The DVD the path names, with its history; 404 if there is none."""
+    dvd_id = int(request.match_info["dvd_id"])
     dvd = await _read(request, lambda db: _dvd_with_history(db, dvd_id))
     if dvd is None:
         raise web.HTTPNotFound()
-    return render(request, "dvd.html", dvd=dvd)
+    return dvd
+
+
+async def _dvd_page(request: web.Request, search: str, limit: int | None, offset: int) -> tuple[int, list]:
+    """How many DVDs match ``search``, and the page of them asked for."""
+    return await _read(request, lambda db: (count_dvds(db.conn, search=search),
+                                            dvd_rows(db.conn, search=search, limit=limit, offset=offset)))
+
+
+async def dvd_page(request: web.Request) -> web.Response:
+    """/dvds/ID: every field, the locked ones marked, and the history timeline."""
+    return render(request, "dvd.html", dvd=await _dvd(request))
 
 
 def _commands(db: Database) -> dict[str, Any]:
@@ -110,9 +115,7 @@ async def api_dvds(request: web.Request) -> web.Response:
     """/api/dvds: DVDs as `tracker export dvds` writes them; the count matching is X-Total-Count."""
     search = _search(request)
     limit, offset = _int(request, "limit", None, 10**9), _int(request, "offset", 0, 10**9) or 0
-    total, dvds = await _read(request, lambda db: (count_dvds(db.conn, search=search),
-                                                   dvd_rows(db.conn, search=search, limit=limit,
-                                                            offset=offset)))
+    total, dvds = await _dvd_page(request, search, limit, offset)
     response = _json(dvds)
     response.headers["X-Total-Count"] = str(total)
     return response
@@ -120,11 +123,7 @@ async def api_dvds(request: web.Request) -> web.Response:
 
 async def api_dvd(request: web.Request) -> web.Response:
     """/api/dvds/ID: one DVD as exported (locked_fields included), with its history."""
-    dvd_id = _dvd_id(request)
-    dvd = await _read(request, lambda db: _dvd_with_history(db, dvd_id))
-    if dvd is None:
-        raise web.HTTPNotFound()
-    return _json(dvd)
+    return _json(await _dvd(request))
 
 
 async def api_commands(request: web.Request) -> web.Response:
