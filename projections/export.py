@@ -73,7 +73,7 @@ def _dvd_filter(search: str | None) -> tuple[str, tuple]:
     return f" {WHERE['dvds']} AND title LIKE ? ESCAPE '\\'", (f"%{pattern}%",)
 
 
-def dvd_rows(conn: sqlite3.Connection, *, search: str | None = None, limit: int | None = None,
+def exported_dvds(conn: sqlite3.Connection, *, search: str | None = None, limit: int | None = None,
              offset: int = 0) -> list[dict[str, Any]]:
     """DVDs in id order as exported, optionally only titles containing ``search``, one page."""
     where, params = _dvd_filter(search)
@@ -89,7 +89,7 @@ def count_dvds(conn: sqlite3.Connection, *, search: str | None = None) -> int:
     return conn.execute(f"SELECT COUNT(*) FROM dvds{where}", params).fetchone()[0]
 
 
-def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
+def exported_dvd(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
     """One DVD of the collection as exported, or None (a removed one too)."""
     fields = FIELDS["dvds"]
     values = conn.execute(f"SELECT {', '.join(fields)} FROM dvds {WHERE['dvds']} AND id = ?",

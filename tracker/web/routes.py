@@ -11,8 +11,8 @@ import msgspec
 from aiohttp import web
 
 from projections.badges import earned
-from projections.commands import queue_state
-from projections.export import count_dvds, dvd_row, dvd_rows
+from projections.commands import ACTIVE, queue_state
+from projections.export import count_dvds, exported_dvd, exported_dvds
 from tracker import audit
 from tracker.db import Database
 from tracker.errors import StoreError
@@ -24,7 +24,6 @@ from tracker.web.timeline import dvd_timeline
 PAGE_SIZE = 48  # DVDs a page of the grid shows
 RECENT_COMMANDS = 20
 MAX_SEARCH = 200
-ACTIVE = ("running", "queued")
 
 
 def _json(value: Any, status: int = 200) -> web.Response:
@@ -65,7 +64,7 @@ async def collection(request: web.Request) -> web.Response:
 
 def _dvd_with_history(db: Database, dvd_id: int) -> dict[str, Any] | None:
     """The exported row (locked_fields included) with its history, or None."""
-    row = dvd_row(db.conn, dvd_id)
+    row = exported_dvd(db.conn, dvd_id)
     if row is not None:
         row["history"] = dvd_timeline(db, dvd_id)
     return row
@@ -83,7 +82,7 @@ async def _dvd(request: web.Request) -> dict[str, Any]:
 async def _dvd_page(request: web.Request, search: str, limit: int | None, offset: int) -> tuple[int, list]:
     """How many DVDs match ``search``, and the page of them asked for."""
     return await _read(request, lambda db: (count_dvds(db.conn, search=search),
-                                            dvd_rows(db.conn, search=search, limit=limit, offset=offset)))
+                                            exported_dvds(db.conn, search=search, limit=limit, offset=offset)))
 
 
 async def dvd_page(request: web.Request) -> web.Response:
