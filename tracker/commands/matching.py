@@ -45,6 +45,7 @@ def fold(title: str) -> str:
         text = f"{m.group(2)} {m.group(1)}"
     stripped = _LEADING.sub("", text, count=1)
     text = stripped if stripped.strip() else text
+    text = text.replace("'", "")  # "It's" = "Its"
     text = "".join(" " if unicodedata.category(ch)[0] in "PSZ" else ch for ch in text)
     return " ".join(text.split())
 
