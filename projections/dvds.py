@@ -204,19 +204,6 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (from_json(v) if k in JSON_COLUMNS else v) for k, v in row.items()}
 
 
-def live_dvds(conn: sqlite3.Connection, condition: str = "1", params: tuple = (), *,
-              ids: Iterable[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows of DVDs in the collection (not removed) meeting ``condition``, by id, cut to ``limit``.
-
-    ``ids``: only these DVDs (``--dvd``). ``condition`` is SQL over the dvds columns.
-    """
-    if ids is not None:
-        ids = list(ids)
-        condition = f"({condition}) AND id IN ({', '.join('?' * len(ids))})"
-        params = (*params, *ids)
-    return [msgspec.structs.asdict(r) for r in _live(conn, condition, params, limit)]
-
-
 def not_in_collection(conn: sqlite3.Connection, ids: Iterable[int]) -> list[int]:
     """Those of ``ids`` that name no DVD in the collection (unknown or removed)."""
     ids = sorted(set(ids))
@@ -245,11 +232,24 @@ def added_by(conn: sqlite3.Connection, command_id: str) -> list[tuple[int, str, 
                         (command_id,)).fetchall()
 
 
-_MISSING_DETAIL = " OR ".join(f"{f} IS NULL" for f in DETAIL_FIELDS)
+def _unlocked_null(name: str) -> str:
+    """SQL: the field is null and not locked (a locked empty field is the user's: leave it)."""
+    return f"({name} IS NULL AND instr(COALESCE(locked_fields, ''), '\"{name}\"') = 0)"
 
 
-def _live(conn: sqlite3.Connection, condition: str, params: tuple = (), limit: int | None = None) -> list[Any]:
-    """``Dvd`` rows of the collection (not removed) meeting ``condition``, by id, the first ``limit``."""
+_MISSING_DETAIL = " OR ".join(map(_unlocked_null, DETAIL_FIELDS))
+_MISSING_POSTER = f"({_unlocked_null('poster')} AND (tmdb_poster_path IS NULL OR tmdb_poster_path != ''))"
+Ids = Iterable[int] | None  # --dvd: only these DVDs (None: every DVD)
+
+
+def _live(conn: sqlite3.Connection, condition: str, params: tuple = (), limit: int | None = None,
+          ids: Ids = None) -> list[Any]:
+    """``Dvd`` rows of the collection (not removed) meeting ``condition``, by id, the first ``limit``;
+    with ``ids``, only those DVDs."""
+    if ids is not None:
+        ids = list(ids)
+        condition = f"({condition}) AND id IN ({', '.join('?' * len(ids))})"
+        params = (*params, *ids)
     return select_rows(conn, "dvds", f"{_LIVE} AND ({condition})", params, limit=limit)
 
 
@@ -274,34 +274,34 @@ class DvdCounts:
     with_torrents: int
 
 
-def without_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
-    """DVDs without a TMDB id, by id (match-tmdb-ids)."""
-    return _live(conn, "tmdb_id IS NULL", limit=limit)
+def without_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None, ids: Ids = None) -> list[Any]:
+    """DVDs without a TMDB id, by id (match-tmdb-ids); one locked empty is left alone."""
+    return _live(conn, _unlocked_null("tmdb_id"), limit=limit, ids=ids)
 
 
-def without_imdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+def without_imdb_id(conn: sqlite3.Connection, *, limit: int | None = None, ids: Ids = None) -> list[Any]:
     """DVDs with a TMDB id whose IMDb id was never looked up, by id (populate-imdb-ids)."""
-    return _live(conn, "tmdb_id IS NOT NULL AND imdb_id IS NULL", limit=limit)
+    return _live(conn, f"tmdb_id IS NOT NULL AND {_unlocked_null('imdb_id')}", limit=limit, ids=ids)
 
 
-def with_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
+def with_tmdb_id(conn: sqlite3.Connection, *, limit: int | None = None, ids: Ids = None) -> list[Any]:
     """Every DVD with a TMDB id, by id."""
-    return _live(conn, "tmdb_id IS NOT NULL", limit=limit)
+    return _live(conn, "tmdb_id IS NOT NULL", limit=limit, ids=ids)
 
 
-def missing_details(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
-    """DVDs with a TMDB id missing a detail field, or a poster TMDB has and we have not saved."""
-    return _live(conn, f"tmdb_id IS NOT NULL AND ({_MISSING_DETAIL} OR (poster IS NULL"
-                 " AND (tmdb_poster_path IS NULL OR tmdb_poster_path != '')))", limit=limit)
+def missing_details(conn: sqlite3.Connection, *, limit: int | None = None, ids: Ids = None) -> list[Any]:
+    """DVDs with a TMDB id missing an unlocked detail field, or a poster TMDB has and we have not
+    saved (locked empty fields are the user's: they do not select a DVD)."""
+    return _live(conn, f"tmdb_id IS NOT NULL AND ({_MISSING_DETAIL} OR {_MISSING_POSTER})", limit=limit, ids=ids)
 
 
 def with_imdb_id(conn: sqlite3.Connection, *, added_since: str | None = None,
-                 limit: int | None = None) -> list[Any]:
+                 limit: int | None = None, ids: Ids = None) -> list[Any]:
     """DVDs with an IMDb id; with ``added_since``, only those added since then or never checked."""
     if added_since is None:
-        return _live(conn, "imdb_id > ''", limit=limit)
+        return _live(conn, "imdb_id > ''", limit=limit, ids=ids)
     return _live(conn, "imdb_id > '' AND (added_at >= ? OR torrents_checked_at IS NULL)",
-                 (added_since,), limit=limit)
+                 (added_since,), limit=limit, ids=ids)
 
 
 def with_uppercase_certification(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:

@@ -18,7 +18,7 @@ _WHERE: dict[str, tuple[str, str, str]] = {
     "add": ("collection", "Add", "Add one DVD to the collection."),
     "import": ("collection", "Import", "Import DVDs from a CSV file."),
     "load-sample-data": ("collection", "LoadSampleData", "Load the bundled sample DVD collection."),
-    "match-tmdb-ids": ("dvd_tmdb", "MatchTmdbIds", "Give DVDs without a TMDB id one, by exact title."),
+    "match-tmdb-ids": ("dvd_tmdb", "MatchTmdbIds", "Give DVDs without a TMDB id one, by title and year."),
     "populate-imdb-ids": ("dvd_tmdb", "PopulateImdbIds", "Fetch IMDb ids for DVDs that have a TMDB id."),
     "refresh-missing-details": ("dvd_tmdb", "RefreshMissingDetails",
                                 "Fetch TMDB details and posters for DVDs missing any."),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
 from events.types import DvdTorrentsChecked
 from projections import dvds
 from tracker.commands.base import SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
-from tracker.commands.dvd_tmdb import dvd_items
+from tracker.commands.dvd_tmdb import DVD_ARG, checked_dvd_ids, dvd_items
 
 RECENT_DAYS = 30
 
@@ -23,14 +24,20 @@ class RefreshTorrentData(Command):
     help = (f"Check YTS torrents for DVDs with an IMDb id; --recent-only: those added in the "
             f"last {RECENT_DAYS} days or never checked.")
     arguments = (arg("--recent-only", action="store_true",
-                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked (default: every DVD)"),)
+                     help=f"only DVDs added in the last {RECENT_DAYS} days or never checked (default: every DVD)"),
+                 DVD_ARG)
+
+    def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
+        """The --dvd ids must name DVDs in the collection."""
+        return checked_dvd_ids(options, settings)
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs with an IMDb id (recent or never checked, with --recent-only)."""
         since = None
         if run.options.get("recent_only"):
             since = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
-        return dvd_items(dvds.with_imdb_id(run.db.conn, added_since=since, limit=run.limit))
+        return dvd_items(dvds.with_imdb_id(run.db.conn, added_since=since, limit=run.limit,
+                                           ids=run.options.get("dvd")))
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """One YTS request; an outage raises (a failed item), never an empty list."""

@@ -30,6 +30,12 @@ def is_hostile_target(item_id: int) -> bool:
     return item_id % HOSTILE_DIVISOR == 0
 
 
+def _words(text: str) -> str:
+    """Text as TMDB's search compares it: folded, apostrophes dropped, other punctuation as spaces."""
+    folded = synthetic.fold(text).replace("'", "")
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
+
+
 @cache
 def bundled() -> dict[str, Any]:
     """The parsed ``data/films.json`` (read once per process; treat as read-only)."""
@@ -120,16 +126,17 @@ class Catalogue:
         return self._hostile_view(record)
 
     def search_movies(self, query: str, year: int | None) -> list[dict[str, Any]]:
-        """Films matching like TMDB: substring of the (accent-folded) title, most popular first.
+        """Films matching like TMDB: the query's words in the title's (accent-, case- and
+        punctuation-folded), most popular first ("leon the professional" finds "Léon: The Professional").
 
         Synthetic films are matched by exact title only, so a million of them stay lazy.
         """
-        needle = synthetic.fold(query)
+        needle = _words(query)
         if not needle:
             return []
         found = [
             m for m in self._movies_by_pop
-            if needle in synthetic.fold(m["title"]) or needle in synthetic.fold(m["original_title"])
+            if needle in _words(m["title"]) or needle in _words(m["original_title"])
         ]
         found += [synthetic.synthetic_movie(n) for n in synthetic.find_movies(query, self.synthetic_count)]
         if year is not None:
