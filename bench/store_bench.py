@@ -3,7 +3,7 @@
 Usage: python bench/store_bench.py [--sizes 100000 1000000] [--out bench/RESULTS-store.md]
 
 Each measurement runs in a fresh subprocess so its peak memory (ru_maxrss) is its own.
-Targets (SPEC issue 2): appends >= 50,000 events/s batched; replay of 1,000,000 events <= 10 s;
+Targets (set when the store was built): appends >= 50,000 events/s batched; replay of 1,000,000 events <= 10 s;
 replay <= 4x the bare sqlite3 scan + JSON decode; peak memory <= 200 MB at 1,000,000 events.
 """
 

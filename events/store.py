@@ -204,7 +204,7 @@ class EventStore:
         rows = []
         for rec in records:
             seq += 1
-            # Stored as TEXT, as SPEC.md asks: a BLOB is not JSON to sqlite3's json functions.
+            # Stored as TEXT: a BLOB is not JSON to sqlite3's json functions, and the log stays readable.
             data = rec.data.decode() if isinstance(rec.data, bytes) else rec.data
             prev = chain_hash(prev, seq, rec.type, at, rec.command_id, rec.subject, rec.v, data)
             rows.append((seq, rec.type, at, rec.command_id, rec.subject, rec.v, data, prev))

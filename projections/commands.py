@@ -42,6 +42,7 @@ class ItemOutcome:
 
 ACTIVE = (Status.QUEUED, Status.RUNNING)  # not yet ended: the engine will (re)run it
 TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+ITEM_OUTCOMES = (ItemOutcome.UPDATED, ItemOutcome.SKIPPED, ItemOutcome.FAILED)
 Command, CommandItem = TABLES["commands"].row, TABLES["command_items"].row
 
 

@@ -1,4 +1,4 @@
-"""Rows of the read tables with the exported field names of SPEC.md."""
+"""Rows of the read tables as `tracker export` gives them: exported fields, JSON decoded, genres named."""
 
 from __future__ import annotations
 
@@ -8,31 +8,22 @@ from typing import Any
 
 import msgspec
 
+from projections.tables import EXPORTABLE, TABLES
+
 _decode = msgspec.json.decode
 
-FIELDS: dict[str, tuple[str, ...]] = {
-    "dvds": ("id", "title", "year", "tmdb_id", "imdb_id", "tagline", "budget", "revenue",
-             "production_companies", "director", "uk_certification", "rating", "vote_count",
-             "poster", "torrents", "torrents_checked_at", "details_refreshed_at", "added_at",
-             "genres", "locked_fields"),
-    "movies": ("tmdb_id", "title", "overview", "release_date", "popularity", "rating",
-               "vote_count", "runtime", "director", "genres", "poster", "details_refreshed_at"),
-    "tv": ("tmdb_id", "name", "overview", "first_air_date", "popularity", "rating", "vote_count",
-           "number_of_seasons", "number_of_episodes", "episode_run_time", "creators", "genres",
-           "poster", "details_refreshed_at"),
-    "genres": ("tmdb_id", "name", "media_types"),
-    "providers": ("provider_id", "name", "logo"),
-    "availability": ("media_type", "tmdb_id", "region", "offer_type", "provider_id"),
-    "badges": ("name", "description", "badge_type", "rarity", "icon", "requirement_count",
-               "requirement_type"),
-}
-JSON_FIELDS = {"production_companies", "torrents", "genres", "media_types", "creators",
-               "locked_fields"}
+
+def _field(column: str) -> str:
+    """A column's exported name: catalogue titles' genre ids are exported as genre names."""
+    return "genres" if column == "genre_ids" else column
+
+
+# Each exported table's fields, in order, and which hold JSON: derived from the table definitions.
+FIELDS: dict[str, tuple[str, ...]] = {t: tuple(map(_field, TABLES[t].exported)) for t in EXPORTABLE}
+JSON_FIELDS = {_field(c) for t in EXPORTABLE for c in TABLES[t].json_columns}
+ORDER = {t: ", ".join(TABLES[t].key) for t in EXPORTABLE}
 # Rows a table keeps that are not exported: removed DVDs stay for their history and their id.
 WHERE = {"dvds": "WHERE removed_at IS NULL"}
-ORDER = {"dvds": "id", "movies": "tmdb_id", "tv": "tmdb_id", "genres": "tmdb_id",
-         "providers": "provider_id", "availability": "media_type, tmdb_id, region, offer_type, provider_id",
-         "badges": "name"}
 
 
 def _genre_names(conn: sqlite3.Connection) -> dict[int, str]:
@@ -43,8 +34,7 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
     """Stream a table's rows as dicts of exported fields (lists decoded, genre ids named)."""
     fields = FIELDS[table]
     names = _genre_names(conn) if table in ("movies", "tv") else {}
-    select = [("genre_ids" if f == "genres" and table in ("movies", "tv") else f) for f in fields]
-    cursor = conn.execute(f"SELECT {', '.join(select)} FROM {table} {WHERE.get(table, '')}"
+    cursor = conn.execute(f"SELECT {', '.join(TABLES[table].exported)} FROM {table} {WHERE.get(table, '')}"
                           f" ORDER BY {ORDER[table]}")
     while batch := cursor.fetchmany(1000):
         for values in batch:

@@ -8,12 +8,13 @@ from typing import Any
 
 import msgspec
 
-PROJECTION_VERSION = 2  # bump when a table changes shape: the tables are then rebuilt by replay
+PROJECTION_VERSION = 3  # bump when a table changes shape: the tables are then rebuilt by replay
 
 
 @dataclass(frozen=True)
 class Table:
-    """A read table: its key columns, every column in order, which hold JSON, and its row type.
+    """A read table: its key columns, every column in order, which hold JSON, which are
+    exported (in order), and its row type.
 
     ``row`` is a Struct with one attribute per column (all default to None): folds read and set
     attributes, and a row costs a fifth of a dict's memory, so replay's cache holds many more.
@@ -24,58 +25,64 @@ class Table:
     key: tuple[str, ...]
     columns: tuple[str, ...]
     json_columns: frozenset[str]
+    exported: tuple[str, ...]
     ddl: str
     indexes: tuple[str, ...]
     row: type[Any]
 
 
 def _table(name: str, key: tuple[str, ...], cols: str, json_cols: tuple[str, ...] = (),
-           indexes: tuple[str, ...] = ()) -> Table:
-    """Build a Table from a compact column list ``"name TYPE, ..."``."""
+           indexes: tuple[str, ...] = (), private: tuple[str, ...] = ()) -> Table:
+    """Build a Table from a compact column list ``"name TYPE, ..."``; ``private`` columns are
+    the tracker's own bookkeeping, left out of ``tracker export``."""
     parts = [c.strip() for c in cols.split(",") if c.strip()]
     names = tuple(p.split()[0] for p in parts)
     ddl = (f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}, "
            f"PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID")
     # gc=False: rows hold only str, int, float or None, so they can never be part of a cycle.
     row = msgspec.defstruct(f"{name}_row", [(n, Any, None) for n in names], gc=False)
-    return Table(name, key, names, frozenset(json_cols), ddl, indexes, row)
+    exported = tuple(n for n in names if n not in private)
+    return Table(name, key, names, frozenset(json_cols), exported, ddl, indexes, row)
 
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     _table("dvds", ("id",),
            "id INTEGER, title TEXT, year INTEGER, tmdb_id INTEGER, imdb_id TEXT, tagline TEXT,"
            " budget INTEGER, revenue INTEGER, production_companies TEXT, director TEXT,"
-           " uk_certification TEXT, rating REAL, vote_count INTEGER, genres TEXT, poster TEXT,"
+           " uk_certification TEXT, rating REAL, vote_count INTEGER, poster TEXT,"
            " tmdb_poster_path TEXT, torrents TEXT, torrents_checked_at TEXT,"
-           " details_refreshed_at TEXT, added_at TEXT, updated_at TEXT, locked_fields TEXT,"
+           " details_refreshed_at TEXT, added_at TEXT, genres TEXT, updated_at TEXT, locked_fields TEXT,"
            " removed_at TEXT, merged_into INTEGER, added_by TEXT",
            ("production_companies", "torrents", "genres", "locked_fields"),
            ("CREATE INDEX IF NOT EXISTS dvds_tmdb ON dvds(tmdb_id)",
             "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id)",
-            "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)")),
+            "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)"),
+           private=("tmdb_poster_path", "updated_at", "removed_at", "merged_into", "added_by")),
     _table("movies", ("tmdb_id",),
            "tmdb_id INTEGER, title TEXT, overview TEXT, release_date TEXT, popularity REAL,"
            " rating REAL, vote_count INTEGER, runtime INTEGER, director TEXT, genre_ids TEXT,"
            " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
            " providers_checked_at TEXT, listed_at TEXT",
-           ("genre_ids",), ("CREATE INDEX IF NOT EXISTS movies_poster ON movies(poster)",)),
+           ("genre_ids",), ("CREATE INDEX IF NOT EXISTS movies_poster ON movies(poster)",),
+           private=("tmdb_poster_path", "providers_checked_at", "listed_at")),
     _table("tv", ("tmdb_id",),
            "tmdb_id INTEGER, name TEXT, overview TEXT, first_air_date TEXT, popularity REAL,"
            " rating REAL, vote_count INTEGER, number_of_seasons INTEGER,"
            " number_of_episodes INTEGER, episode_run_time INTEGER, creators TEXT, genre_ids TEXT,"
            " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
            " providers_checked_at TEXT, listed_at TEXT",
-           ("genre_ids", "creators"), ("CREATE INDEX IF NOT EXISTS tv_poster ON tv(poster)",)),
+           ("genre_ids", "creators"), ("CREATE INDEX IF NOT EXISTS tv_poster ON tv(poster)",),
+           private=("tmdb_poster_path", "providers_checked_at", "listed_at")),
     _table("genres", ("tmdb_id",), "tmdb_id INTEGER, name TEXT, media_types TEXT",
            ("media_types",)),
     _table("providers", ("provider_id",),
-           "provider_id INTEGER, name TEXT, logo TEXT, tmdb_logo_path TEXT"),
+           "provider_id INTEGER, name TEXT, logo TEXT, tmdb_logo_path TEXT", private=("tmdb_logo_path",)),
     _table("availability", ("media_type", "tmdb_id", "region", "offer_type", "provider_id"),
            "media_type TEXT, tmdb_id INTEGER, region TEXT, offer_type TEXT, provider_id INTEGER,"
-           " since TEXT"),
+           " since TEXT", private=("since",)),
     _table("badges", ("name",),
            "name TEXT, description TEXT, badge_type TEXT, rarity TEXT, icon TEXT,"
-           " requirement_count INTEGER, requirement_type TEXT, created_at TEXT"),
+           " requirement_count INTEGER, requirement_type TEXT, created_at TEXT", private=("created_at",)),
     _table("commands", ("command_id",),
            "command_id TEXT, name TEXT, options TEXT, status TEXT, requested_seq INTEGER,"
            " requested_at TEXT, started_at TEXT, finished_at TEXT, total INTEGER,"
@@ -87,7 +94,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
            "command_id TEXT, item TEXT, outcome TEXT, reason TEXT, seq INTEGER"),
 )}
 
-# The tables `tracker export` offers, in the order SPEC.md lists them.
+# The tables `tracker export` offers, in the order its help lists them.
 EXPORTABLE = ("dvds", "movies", "tv", "genres", "providers", "availability", "badges")
 
 

@@ -31,20 +31,20 @@ def http_address(raw: Any) -> str | None:
 
 http_address.expects = "HOST:PORT such as 127.0.0.1:8765"  # type: ignore[attr-defined]
 
-# setting name -> (environment variable, default, parser)
-_SETTINGS: dict[str, tuple[str, Any, Any]] = {
-    "tmdb_api_key": ("TMDB_API_KEY", None, str),
-    "tmdb_access_token": ("TMDB_ACCESS_TOKEN", None, str),
-    "tmdb_base_url": ("TMDB_BASE_URL", "https://api.themoviedb.org/3", str),
-    "tmdb_image_base_url": ("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p", str),
-    "yts_base_url": ("YTS_BASE_URL", "https://movies-api.accel.li/api/v2", str),
-    "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", 40.0, float),
-    "yts_rate_per_s": ("TRACKER_YTS_RATE", 2.0, float),
-    "concurrency": ("TRACKER_CONCURRENCY", 16, int),
-    "timeout_s": ("TRACKER_TIMEOUT_S", 30.0, float),
-    "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", 5, int),
-    "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", 0.5, float),
-    "http": ("TRACKER_HTTP", None, http_address),
+# setting name -> (environment variable, parser); each default is the Settings field's own.
+_SETTINGS: dict[str, tuple[str, Any]] = {
+    "tmdb_api_key": ("TMDB_API_KEY", str),
+    "tmdb_access_token": ("TMDB_ACCESS_TOKEN", str),
+    "tmdb_base_url": ("TMDB_BASE_URL", str),
+    "tmdb_image_base_url": ("TMDB_IMAGE_BASE_URL", str),
+    "yts_base_url": ("YTS_BASE_URL", str),
+    "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", float),
+    "yts_rate_per_s": ("TRACKER_YTS_RATE", float),
+    "concurrency": ("TRACKER_CONCURRENCY", int),
+    "timeout_s": ("TRACKER_TIMEOUT_S", float),
+    "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", int),
+    "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", float),
+    "http": ("TRACKER_HTTP", http_address),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
 
@@ -84,13 +84,10 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """The secret values in force, for redaction."""
-        return [v for v in (self.tmdb_api_key, self.tmdb_access_token) if v]
+        return [v for name in SECRET_SETTINGS if (v := getattr(self, name))]
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with some settings replaced (used by the demo and tests)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return Settings(**values)
+
+_DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
 def _parse(name: str, raw: Any, parser: Any, source: str) -> Any:
@@ -134,7 +131,7 @@ def load_settings(
     toml_path = home_path / "tracker.toml"
     toml_values = _read_toml(toml_path)
     values: dict[str, Any] = {}
-    for name, (env_name, default, parser) in _SETTINGS.items():
+    for name, (env_name, parser) in _SETTINGS.items():
         if flags.get(name) is not None:
             values[name] = _parse(name, flags[name], parser, f"--{name.replace('_', '-')}")
         elif env.get(env_name):
@@ -142,5 +139,5 @@ def load_settings(
         elif name in toml_values:
             values[name] = _parse(name, toml_values[name], parser, str(toml_path))
         else:
-            values[name] = default
+            values[name] = _DEFAULTS[name]
     return Settings(home=home_path, **values)

@@ -17,6 +17,6 @@ def parse_iso(value: str, flag: str) -> str:
     except ValueError as exc:
         raise UsageError(f"{flag}: {value!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # SPEC: ISO is UTC
+        moment = moment.replace(tzinfo=UTC)  # a time without a zone is UTC, as every stored time is
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

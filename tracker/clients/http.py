@@ -55,7 +55,7 @@ class RetryPolicy:
 
 @dataclass
 class HttpStats:
-    """Counters of what the client did, for summaries and benchmarks."""
+    """Counters of what the client did: the tests read them, and /metrics reads ``by_kind_status``."""
 
     requests: int = 0
     retries: int = 0
@@ -72,17 +72,6 @@ class HttpStats:
             self.by_status[status] = self.by_status.get(status, 0) + 1
         key = (kind, "error" if status is None else str(status))
         self.by_kind_status[key] = self.by_kind_status.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "failures": self.failures,
-            "bytes_downloaded": self.bytes_downloaded,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-        }
 
 
 class _Transient(Exception):

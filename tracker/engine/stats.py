@@ -6,8 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from events.types import CommandCancelled, CommandCompleted, CommandFailed, Event, ItemProcessed
+from projections.commands import Status
 
-_ENDS = {CommandCompleted: "completed", CommandFailed: "failed", CommandCancelled: "cancelled"}
+_ENDS = {CommandCompleted: Status.COMPLETED, CommandFailed: Status.FAILED, CommandCancelled: Status.CANCELLED}
 
 
 @dataclass

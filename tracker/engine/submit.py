@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from events.types import CommandRequested
 from projections.commands import equal_active
@@ -43,15 +43,22 @@ def validated(settings: Settings, sub: Submission) -> dict[str, Any]:
     return COMMANDS[sub.name].validate(options, settings)
 
 
-def enqueue(db: Database, name: str, options: dict[str, Any]) -> tuple[str, bool]:
-    """Append the intent unless an equal one is queued or running; (command id, newly queued)."""
+class Queued(NamedTuple):
+    """The command that will run a submission, and whether this submission queued it."""
+
+    command_id: str
+    fresh: bool  # False: an equal command was already queued or running
+
+
+def enqueue(db: Database, name: str, options: dict[str, Any]) -> Queued:
+    """Append the intent unless an equal one is queued or running."""
     with db.atomic():
         existing = equal_active(db.conn, name, options)
         if existing:
-            return existing, False
+            return Queued(existing, fresh=False)
         command_id = new_command_id()
         db.record([CommandRequested(command_id=command_id, name=name, options=options)], command_id)
-        return command_id, True
+        return Queued(command_id, fresh=True)
 
 
 async def run_in_process(settings: Settings, sub: Submission, options: dict[str, Any],

@@ -9,9 +9,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from projections.commands import ITEM_OUTCOMES
+from projections.commands import TERMINAL as COMMAND_ENDS
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-COMMAND_ENDS = ("completed", "failed", "cancelled")
-ITEM_OUTCOMES = ("updated", "skipped", "failed")
 
 
 class EngineCollector(Collector):
