@@ -263,6 +263,19 @@ class EventStore:
         return self.conn.execute("SELECT COUNT(*) FROM events WHERE command_id = ? AND type = ?",
                                  (command_id, type_)).fetchone()[0]
 
+    def hash_at(self, seq: int) -> str | None:
+        """The chain hash of row ``seq`` (genesis for 0), or None if there is no such row."""
+        if seq == 0:
+            return GENESIS_HASH
+        row = self.conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def seq_at(self, at: str) -> int:
+        """The newest seq written at or before ``at`` (0 if none), by the time index."""
+        row = self.conn.execute("SELECT seq FROM events WHERE at <= ? ORDER BY at DESC, seq DESC LIMIT 1",
+                                (at,)).fetchone()
+        return row[0] if row else 0
+
     def types(self) -> list[str]:
         """The distinct event types in the log, by a skip scan of the type index (cheap)."""
         return [r[0] for r in self.conn.execute(

@@ -62,8 +62,9 @@ def test_replay_rebuilds_exactly_the_same_tables(cli: Cli) -> None:
     cli.ok("normalize-uk-certifications")
     before = dump(cli.db)
     count = cli.count()
-    assert cli.ok("replay") == f"replayed {count} events; read tables rebuilt\n"
+    assert cli.ok("replay") == f"replayed {count} events; read tables rebuilt; checkpoint saved at seq {count}\n"
     assert dump(cli.db) == before and cli.count() == count
+    assert [p.name for p in (cli.home / "checkpoints").iterdir()] == [f"{count:012d}.db"]
     assert "verify: ok" in cli.ok("verify")
 
 
@@ -169,3 +170,77 @@ def test_history_refuses_an_unknown_event_type(tmp_path: Path, capsys) -> None:
     assert main(["--home", str(tmp_path), "history", "--type", "DvdAdded,DvdLent"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tracker history: error: --type: unknown event type 'DvdLent' (known: ")
+
+
+def _checkpoint_tables(path: Path) -> dict[str, list[dict]]:
+    conn = sqlite3.connect(path)
+    try:
+        return {t: list(export_rows(conn, t)) for t in EXPORTABLE}
+    finally:
+        conn.close()
+
+
+def test_time_travel_starts_from_the_nearest_checkpoint(cli: Cli, tmp_path: Path) -> None:
+    """replay/export --as-of start from the newest checkpoint at or before the moment, and agree with a full replay."""
+    cli.ok("add", "Heat", "--uk-certification", "15A")
+    early = _moment(cli)
+    cli.ok("add", "Ran")
+    out = cli.ok("checkpoint")
+    seq = cli.count()
+    assert out.startswith(f"checkpoint saved at seq {seq} (") and out.endswith("; 1 kept\n")
+    cli.ok("add", "Alien", "--uk-certification", "PG")
+    mark = _moment(cli)
+    cli.ok("normalize-uk-certifications")
+    target = tmp_path / "then.db"
+    out = cli.ok("replay", "--as-of", mark, "--into", str(target))
+    reached = [r["seq"] for r in _history(cli) if r["at"] <= mark][-1]
+    assert out == f"replayed {reached} events (from the checkpoint at seq {seq}, then {reached - seq}) into {target}\n"
+    then = _checkpoint_tables(target)
+    assert [(d["title"], d["uk_certification"]) for d in then["dvds"]] == [("Heat", "15A"), ("Ran", None),
+                                                                            ("Alien", "PG")]
+    assert cli.export("dvds", "--as-of", mark) == then["dvds"]
+    # Before the checkpoint: it cannot be used, so the rebuild starts from the first event.
+    out = cli.ok("replay", "--as-of", early, "--into", str(target))
+    assert out == f"replayed {seq - 5} events into {target}\n"
+    assert [d["title"] for d in cli.export("dvds", "--as-of", early)] == ["Heat"]
+
+
+def test_a_checkpoint_whose_hash_does_not_match_is_never_used(cli: Cli, tmp_path: Path) -> None:
+    """A checkpoint not matching the log's chain hash at its seq is ignored by time travel and reported by verify."""
+    cli.ok("add", "Heat")
+    cli.ok("checkpoint")
+    seq = cli.count()
+    path = cli.home / "checkpoints" / f"{seq:012d}.db"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE snapshot SET value = ? WHERE key = 'hash'", ("f" * 64,))
+    conn.execute("UPDATE dvds SET title = 'Forged'")
+    conn.commit()
+    conn.close()
+    cli.ok("add", "Alien")
+    mark = _moment(cli)
+    target = tmp_path / "then.db"
+    assert cli.ok("replay", "--as-of", mark, "--into", str(target)) == f"replayed {cli.count()} events into {target}\n"
+    assert [d["title"] for d in cli.export("dvds", "--as-of", mark)] == ["Heat", "Alien"]
+    rc, out, _err = cli("verify")
+    assert rc == 1
+    assert out.splitlines() == [f"checkpoint {path.name}: its hash does not match the log's at seq {seq} "
+                                "(it is never used)"]
+
+
+def test_verify_catches_a_checkpoint_that_disagrees_with_the_log(cli: Cli) -> None:
+    """A checkpoint whose hash matches but whose tables differ from a replay to its seq fails verify."""
+    cli.ok("add", "Heat")
+    cli.ok("add", "Alien")
+    cli.ok("checkpoint")
+    assert "verify: ok" in cli.ok("verify")
+    path = cli.home / "checkpoints" / f"{cli.count():012d}.db"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE dvds SET year = 1999 WHERE id = 2")
+    conn.execute("DELETE FROM command_items")
+    conn.commit()
+    conn.close()
+    rc, out, err = cli("verify")
+    assert rc == 1 and err.startswith("verify: 2 difference(s) found")
+    assert out.splitlines() == [
+        f"checkpoint {path.name}: dvds: 2 row(s) differ from a replay of the log to seq {cli.count()}",
+        f"checkpoint {path.name}: command_items: 2 row(s) differ from a replay of the log to seq {cli.count()}"]

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 import tracker.db as tdb
 from events import types as et
+from projections import snapshot
 from projections.tables import TABLES
 from tests.offline_support import Cli
+from tracker import checkpoints
 from tracker.audit import verify
 from tracker.db import Database
 
@@ -91,19 +93,35 @@ def replayed(db: Database, **kwargs: Any) -> dict[str, list[tuple]]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=BATCHES)
+@given(batches=BATCHES, cut=st.integers(min_value=0, max_value=10))
 def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPathFactory,
-                                               batches: list[tuple[str | None, list[et.Event]]]) -> None:
-    """Replay equals incremental application."""
+                                               batches: list[tuple[str | None, list[et.Event]]], cut: int) -> None:
+    """Replay, from nothing or from a checkpoint taken part way, equals incremental application."""
     path = tmp_path_factory.mktemp("prop") / "tracker.db"
     with Database(path) as db:
-        for command_id, events in batches:
+        for i, (command_id, events) in enumerate(batches):
+            if i == cut:
+                checkpoints.save(db)
             db.record(events, command_id)
         live = tables(db.conn)
         assert replayed(db) == live
+        if cut < len(batches):
+            assert from_checkpoint(db) == live
         assert verify(db) == []
         db.replay()
         assert tables(db.conn) == live
+
+
+def from_checkpoint(db: Database) -> dict[str, list[tuple]]:
+    """The tables the newest checkpoint plus the events after it give."""
+    (ck,) = checkpoints.listing(db)
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        snapshot.load(ck.path, fresh)
+        db.fold(fresh, after_seq=ck.seq)
+        return tables(fresh)
+    finally:
+        fresh.close()
 
 
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

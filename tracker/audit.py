@@ -16,6 +16,8 @@ from events.types import CommandCancelled, CommandCancelRequested
 from projections import commands as command_table
 from projections.commands import ACTIVE, Status
 from projections.tables import TABLES, all_rows
+from tracker import checkpoints
+from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record
 from tracker.errors import StoreError, TrackerError, UsageError
 
@@ -33,8 +35,11 @@ def history(db: Database, *, command_id: str | None = None, dvd_id: int | None =
                "subject": rec.subject, "data": msgspec.json.decode(rec.data)}
 
 
-def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> int:
-    """Rebuild the read tables as of a moment into a new file, written then renamed into place."""
+def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> tuple[int, Checkpoint | None]:
+    """The read tables as of a moment into a new file, written then renamed into place.
+
+    The seq reached, and the checkpoint the rebuild started from (None: from the first event).
+    """
     target = target.expanduser().resolve()
     if target == db.path.resolve():
         raise UsageError("--into: must not be the live database")
@@ -45,14 +50,18 @@ def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> int
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
-            count = db.replay(until_at=until_at, target=conn)
+            if until_at is None:
+                reached, start = db.store.count(), None
+                db.replay(until_seq=reached, target=conn)
+            else:
+                reached, start = checkpoints.time_travel(db, conn, until_at)
         finally:
             conn.close()
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return count
+    return reached, start
 
 
 def _table_rows(conn: sqlite3.Connection, name: str) -> dict[tuple, tuple]:
@@ -87,7 +96,7 @@ def verify(db: Database) -> list[str]:
                     return problems
     finally:
         fresh.close()
-    return problems
+    return problems + checkpoints.problems(db)
 
 
 def status_rows(db: Database, *, recent: int = 10) -> list[dict[str, Any]]:

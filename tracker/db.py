@@ -142,15 +142,27 @@ class Database:
         for rec in self.store.read(**filters):  # type: ignore[arg-type]
             yield rec, decode_record(rec)
 
-    def replay(self, *, until_at: str | None = None, target: sqlite3.Connection | None = None) -> int:
+    def replay(self, *, until_at: str | None = None, until_seq: int | None = None,
+               target: sqlite3.Connection | None = None) -> int:
         """Rebuild every read table from nothing (into ``target`` if given); events folded."""
+        if until_at is not None:
+            until_seq = min(self.store.seq_at(until_at), until_seq or self.store.count())
+        return self.fold(target, until_seq=until_seq)
+
+    def fold(self, target: sqlite3.Connection | None = None, *, after_seq: int = 0,
+             until_seq: int | None = None) -> int:
+        """Fold the events (after_seq, until_seq] into the tables of ``target`` (or the live ones).
+
+        From seq 0 the tables are rebuilt from nothing; from a later seq they must hold the
+        state at ``after_seq`` already (a checkpoint copied in). The number of events folded.
+        """
         conn = target or self.conn
         if target is None:
             with self.store.atomic():
-                return _rebuild(self.store, conn, until_at)
+                return _rebuild(self.store, conn, after_seq, until_seq)
         conn.execute("BEGIN")
         try:
-            count = _rebuild(self.store, conn, until_at)
+            count = _rebuild(self.store, conn, after_seq, until_seq)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -179,23 +191,25 @@ def decode_record(rec: StoredRecord) -> Event:
         raise StoreError(f"event {rec.seq} ({rec.type}) cannot be decoded: {exc}") from exc
 
 
-def _rebuild(store: EventStore, conn: sqlite3.Connection, until_at: str | None) -> int:
-    """Drop, recreate and refold the read tables on ``conn`` from the events of ``store``."""
+def _rebuild(store: EventStore, conn: sqlite3.Connection, after_seq: int, until_seq: int | None) -> int:
+    """Fold the events (after_seq, until_seq] of ``store`` into the read tables on ``conn``."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
     try:
-        return _refold(store, conn, until_at)
+        return _refold(store, conn, after_seq, until_seq)
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
 
 
-def _refold(store: EventStore, conn: sqlite3.Connection, until_at: str | None) -> int:
-    """The body of a rebuild: empty tables, every event folded, indexes built once at the end."""
-    drop_tables(conn)
-    create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = projections.RowCache(conn, known_empty=True, max_cells=REPLAY_CACHE_CELLS)
+def _refold(store: EventStore, conn: sqlite3.Connection, after_seq: int, until_seq: int | None) -> int:
+    """The body of a fold: from seq 0 empty tables first, indexes built once at the end."""
+    fresh = after_seq == 0
+    if fresh:
+        drop_tables(conn)
+        create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
+    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS)
     handlers, known, count = projections.HANDLERS.get, EVENT_TYPES, 0
-    for rec in store.read(until_at=until_at):
+    for rec in store.read(after_seq=after_seq, until_seq=until_seq):
         try:  # the common case inline: a current row of a known type is one C call
             fast = rec.v == SCHEMA_VERSION and rec.type in known
             event = _union_decode(rec.data) if fast else decode_record(rec)
@@ -207,5 +221,6 @@ def _refold(store: EventStore, conn: sqlite3.Connection, until_at: str | None) -
         if count % 1024 == 0:
             rows.maybe_flush()
     rows.flush()
-    create_indexes(conn)
+    if fresh:
+        create_indexes(conn)
     return count

@@ -13,7 +13,7 @@ from projections.commands import command_exists, command_names
 from projections.dvds import dvd_row
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
-from tracker import audit, changelog
+from tracker import audit, changelog, checkpoints
 from tracker.cli import output
 from tracker.cli.arguments import positive_int
 from tracker.config import Settings
@@ -83,11 +83,14 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--as-of needs --into FILE: the live tables always hold the present")
     with open_database(settings.db_path) as db:
         if args.into:
-            count = audit.replay_into_file(db, Path(args.into), until_at=until)
-            print(f"replayed {count} events into {args.into}")
+            reached, start = audit.replay_into_file(db, Path(args.into), until_at=until)
+            via = f" (from the checkpoint at seq {start.seq}, then {reached - start.seq})" if start else ""
+            print(f"replayed {reached} events{via} into {args.into}")
         else:
             count = db.replay()
-            print(f"replayed {count} events; read tables rebuilt")
+            saved = checkpoints.save_quietly(db)
+            print(f"replayed {count} events; read tables rebuilt"
+                  + (f"; checkpoint saved at seq {saved.seq}" if saved else ""))
     return 0
 
 
@@ -118,7 +121,7 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
         if args.as_of:
             until = parse_iso(args.as_of, "--as-of")
             conn = sqlite3.connect(":memory:", isolation_level=None)
-            db.replay(until_at=until, target=conn)
+            checkpoints.time_travel(db, conn, until)
         else:
             conn = db.conn
         output.write_export(export_rows(conn, args.table), args.format)
@@ -131,6 +134,15 @@ def _setup_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="ISO", help="the table as it was at this UTC time (default: now)")
 
 
+def checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    """Save the read tables as they are now beside the log, for fast time travel."""
+    with open_database(settings.db_path) as db:
+        saved = checkpoints.save(db)
+        count = len(checkpoints.listing(db))
+    print(f"checkpoint saved at seq {saved.seq} ({saved.path}); {count} kept")
+    return 0
+
+
 def _setup_nothing(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -141,4 +153,5 @@ BUILTINS = {
     "replay": (replay, _setup_replay),
     "verify": (verify, _setup_nothing),
     "export": (export, _setup_export),
+    "checkpoint": (checkpoint, _setup_nothing),
 }

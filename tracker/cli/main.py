@@ -48,6 +48,7 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "replay": ("audit_commands", "Rebuild every read table from the log."),
     "verify": ("audit_commands", "Check the log's integrity and that the tables equal a fresh replay."),
     "export": ("audit_commands", "Write a table to stdout as json, jsonl or csv."),
+    "checkpoint": ("audit_commands", "Save the read tables now beside the log (time travel starts there)."),
     "badges": ("tool_commands", "Which badges the collection has earned."),
     "sandbox": ("tool_commands", "Serve the built-in TMDB + YTS + image simulator on 127.0.0.1."),
     "demo": ("tool_commands", "Run the whole initial-setup workflow against the built-in sandbox."),

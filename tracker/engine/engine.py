@@ -11,6 +11,7 @@ from typing import Any
 from events.types import CommandCancelled, CommandFailed
 from projections import commands as command_table
 from projections.commands import TERMINAL, Runnable
+from tracker import checkpoints
 from tracker.clients.http import HttpStats
 from tracker.clients.session import Clients
 from tracker.commands import COMMANDS
@@ -106,6 +107,8 @@ class Engine:
                     await self._wait_for_work()
                     continue
                 await self._run_one(runnable)
+                # After a big command, a checkpoint: time travel to now starts there.
+                await self.writer.call(checkpoints.save_if_due)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)

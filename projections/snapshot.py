@@ -1,0 +1,98 @@
+"""Snapshots of the read tables in a side SQLite file: written, copied back and compared.
+
+A snapshot file holds every read table (same DDL and indexes) and a ``snapshot`` table of
+key/value facts about the moment it was taken (the log's seq and chain hash there, the
+projection version). What to trust and when to take one is decided by tracker/checkpoints.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from projections.tables import TABLES
+
+_SCHEMA = "snap"
+
+
+def save(conn: sqlite3.Connection, path: Path, facts: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Copy every read table of ``conn`` into a new file at ``path``, with ``facts()``; those facts.
+
+    ``conn`` must have no transaction open: the copy runs in one read transaction of its own,
+    so it is one moment, and ``facts`` is called inside it (to read the log's head then).
+    ``path`` must not exist yet: the caller renames it into place afterwards.
+    """
+    conn.execute(f"ATTACH DATABASE ? AS {_SCHEMA}", (str(path),))
+    try:
+        conn.execute(f"PRAGMA {_SCHEMA}.journal_mode = OFF")  # a temp file: no journal needed
+        conn.execute(f"PRAGMA {_SCHEMA}.synchronous = OFF")
+        conn.execute("BEGIN")
+        try:
+            noted = facts()
+            for t in TABLES.values():
+                conn.execute(_in_schema(t.ddl, t.name))
+                conn.execute(f"INSERT INTO {_SCHEMA}.{t.name} SELECT * FROM main.{t.name}")
+                for index in t.indexes:
+                    conn.execute(_in_schema(index, index.split()[5]))
+            conn.execute(f"CREATE TABLE {_SCHEMA}.snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.executemany(f"INSERT INTO {_SCHEMA}.snapshot (key, value) VALUES (?, ?)", noted.items())
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute(f"DETACH DATABASE {_SCHEMA}")
+    return noted
+
+
+def _in_schema(ddl: str, name: str) -> str:
+    """``CREATE ... IF NOT EXISTS name`` made to create ``snap.name``."""
+    return ddl.replace(f"IF NOT EXISTS {name} ", f"IF NOT EXISTS {_SCHEMA}.{name} ", 1)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a snapshot file."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+
+
+def facts(path: Path) -> dict[str, str]:
+    """The facts stored with a snapshot ({} for a file that is not a readable snapshot)."""
+    try:
+        conn = _open(path)
+    except sqlite3.Error:
+        return {}
+    try:
+        return dict(conn.execute("SELECT key, value FROM snapshot"))
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+
+
+def load(path: Path, target: sqlite3.Connection) -> None:
+    """Replace everything in ``target`` by the snapshot's tables (a page copy: fast)."""
+    source = _open(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+    target.execute("DROP TABLE snapshot")
+
+
+def differences(conn: sqlite3.Connection, path: Path) -> dict[str, int]:
+    """Per table, how many rows differ between ``conn``'s tables and the snapshot's (0s omitted)."""
+    conn.execute(f"ATTACH DATABASE ? AS {_SCHEMA}", (str(path),))
+    try:
+        out: dict[str, int] = {}
+        for name, t in TABLES.items():
+            cols = ", ".join(t.columns)
+            count = conn.execute(
+                f"SELECT (SELECT COUNT(*) FROM (SELECT {cols} FROM main.{name} EXCEPT"
+                f" SELECT {cols} FROM {_SCHEMA}.{name})) + (SELECT COUNT(*) FROM (SELECT {cols}"
+                f" FROM {_SCHEMA}.{name} EXCEPT SELECT {cols} FROM main.{name}))").fetchone()[0]
+            if count:
+                out[name] = count
+        return out
+    finally:
+        conn.execute(f"DETACH DATABASE {_SCHEMA}")

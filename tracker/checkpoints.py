@@ -1,0 +1,176 @@
+"""Checkpoints: saved states of the read tables beside the log, so time travel need not replay it all.
+
+A checkpoint is a SQLite file ``checkpoints/<seq>.db`` next to ``tracker.db`` holding every read
+table as it was after event ``seq``, with that event's chain hash. It is only ever a shortcut:
+one whose hash does not match the log at its seq, or written for another table shape, is never
+used, and any can be deleted (the next replay or big command saves a new one).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from events.types import SCHEMA_VERSION
+from projections import snapshot
+from projections.tables import PROJECTION_VERSION
+from tracker.db import Database
+from tracker.errors import StoreError
+from tracker.log import get_logger
+
+log = get_logger("tracker.checkpoints")
+EVERY_EVENTS = 100_000  # a big command or a long time travel saves one once this many events passed
+KEEP = 8  # the newest checkpoints kept; older ones are deleted when a new one is saved
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file and what it says about itself."""
+
+    path: Path
+    seq: int
+    hash: str
+    shape: str  # "<schema version>.<projection version>" it was written with
+
+
+CURRENT_SHAPE = f"{SCHEMA_VERSION}.{PROJECTION_VERSION}"
+
+
+def folder(db: Database) -> Path | None:
+    """Where ``db``'s checkpoints live (None for a database in memory)."""
+    if str(db.path) == ":memory:":
+        return None
+    return db.path.parent / "checkpoints"
+
+
+def listing(db: Database) -> list[Checkpoint]:
+    """Every checkpoint file beside ``db`` that can be read, oldest first."""
+    where = folder(db)
+    if where is None or not where.is_dir():
+        return []
+    found = []
+    for path in sorted(where.glob("*.db")):
+        facts = snapshot.facts(path)
+        try:
+            found.append(Checkpoint(path, int(facts["seq"]), facts["hash"], facts["shape"]))
+        except (KeyError, ValueError):
+            continue  # not a checkpoint (or a broken one): never used, replaced in time
+    return sorted(found, key=lambda c: c.seq)
+
+
+def untrusted_reason(db: Database, ck: Checkpoint) -> str | None:
+    """Why ``ck`` must not be used for ``db``'s log, or None when it may be."""
+    if ck.shape != CURRENT_SHAPE:
+        return f"written for another table shape ({ck.shape}, this tracker has {CURRENT_SHAPE})"
+    if db.store.hash_at(ck.seq) != ck.hash:
+        return f"its hash does not match the log's at seq {ck.seq}"
+    return None
+
+
+def nearest(db: Database, seq: int) -> Checkpoint | None:
+    """The newest trusted checkpoint at or before ``seq``."""
+    for ck in reversed(listing(db)):
+        if ck.seq <= seq and untrusted_reason(db, ck) is None:
+            return ck
+    return None
+
+
+def time_travel(db: Database, target: sqlite3.Connection, until_at: str) -> tuple[int, Checkpoint | None]:
+    """Fill ``target`` with the read tables as of ``until_at``, from the nearest checkpoint.
+
+    Returns the seq reached and the checkpoint started from (None: replayed from the start).
+    A long fold from far behind saves a checkpoint at the seq reached, for next time.
+    """
+    seq = db.store.seq_at(until_at)
+    start = nearest(db, seq)
+    if start is not None:
+        snapshot.load(start.path, target)
+    folded = db.fold(target, after_seq=start.seq if start else 0, until_seq=seq)
+    if folded >= EVERY_EVENTS:
+        save_quietly(db, target, seq)
+    return seq, start
+
+
+def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None = None) -> Checkpoint:
+    """Save the live tables at the log's head (or ``source``'s tables, which are at ``seq``)."""
+    where = folder(db)
+    if where is None:
+        raise StoreError("a database in memory has no checkpoints")
+    where.mkdir(exist_ok=True)
+    tmp = where / f".tmp-{os.getpid()}.db"
+    tmp.unlink(missing_ok=True)
+
+    def facts() -> dict[str, str]:
+        at = db.store.head()[0] if seq is None else seq
+        return {"seq": str(at), "hash": db.store.hash_at(at) or "", "shape": CURRENT_SHAPE}
+
+    try:
+        noted = snapshot.save(source or db.conn, tmp, facts)
+        path = where / f"{int(noted['seq']):012d}.db"
+        os.replace(tmp, path)
+    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot save a checkpoint in {where}: {exc}") from exc
+    _prune(db)
+    return Checkpoint(path, int(noted["seq"]), noted["hash"], noted["shape"])
+
+
+def save_if_due(db: Database) -> Checkpoint | None:
+    """Save a checkpoint of the live tables if EVERY_EVENTS passed since the newest one."""
+    if folder(db) is None:
+        return None
+    newest = max((ck.seq for ck in listing(db) if ck.shape == CURRENT_SHAPE), default=0)
+    if db.store.count() - newest < EVERY_EVENTS:
+        return None
+    return save_quietly(db, None, None)
+
+
+def save_quietly(db: Database, source: sqlite3.Connection | None = None,
+                 seq: int | None = None) -> Checkpoint | None:
+    """A checkpoint saved on the side: failing to save one (a read-only home) is no error."""
+    if folder(db) is None:
+        return None
+    try:
+        return save(db, source, seq)
+    except StoreError as exc:
+        log.info("checkpoint_not_saved", reason=str(exc))
+        return None
+
+
+def _prune(db: Database) -> None:
+    """Keep the newest KEEP checkpoints of the current shape; delete the rest."""
+    cks = listing(db)
+    current = [ck for ck in cks if ck.shape == CURRENT_SHAPE]
+    for ck in [ck for ck in cks if ck.shape != CURRENT_SHAPE] + current[:-KEEP]:
+        ck.path.unlink(missing_ok=True)
+
+
+def problems(db: Database) -> list[str]:
+    """Checkpoints that disagree with the log: a hash that does not match, or other tables.
+
+    Each trusted checkpoint is compared with a replay of the log up to its seq (one pass).
+    """
+    out: list[str] = []
+    trusted = []
+    for ck in listing(db):
+        reason = untrusted_reason(db, ck)
+        if reason is None:
+            trusted.append(ck)
+        elif ck.shape == CURRENT_SHAPE:
+            out.append(f"checkpoint {ck.path.name}: {reason} (it is never used)")
+    if not trusted:
+        return out
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        reached = 0
+        for ck in trusted:
+            db.fold(fresh, after_seq=reached, until_seq=ck.seq)
+            reached = ck.seq
+            for table, count in snapshot.differences(fresh, ck.path).items():
+                out.append(f"checkpoint {ck.path.name}: {table}: {count} row(s) differ from a replay "
+                           f"of the log to seq {ck.seq}")
+    finally:
+        fresh.close()
+    return out
