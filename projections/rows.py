@@ -56,8 +56,12 @@ class RowCache:
         self._read: set[str] = set()  # tables folds read back; the others are write-only
         self._rows: dict[str, dict[tuple, Any]] = {name: {} for name in TABLES}
         self._dirty: dict[str, set[tuple]] = {name: set() for name in TABLES}
+        # What SQL holds for the keys loaded from it (None: no row), so a flush writes only
+        # the columns that changed: an UPDATE of two columns leaves the indexes alone.
+        self._stored: dict[str, dict[tuple, tuple | None]] = {name: {} for name in TABLES}
         self._size = 0
         self._sql = {t.name: _statements(t) for t in TABLES.values()}
+        self._updates: dict[tuple[str, tuple[int, ...]], str] = {}
 
     def get(self, table: str, key: tuple) -> Any:
         """The row at ``key`` (change its attributes, then ``put`` it back), or None."""
@@ -72,7 +76,11 @@ class RowCache:
 
     def _load(self, table: str, key: tuple) -> Any:
         found = self.conn.execute(self._sql[table][0], key).fetchone()
-        return None if found is None else TABLES[table].row(*found)
+        self._stored[table][key] = found
+        if found is None:
+            return None
+        self._size += self._width[table]  # the stored copy costs as much again
+        return TABLES[table].row(*found)
 
     def put(self, table: str, key: tuple, row: Any) -> None:
         """Store ``row`` at ``key`` (None deletes it) until the next flush."""
@@ -99,32 +107,76 @@ class RowCache:
                 rows, keep = self._rows[name], hot[name]
                 if len(keep) < len(rows):
                     self._rows[name] = {k: rows[k] for k in keep}
+                    stored = self._stored[name]
+                    self._stored[name] = {k: stored[k] for k in keep if k in stored}
                     self._empty.discard(name)
-            self._size = sum(len(rows) * self._width[name] for name, rows in self._rows.items())
+            self._size = sum((len(rows) + len(self._stored[name])) * self._width[name]
+                             for name, rows in self._rows.items())
         if self._size >= self.max_cells // 2:
             self._forget(list(self._rows))
 
     def _forget(self, names: Iterable[str]) -> None:
         """Drop every cached row of these tables (they must be flushed)."""
         for name in names:
-            rows = self._rows[name]
+            rows, stored = self._rows[name], self._stored[name]
             if rows:
-                self._size -= len(rows) * self._width[name]
+                self._size -= (len(rows) + len(stored)) * self._width[name]
                 rows.clear()
+                stored.clear()
                 self._empty.discard(name)
 
     def flush(self) -> None:
-        """Write every dirty row (deletes first, then upserts) in bulk."""
+        """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
         for name, keys in self._dirty.items():
             if not keys:
                 continue
             _select, delete, upsert, values = self._sql[name]
-            rows = self._rows[name]
-            gone = [k for k in keys if rows[k] is None]
-            if gone:
-                self.conn.executemany(delete, gone)
-            self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, keys))))
+            rows, stored = self._rows[name], self._stored[name]
+            if not stored:  # nothing loaded from SQL (a replay): every row is written whole
+                gone = [k for k in keys if rows[k] is None]
+                if gone:
+                    self.conn.executemany(delete, gone)
+                self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, keys))))
+            else:
+                self._write_changes(name, keys)
             keys.clear()
+
+    def _write_changes(self, name: str, keys: set[tuple]) -> None:
+        """Flush one table whose rows were loaded: UPDATE only the columns that changed."""
+        _select, delete, upsert, values = self._sql[name]
+        rows, stored = self._rows[name], self._stored[name]
+        gone: list[tuple] = []
+        whole: list[tuple] = []
+        changed: dict[tuple[int, ...], list[tuple]] = {}
+        for key in keys:
+            row, was = rows[key], stored.get(key, _ABSENT)
+            now = None if row is None else values(row)
+            if now is None:
+                if was is not None:
+                    gone.append(key)
+            elif was is None or was is _ABSENT:
+                whole.append(now)
+            elif now != was:
+                cols = tuple(i for i, (a, b) in enumerate(zip(now, was, strict=True)) if a != b)
+                changed.setdefault(cols, []).append((*(now[i] for i in cols), *key))
+            if was is not _ABSENT:
+                stored[key] = now
+        if gone:
+            self.conn.executemany(delete, gone)
+        if whole:
+            self.conn.executemany(upsert, whole)
+        for cols, params in changed.items():
+            self.conn.executemany(self._update(name, cols), params)
+
+    def _update(self, name: str, cols: tuple[int, ...]) -> str:
+        """``UPDATE name SET <those columns> WHERE <key>``, built once per set of columns."""
+        sql = self._updates.get((name, cols))
+        if sql is None:
+            t = TABLES[name]
+            sql = (f"UPDATE {name} SET {', '.join(f'{t.columns[i]} = ?' for i in cols)} "
+                   f"WHERE {' AND '.join(f'{k} = ?' for k in t.key)}")
+            self._updates[name, cols] = sql
+        return sql
 
 
 def _statements(t: Table) -> tuple[str, str, str, attrgetter]:
