@@ -69,6 +69,8 @@ _EXAMPLES: dict[str, tuple[str, ...]] = {
     "replay": ("tracker replay --as-of 2026-01-01 --into /tmp/then.db",
                "tracker replay"),
     "verify": ("tracker verify",),
+    "checkpoint": ("tracker checkpoint",
+                   "tracker checkpoint --home /srv/tracker"),
     "export": ("tracker export dvds | less",
                "tracker export movies --format csv > movies.csv",
                "tracker export dvds --as-of 2026-01-01 --format jsonl"),
