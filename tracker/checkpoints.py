@@ -119,12 +119,15 @@ def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None
 
 def save_if_due(db: Database) -> Checkpoint | None:
     """Save a checkpoint of the live tables if EVERY_EVENTS passed since the newest one."""
-    if folder(db) is None:
+    where = folder(db)
+    if where is None:
         return None
-    newest = max((ck.seq for ck in listing(db) if ck.shape == CURRENT_SHAPE), default=0)
+    # By file name only (cheap enough to ask after every command): the seq is the name.
+    names = [p.stem for p in where.glob("*.db")] if where.is_dir() else []
+    newest = max((int(n) for n in names if n.isdigit()), default=0)
     if db.store.count() - newest < EVERY_EVENTS:
         return None
-    return save_quietly(db, None, None)
+    return save_quietly(db)
 
 
 def save_quietly(db: Database, source: sqlite3.Connection | None = None,
