@@ -85,7 +85,8 @@ def wide_table(r: dict) -> str:
         "",
         "| step | wall s | CPU s | events/s (wall) | peak MB |",
         "| --- | ---: | ---: | ---: | ---: |",
-        f"| import | {imp['seconds']:.1f} | {imp['cpu_s']:.1f} | {per_s / imp['seconds']:,.0f} | {imp['peak_mb']:.0f} |",
+        f"| import | {imp['seconds']:.1f} | {imp['cpu_s']:.1f} | {per_s / imp['seconds']:,.0f} "
+        f"| {imp['peak_mb']:.0f} |",
         f"| normalize-uk-certifications | {norm['seconds']:.1f} | {norm['cpu_s']:.1f} "
         f"| {per_s / norm['seconds']:,.0f} | {norm['peak_mb']:.0f} |",
         f"| replay (Database.replay, median) | {rp['replay_s']:.2f} | | {r['events'] / rp['replay_s']:,.0f} "
