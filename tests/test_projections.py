@@ -30,6 +30,7 @@ TORRENTS = st.lists(st.builds(et.Torrent, quality=st.sampled_from(["720p", "1080
                               seeds=st.integers(0, 9), peers=st.integers(0, 9),
                               size_bytes=st.integers(0, 2**40), hash=TEXT), max_size=2)
 CMD = st.sampled_from(["c1", "c2"])
+LOCKABLE_FIELDS = st.sampled_from(["tagline", "director", "uk_certification", "tmdb_id", "poster"])
 
 EVENTS = st.one_of(
     st.builds(et.DvdAdded, dvd_id=st.just(0), title=TEXT.filter(str.strip), year=st.none() | st.integers(1900, 2030),
@@ -44,6 +45,14 @@ EVENTS = st.one_of(
     st.builds(et.DvdPosterSaved, dvd_id=SMALL, poster=TEXT.map(lambda t: f"media/posters/{t}.jpg")),
     st.builds(et.DvdUkCertificationNormalized, dvd_id=SMALL, uk_certification=TEXT),
     st.builds(et.DvdTorrentsChecked, dvd_id=SMALL, torrents=TORRENTS),
+    st.builds(et.DvdEdited, dvd_id=SMALL, fields=st.dictionaries(
+        st.sampled_from(["title", "director", "tagline", "uk_certification"]), TEXT, max_size=2)),
+    st.builds(et.DvdFieldsLocked, dvd_id=SMALL, fields=st.lists(LOCKABLE_FIELDS, max_size=2)),
+    st.builds(et.DvdFieldsUnlocked, dvd_id=SMALL, fields=st.lists(LOCKABLE_FIELDS, max_size=2)),
+    st.builds(et.DvdIdentified, dvd_id=SMALL, tmdb_id=SMALL, previous_tmdb_id=OPT_INT),
+    st.builds(et.DvdMerged, dvd_id=SMALL, merged_id=SMALL, fields=st.fixed_dictionaries({}, optional={
+        "tagline": TEXT, "budget": st.integers(0, 99), "production_companies": st.lists(TEXT, max_size=2)})),
+    st.builds(et.DvdRemoved, dvd_id=SMALL, merged_into=OPT_INT),
     st.builds(et.GenreNamed, tmdb_id=SMALL, name=TEXT, media_type=MEDIA),
     st.builds(et.MovieListed, tmdb_id=SMALL, title=TEXT, popularity=st.floats(0, 100, allow_nan=False),
               genre_ids=st.lists(st.integers(1, 8), max_size=3), poster_path=st.none() | TEXT),
