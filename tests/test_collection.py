@@ -168,3 +168,47 @@ def test_history_for_people_field_limit_and_unknown_ids(cli: Cli) -> None:
                           (("--command", "abc"), "--command: no command 'abc' (tracker status shows recent ones)")):
         rc, out, err = cli("history", *args)
         assert rc == 2 and out == "" and error_line(err) == f"tracker history: error: {message}"
+
+
+def test_dry_runs_show_the_change_and_write_nothing(cli: Cli) -> None:
+    """edit, remove and merge with --dry-run print what would change and append nothing."""
+    cli.ok("add", "Heat", "--year", "1995")
+    cli.ok("add", "Heat (1995)", "--uk-certification", "18")
+    before = cli.count()
+    for args, shown in ((("edit", "1", "--uk-certification", "15"), "dvd:1: updated  uk_certification: null -> '15'"),
+                        (("remove", "2"), "dvd:2: updated  removed: false -> true"),
+                        (("merge", "1", "2"), "dvd:1: updated  uk_certification: null -> '18'")):
+        out = cli.ok(*args, "--dry-run")
+        assert out.splitlines()[0].startswith(shown), out
+        assert "dry run, nothing was written" in out
+    summary = cli.json("edit", "1", "--year", "1996", "--dry-run")
+    assert (summary["dry_run"], summary["updated"]) == (True, 1)
+    assert cli.count() == before
+    assert [(d["id"], d["year"], d["uk_certification"]) for d in cli.export("dvds")] == [
+        (1, 1995, None), (2, None, "18")]
+
+
+def test_a_merged_dvd_is_in_exports_before_the_merge(cli: Cli) -> None:
+    """export --as-of before a merge still shows the dropped DVD; after it, only the kept one."""
+    cli.ok("add", "Ran", "--year", "1985")
+    cli.ok("add", "Ran", "--tmdb-id", "11645")
+    time.sleep(0.01)
+    before = json.loads(cli.ok("history", "--json", "--limit", "1"))["at"]
+    time.sleep(0.01)
+    cli.ok("merge", "1", "2")
+    assert [(d["id"], d["tmdb_id"]) for d in cli.export("dvds", "--as-of", before)] == [(1, None), (2, 11645)]
+    assert [(d["id"], d["tmdb_id"]) for d in cli.export("dvds")] == [(1, 11645)]
+    assert cli.ok("verify").startswith("verify: ok")
+
+
+def test_identify_without_credentials_is_refused(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """identify (listing or setting) needs TMDB credentials: exit 2 and one line, nothing written."""
+    monkeypatch.delenv("TMDB_API_KEY", raising=False)
+    monkeypatch.delenv("TMDB_ACCESS_TOKEN", raising=False)
+    cli.ok("add", "Heat")
+    before = cli.count()
+    for args in (("identify", "1"), ("identify", "1", "--tmdb-id", "949")):
+        rc, out, err = cli(*args)
+        assert rc == 2 and out == ""
+        assert error_line(err).startswith("tracker identify: error: no TMDB credentials")
+    assert cli.count() == before
