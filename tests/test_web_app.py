@@ -55,6 +55,27 @@ async def test_markup_in_a_title_shows_as_text(hostile_home):
         assert api["title"] == TITLE
 
 
+@pytest.fixture
+def edited_home(hostile_home, capsys) -> Path:
+    """The hostile home with its DVD's director set by hand (so locked), in markup too."""
+    code, _, err = cli(capsys, "--home", str(hostile_home), "edit", "1", "--director", "Jane <b>Doe</b>")
+    assert code == 0, err
+    return hostile_home
+
+
+async def test_dvd_page_marks_locked_fields_and_shows_the_edit(edited_home):
+    """A field set by hand is locked: the DVD page marks it, the API lists it, the timeline has the edit."""
+    async with serving(load_settings(home=edited_home, env={})) as (_, http):
+        api = await (await http.get("/api/dvds/1")).json()
+        page = await (await http.get("/dvds/1")).text()
+    assert api["locked_fields"] == ["director"] and api["director"] == "Jane <b>Doe</b>"
+    edit = api["history"][-1]
+    assert (edit["command"], edit["changes"][0]["field"]) == ("edit", "director")
+    assert (edit["changes"][0]["old"], edit["changes"][0]["new"]) == (None, "Jane <b>Doe</b>")
+    assert '<dd>Jane &lt;b&gt;Doe&lt;/b&gt; <span class="lock"' in page
+    assert "Locked: director" in page and "<b>Doe" not in page
+
+
 async def test_healthz_is_503_once_the_engine_stops(hostile_home):
     """/healthz turns 503 with the engine's state as soon as the engine is asked to stop."""
     async with serving(load_settings(home=hostile_home, env={})) as (engine, http):
