@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from projections import dvds
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracker.clients.session import Clients
@@ -120,7 +122,7 @@ def measure(rate: float, count: int, concurrency: int, baseline_count: int) -> d
             elapsed, cpu_s = asyncio.run(engine_run(settings))
             stats = sandbox_call(port, "stats")
             with Database(settings.db_path) as db:
-                done = db.conn.execute("SELECT COUNT(*) FROM dvds WHERE details_refreshed_at IS NOT NULL").fetchone()[0]
+                done = dvds.counts(db.conn).with_details
         row = {"rate": rate, "dvds": count, "concurrency": concurrency, "elapsed_s": round(elapsed, 2),
                "dvds_per_s": round(count / elapsed, 1), "of_ceiling": round(count / elapsed / rate, 3),
                "cpu_ms_per_dvd": round(cpu_s * 1000 / count, 2),

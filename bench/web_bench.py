@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine_bench import free_port, seed_collection, settings_for, start_sandbox
 
+from projections import commands as command_table
+from projections.commands import Status
 from tracker.db import Database
 from tracker.engine.submit import enqueue
 
@@ -68,8 +70,9 @@ def browse(base: str, count: int, until, min_rounds: int = 0) -> dict[str, list[
 def command_state(db_path: Path, command_id: str) -> tuple[str, str | None, str | None, int]:
     """status, started_at, finished_at and processed of a command."""
     with Database(db_path) as db:
-        return db.conn.execute("SELECT status, started_at, finished_at, processed FROM commands"
-                               " WHERE command_id = ?", (command_id,)).fetchone()
+        row = command_table.status_row(db.conn, command_id)
+    assert row is not None  # queued before the benchmark watches it
+    return row.status, row.started_at, row.finished_at, row.processed
 
 
 def table(idle: dict, busy: dict) -> list[str]:
@@ -107,7 +110,7 @@ def refresh(count: int, *, read_pages: bool) -> tuple[float, int, dict, dict]:
             idle = browse(base, count, lambda: time.monotonic() > idle_until, min_rounds=5) if read_pages else {}
             with Database(settings.db_path) as db:
                 command_id, _ = enqueue(db, "refresh-missing-details", {})
-            done = lambda: command_state(settings.db_path, command_id)[0] == "completed"  # noqa: E731
+            done = lambda: command_state(settings.db_path, command_id)[0] == Status.COMPLETED  # noqa: E731
             if read_pages:
                 busy = browse(base, count, done)
             else:

@@ -275,18 +275,25 @@ def progress(conn: sqlite3.Connection, command_id: str) -> Progress | None:
 _STATUS_COLUMNS = ", ".join(f.name for f in CommandStatus.__dataclass_fields__.values())
 
 
+def _status(row: tuple) -> CommandStatus:
+    values = list(row)
+    values[3] = _options(values[3])
+    return CommandStatus(*values)
+
+
+def status_row(conn: sqlite3.Connection, command_id: str) -> CommandStatus | None:
+    """One command as ``tracker status`` shows it, or None for an unknown command."""
+    row = conn.execute(f"SELECT {_STATUS_COLUMNS} FROM commands WHERE command_id = ?", (command_id,)).fetchone()
+    return None if row is None else _status(row)
+
+
 def status_rows(conn: sqlite3.Connection, *, recent: int = 10) -> list[CommandStatus]:
     """Queued and running commands, oldest first, then the ``recent`` latest ended ones."""
     sql = f"SELECT {_STATUS_COLUMNS} FROM commands WHERE status"
     active = conn.execute(f"{sql} IN (?, ?) ORDER BY requested_seq", ACTIVE).fetchall()
     ended = conn.execute(f"{sql} NOT IN (?, ?) ORDER BY requested_seq DESC LIMIT ?",
                          (*ACTIVE, recent)).fetchall()
-    out = []
-    for row in [*active, *reversed(ended)]:
-        values = list(row)
-        values[3] = _options(values[3])
-        out.append(CommandStatus(*values))
-    return out
+    return [_status(row) for row in [*active, *reversed(ended)]]
 
 
 def command_names(conn: sqlite3.Connection) -> dict[str, str]:

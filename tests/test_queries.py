@@ -92,6 +92,9 @@ def test_ending_and_status_rows(db: Database) -> None:
     assert [(r.command_id, r.status) for r in command_table.status_rows(db.conn)] == [
         ("b", Status.QUEUED), ("c", Status.QUEUED), ("a", Status.FAILED)]
     assert command_table.status_rows(db.conn, recent=0)[-1].command_id == "c"
+    one = command_table.status_row(db.conn, "a")
+    assert (one.status, one.reason, one.options) == (Status.FAILED, "key refused", {})
+    assert command_table.status_row(db.conn, "zz") is None
 
 
 def test_dvd_selections(db: Database) -> None:
