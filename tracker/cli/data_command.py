@@ -18,18 +18,20 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
     """Validate, run (here, via the engine, or queued), print the summary; 0, or 1 if any failed."""
     progress = output.Progress(args.command)
     verbose_out = sys.stderr if args.json else sys.stdout
+    cmd = COMMANDS[args.command]
+    # one-DVD commands (edit, remove, ...) show their change without --verbose, here or followed
+    show_items = args.verbose or (cmd.shows_changes and not args.json)
 
     def on_item(item: Any, outcome: Any) -> None:
         progress.item(item, outcome)
-        if args.verbose or (cmd.shows_changes and not args.json):
+        if show_items:
             progress.close()
             print(output.item_line(item, outcome), file=verbose_out)
 
     sub = Submission(args.command, command_options(args), dry_run=args.dry_run,
-                     enqueue=getattr(args, "enqueue", False), verbose=args.verbose,
+                     enqueue=getattr(args, "enqueue", False), verbose=show_items,
                      on_item=on_item)
     options = validated(settings, sub)
-    cmd = COMMANDS[args.command]
     try:
         if args.dry_run:
             summary = asyncio.run(_in_process(settings, sub, options, network=cmd.network))
