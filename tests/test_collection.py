@@ -17,6 +17,14 @@ def _csv(tmp_path: Path, text: str, name: str = "dvds.csv") -> Path:
     return path
 
 
+def _moment(cli: Cli) -> str:
+    """The newest event's time, with pauses so events before and after are strictly apart."""
+    time.sleep(0.01)
+    at = json.loads(cli.ok("history", "--json", "--limit", "1"))["at"]
+    time.sleep(0.01)
+    return at
+
+
 def _dvd(cli: Cli, dvd_id: int) -> dict:
     return json.loads(cli.ok("show", str(dvd_id), "--json"))
 
@@ -116,9 +124,7 @@ def test_remove_keeps_history_and_the_past(cli: Cli) -> None:
     """A removed DVD leaves exports and list, stays in export --as-of before it, in show and history."""
     cli.ok("add", "Heat", "--year", "1995")
     cli.ok("add", "Alien", "--year", "1979")
-    time.sleep(0.01)
-    before = json.loads(cli.ok("history", "--json", "--limit", "1"))["at"]
-    time.sleep(0.01)
+    before = _moment(cli)
     cli.ok("remove", "1")
     assert [d["id"] for d in cli.export("dvds")] == [2]
     assert [d["title"] for d in cli.export("dvds", "--as-of", before)] == ["Heat", "Alien"]
@@ -192,9 +198,7 @@ def test_a_merged_dvd_is_in_exports_before_the_merge(cli: Cli) -> None:
     """export --as-of before a merge still shows the dropped DVD; after it, only the kept one."""
     cli.ok("add", "Ran", "--year", "1985")
     cli.ok("add", "Ran", "--tmdb-id", "11645")
-    time.sleep(0.01)
-    before = json.loads(cli.ok("history", "--json", "--limit", "1"))["at"]
-    time.sleep(0.01)
+    before = _moment(cli)
     cli.ok("merge", "1", "2")
     assert [(d["id"], d["tmdb_id"]) for d in cli.export("dvds", "--as-of", before)] == [(1, None), (2, 11645)]
     assert [(d["id"], d["tmdb_id"]) for d in cli.export("dvds")] == [(1, 11645)]

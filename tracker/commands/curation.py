@@ -66,15 +66,35 @@ def _lock_change(held: set[str], lock: Iterable[str], unlock: Iterable[str]) -> 
     return {"locked_fields": [sorted(held), sorted(after)]} if after != held else {}
 
 
-class Edit(Command):
+class _OneDvd(Command):
+    """A command about one DVD (its id in option ``id_option``): one item, its change shown."""
+
+    walks_items = False
+    shows_changes = True
+    concurrency = 1
+    id_option = "dvd_id"
+
+    def select(self, run: Run) -> Iterable[Item]:
+        """The one DVD, the options as its payload."""
+        return [Item(f"dvd:{run.options[self.id_option]}", run.options)]
+
+
+def _still_held(run: Run, dvd_id: int) -> dict[str, Any] | None:
+    """The DVD's row if it is still in the collection (it may have gone since validation)."""
+    row = dvd_row(run.db.conn, dvd_id)
+    return None if row is None or row["removed_at"] else row
+
+
+def _gone(dvd_id: int) -> Outcome:
+    return Outcome(SKIPPED, reason=f"DVD {dvd_id} is no longer in the collection")
+
+
+class Edit(_OneDvd):
     """edit ID: set fields by hand; each field set is locked against refreshes."""
 
     name = "edit"
     help = ("Set a DVD's fields by hand; a field set here is locked: no refresh (not even "
             "--force) overwrites it until --unlock FIELD.")
-    walks_items = False
-    shows_changes = True
-    concurrency = 1
     arguments = (
         arg("dvd_id", type=int, metavar="ID", help="the DVD's id (tracker list shows them)"),
         arg("--title", help="the title (default: unchanged)"),
@@ -109,16 +129,11 @@ class Edit(Command):
         return {"dvd_id": row["id"], "values": values, "lock": sorted(set(lock)),
                 "unlock": sorted(set(unlock))}
 
-    def select(self, run: Run) -> Iterable[Item]:
-        """The one DVD."""
-        return [Item(f"dvd:{run.options['dvd_id']}", run.options)]
-
     async def process(self, run: Run, item: Item) -> Outcome:
         """DvdEdited for the values that differ, DvdIdentified for a new TMDB id, then locks."""
         opts = item.payload
-        row = dvd_row(run.db.conn, opts["dvd_id"])
-        if row is None or row["removed_at"]:
-            return Outcome(SKIPPED, reason=f"DVD {opts['dvd_id']} is no longer in the collection")
+        if (row := _still_held(run, opts["dvd_id"])) is None:
+            return _gone(opts["dvd_id"])
         values = dict(opts["values"])
         dvd_id, held = row["id"], locked(row)
         events: list[Event] = []
@@ -151,41 +166,31 @@ def _check_tmdb_free(settings: Any, tmdb_id: int | None, dvd_id: int) -> None:
                             f"film, tracker merge {owner} {dvd_id}")
 
 
-class Remove(Command):
+class Remove(_OneDvd):
     """remove ID: the DVD leaves the collection; its history stays."""
 
     name = "remove"
     help = ("Remove a DVD from the collection (exports leave it out; export --as-of before now "
             "and history still show it).")
-    walks_items = False
-    shows_changes = True
-    concurrency = 1
     arguments = (arg("dvd_id", type=int, metavar="ID", help="the DVD's id"),)
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
         """The DVD must be in the collection."""
         return {"dvd_id": held_dvd(settings, options["dvd_id"])["id"]}
 
-    def select(self, run: Run) -> Iterable[Item]:
-        """The one DVD."""
-        return [Item(f"dvd:{run.options['dvd_id']}", run.options["dvd_id"])]
-
     async def process(self, run: Run, item: Item) -> Outcome:
         """DvdRemoved (unless it went meanwhile)."""
-        row = dvd_row(run.db.conn, item.payload)
-        if row is None or row["removed_at"]:
-            return Outcome(SKIPPED, reason=f"DVD {item.payload} is no longer in the collection")
+        if (row := _still_held(run, item.payload["dvd_id"])) is None:
+            return _gone(item.payload["dvd_id"])
         return Outcome(UPDATED, [DvdRemoved(dvd_id=row["id"])], changes={"removed": [False, True]})
 
 
-class Merge(Command):
+class Merge(_OneDvd):
     """merge KEEP_ID DROP_ID: DROP's values fill KEEP's empty ones, then DROP is removed."""
 
     name = "merge"
     help = "Merge two DVDs that are one: DROP's non-empty values fill KEEP's empty ones, then DROP is removed."
-    walks_items = False
-    shows_changes = True
-    concurrency = 1
+    id_option = "keep_id"  # the item is named after the DVD that stays
     arguments = (arg("keep_id", type=int, metavar="KEEP_ID", help="the DVD that stays"),
                  arg("drop_id", type=int, metavar="DROP_ID", help="the DVD that goes"))
 
@@ -196,16 +201,12 @@ class Merge(Command):
         return {"keep_id": held_dvd(settings, options["keep_id"])["id"],
                 "drop_id": held_dvd(settings, options["drop_id"])["id"]}
 
-    def select(self, run: Run) -> Iterable[Item]:
-        """One item, named after the DVD that stays."""
-        return [Item(f"dvd:{run.options['keep_id']}", run.options)]
-
     async def process(self, run: Run, item: Item) -> Outcome:
         """DvdMerged on KEEP with the values it takes, DvdRemoved for DROP."""
         keep_id, drop_id = item.payload["keep_id"], item.payload["drop_id"]
-        keep, drop = dvd_row(run.db.conn, keep_id), dvd_row(run.db.conn, drop_id)
-        if keep is None or drop is None or keep["removed_at"] or drop["removed_at"]:
-            return Outcome(SKIPPED, reason="one of the DVDs is no longer in the collection")
+        keep, drop = _still_held(run, keep_id), _still_held(run, drop_id)
+        if keep is None or drop is None:
+            return _gone(drop_id if keep else keep_id)
         keep, drop = decoded(keep), decoded(drop)
         taken = {f: drop[f] for f in MERGED_FIELDS if keep[f] in EMPTY and drop[f] not in EMPTY}
         changes: dict[str, list[Any]] = {f: [keep[f], v] for f, v in taken.items()}
@@ -218,15 +219,12 @@ class Merge(Command):
         return Outcome(UPDATED, events, changes=changes)
 
 
-class Identify(TmdbCommand):
+class Identify(_OneDvd, TmdbCommand):
     """identify ID --tmdb-id N: the DVD is that TMDB film (locked); old details cleared."""
 
     name = "identify"
     help = ("Settle which TMDB film a DVD is: without --tmdb-id, list TMDB's candidates for its "
             "title; with it, set that id (locked) and clear the details fetched for the old one.")
-    walks_items = False
-    shows_changes = True
-    concurrency = 1
     arguments = (arg("dvd_id", type=int, metavar="ID", help="the DVD's id"),
                  arg("--tmdb-id", help="the TMDB id to set (default: list TMDB's candidates, set nothing)"))
 
@@ -240,16 +238,11 @@ class Identify(TmdbCommand):
         _check_tmdb_free(settings, tmdb_id, row["id"])
         return {"dvd_id": row["id"], "tmdb_id": tmdb_id}
 
-    def select(self, run: Run) -> Iterable[Item]:
-        """The one DVD."""
-        return [Item(f"dvd:{run.options['dvd_id']}", run.options)]
-
     async def process(self, run: Run, item: Item) -> Outcome:
         """Confirm the id at TMDB (a 404 fails the item), then DvdIdentified (it locks the id)."""
         opts = item.payload
-        row = dvd_row(run.db.conn, opts["dvd_id"])
-        if row is None or row["removed_at"]:
-            return Outcome(SKIPPED, reason=f"DVD {opts['dvd_id']} is no longer in the collection")
+        if (row := _still_held(run, opts["dvd_id"])) is None:
+            return _gone(opts["dvd_id"])
         film = await run.clients.tmdb.movie_details(opts["tmdb_id"], append=())
         held = locked(row)
         if opts["tmdb_id"] == row["tmdb_id"] and "tmdb_id" in held:
