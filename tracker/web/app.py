@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -108,6 +111,15 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _why(exc: OSError) -> str:
+    """Why an address cannot be listened on, in words (asyncio's own text quotes a tuple)."""
+    if exc.errno == errno.EADDRINUSE:
+        return "another program listens there (give --http another HOST:PORT)"
+    if isinstance(exc, socket.gaierror):  # a host name that does not resolve
+        return f"unknown host ({exc.strerror})"
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 @asynccontextmanager
 async def serve_web(settings: Settings, engine: Any, address: str) -> AsyncIterator[str]:
     """Serve the web page on ``address`` while inside; yields its URL (the real port for :0)."""
@@ -121,7 +133,7 @@ async def serve_web(settings: Settings, engine: Any, address: str) -> AsyncItera
     except OSError as exc:
         await runner.cleanup()
         reader.close()
-        raise CannotListen(f"--http: cannot listen on {address}: {exc.strerror or exc}") from exc
+        raise CannotListen(f"--http: cannot listen on {address}: {_why(exc)}") from exc
     bound = runner.addresses[0][1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}/"
     print(f"tracker: web page at {url}", file=sys.stderr, flush=True)
