@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from projections.export import FIELDS
 from tests.engine_support import cli
+from tests.web_support import SAMPLE_STEPS
 
 PAGES = ("/", "/dvds/1", "/commands", "/badges")
 APIS = ("/api/dvds", "/api/dvds/1", "/api/commands", "/api/badges", "/healthz", "/metrics")
@@ -36,6 +37,12 @@ def test_every_page_is_html_naming_the_collection(web_daemon):
     body = web_daemon.get("/")[2].decode()
     assert "Fight Club" in body and "No Country for Old Men" in body
     assert body.count('<img src="/media/posters/') == 29
+    badges = web_daemon.get("/badges")[2].decode()
+    earned = [b for b in json.loads(web_daemon.get("/api/badges")[2]) if b["earned"]]
+    assert f"Earned ({len(earned)})" in badges and f"Not yet earned ({18 - len(earned)})" in badges
+    commands = web_daemon.get("/commands")[2].decode()
+    ended = [c for c in json.loads(web_daemon.get("/api/commands")[2])["commands"] if c["status"] == "completed"]
+    assert commands.count('class="command completed"') == len(ended) >= len(SAMPLE_STEPS)
 
 
 def test_api_dvds_equals_the_export(web_daemon, capsys):
