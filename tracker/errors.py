@@ -44,10 +44,18 @@ class CannotListen(TrackerError):
 class ApiError(TrackerError):
     """A remote API call failed after its retries."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 host: str = "", reason: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.host = host  # "api.themoviedb.org" (with ":port" when the URL names one)
+        self.reason = reason or message  # what went wrong, without the URL
+
+    @property
+    def host_down(self) -> bool:
+        """The host did not answer usefully: connection errors, timeouts or 5xx after retries."""
+        return self.retryable and bool(self.host) and (self.status is None or self.status >= 500)
 
 
 class NotFound(ApiError):

@@ -49,6 +49,7 @@ SANDBOX_KNOBS = {
     "fault_timeout_rate": (float, "share of answers that stall past a client's timeout (0-1)"),
     "seed": (int, "seed of the fault dice, for reproducible runs"),
     "providers_epoch": (int, "change to make some watch-provider offers come and go"),
+    "change_noise_per_day": (int, "ids TMDB's change lists name each day besides edited titles"),
 }
 
 

@@ -121,6 +121,13 @@ def _pacer(rate_per_s: float) -> AsyncLimiter:
     return AsyncLimiter(capacity, capacity / rate_per_s)
 
 
+def host_of(url: str) -> str:
+    """"scheme://host:port/..." -> "host:port", by slicing (parsing a full URL costs more)."""
+    # A malformed URL stands for its own host and fails in aiohttp as before.
+    parts = url.split("/", 3)
+    return parts[2].rpartition("@")[2].lower() if len(parts) > 2 else url
+
+
 class _Shown:
     """A request's URL as messages show it, built on first use: only retries and errors need it."""
 
@@ -293,7 +300,8 @@ class HttpClient:
         """The final error after retries, logged once."""
         self.stats.failures += 1
         log.warning("http.failed", url=str(display), reason=reason, status=status)
-        return ApiError(f"{reason} ({display})", status=status, retryable=True)
+        return ApiError(f"{reason} ({display})", status=status, retryable=True,
+                        host=host_of(display._url), reason=reason)
 
     def _pause(self, kind: str, delay_s: float) -> None:
         """Hold every request of ``kind`` until ``delay_s`` from now."""
@@ -307,10 +315,7 @@ class HttpClient:
 
     def _slot(self, url: str) -> asyncio.Semaphore:
         """The per-host concurrency gate (same size as the pool's per-host limit)."""
-        # "scheme://host:port/..." -> "host:port" by slicing: parsing a full URL per request
-        # costs more. A malformed URL gets a gate of its own and fails in aiohttp as before.
-        parts = url.split("/", 3)
-        key = parts[2].rpartition("@")[2].lower() if len(parts) > 2 else url
+        key = host_of(url)
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = asyncio.Semaphore(self.settings.concurrency)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sized
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from events.types import CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed
 from projections import commands as command_table
@@ -18,7 +19,44 @@ OnItem = Callable[[Item, Outcome], None]
 
 
 class CommandAborted(TrackerError):
-    """The command as a whole cannot go on (a refused key, say)."""
+    """The command as a whole cannot go on (a refused key, a host that stopped answering)."""
+
+
+@dataclass
+class HostWatch:
+    """Counts consecutive items that failed because one host did not answer; says when to stop.
+
+    Stop after ``RUN_LIMIT`` such items in a row, or when the first ``FIRST_LIMIT`` items all
+    failed so: a host that is down (or a mistyped base URL) then costs seconds, not a pass over
+    the whole collection. One flaky item, or a 404, still fails alone and resets the count.
+    """
+
+    RUN_LIMIT: ClassVar[int] = 10
+    FIRST_LIMIT: ClassVar[int] = 5
+    host: str = ""
+    streak: int = 0
+    finished: int = 0
+    stop_reason: str = ""
+
+    def record(self, error: ApiError | None) -> None:
+        """One item ended: ``error`` is the API error it failed with, None if it did not fail so."""
+        self.finished += 1
+        if error is None or not error.host_down:
+            self.host, self.streak = "", 0
+            return
+        if error.host != self.host:
+            self.host, self.streak = error.host, 0
+        self.streak += 1
+        if self.stop_reason:
+            return
+        if self.streak >= self.RUN_LIMIT:
+            how = f"{self.streak} items in a row failed with {error.reason}"
+        elif self.streak == self.finished >= self.FIRST_LIMIT:
+            how = f"the first {self.streak} items all failed with {error.reason}"
+        else:
+            return
+        self.stop_reason = (f"{self.host} is not answering: {how}; nothing was recorded as empty; "
+                            "the command resumes on its next run")
 
 
 async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: int,
@@ -54,17 +92,22 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
 
 async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], workers: int,
                  on_item: OnItem | None, should_stop: Callable[[], bool]) -> bool:
-    """Workers pull items from one shared iterator; True when every item was processed."""
+    """Workers pull items from one shared iterator; True when every item was processed.
+
+    A host that stops answering ends the drain early (CommandAborted with the reason), so a
+    dead host costs a few items' retries rather than a pass over the whole collection.
+    """
     exhausted = False
+    watch = HostWatch()
 
     async def worker() -> None:
         nonlocal exhausted
-        while not should_stop():
+        while not should_stop() and not watch.stop_reason:
             item = next(items, None)
             if item is None:
                 exhausted = True
                 return
-            outcome = await process_item(cmd, run, item)
+            outcome = await process_item(cmd, run, item, watch)
             events: list[Event] = [*outcome.events, ItemProcessed(
                 command_id=run.command_id, item=item.key, outcome=outcome.kind,
                 reason=outcome.reason, changes=outcome.changes)]
@@ -80,25 +123,38 @@ async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    if watch.stop_reason:
+        log.warning("host_down", command=run.name, command_id=run.command_id, host=watch.host,
+                    reason=watch.stop_reason)
+        raise CommandAborted(watch.stop_reason)
     return exhausted
 
 
-async def process_item(cmd: Command, run: Run, item: Item) -> Outcome:
-    """One item's outcome; API errors become a failed item, a refused key aborts the command."""
+async def process_item(cmd: Command, run: Run, item: Item, watch: HostWatch | None = None) -> Outcome:
+    """One item's outcome; API errors become a failed item, a refused key aborts the command.
+
+    ``watch`` hears how each item ended, to notice a host that no longer answers.
+    """
+    watch = watch or HostWatch()
     try:
-        return await cmd.process(run, item)
+        outcome = await cmd.process(run, item)
     except AuthError as exc:
         raise CommandAborted(str(exc)) from exc
     except NotFound as exc:
+        watch.record(exc)
         return Outcome(FAILED, reason=f"not found: {exc}")
     except (ApiError, UnsafePath) as exc:
         log.info("item_failed", command=run.name, item=item.key, reason=str(exc))
+        watch.record(exc if isinstance(exc, ApiError) else None)
         return Outcome(FAILED, reason=str(exc))
     except KNOWN_ERRORS:
         raise
     except Exception as exc:
         log.debug("item_crashed", command=run.name, item=item.key, exc_info=True)
+        watch.record(None)
         return Outcome(FAILED, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+    watch.record(None)
+    return outcome
 
 
 async def summarize(cmd: Command, run: Run, writer: Writer) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
-from tracker.sandbox import offers, shapes
+from tracker.sandbox import changes, offers, shapes
 from tracker.sandbox.images import image_for
 from tracker.sandbox.middleware import sandbox_middleware
 from tracker.sandbox.state import STATE, SandboxState
@@ -201,6 +202,26 @@ def _provider_list(media: str) -> Callable[[web.Request], Awaitable[web.Response
     return handler
 
 
+def _changes(media: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        """GET /3/{movie,tv}/changes: ids edited from start_date to end_date, 100 a page."""
+        page = _page(request)
+        if page is None:
+            return _json(shapes.INVALID_PAGE, 400)
+        window = changes.parse_range(request.query, _today())
+        if isinstance(window, str):
+            return _json({"errors": [window]}, 422)
+        state = _state(request)
+        ids = state.catalogue.changes.changed_ids(media, *window, state.knobs.change_noise_per_day)
+        return _json(changes.changes_page(ids, page))
+
+    return handler
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
 # --- YTS, images, control -----------------------------------------------------------------------
 
 
@@ -263,6 +284,24 @@ async def reset_stats(request: web.Request) -> web.Response:
     return _json(_state(request).stats.snapshot())
 
 
+async def post_edit(request: web.Request) -> web.Response:
+    """POST /__sandbox/edit {"media_type", "ids", "changes"?, "date"?}: edit titles on a date.
+
+    Without ``changes`` each title gets an edit every refresh notices (see changes.default_change);
+    ``date`` (default today, UTC) is the day the change lists name it. 400 names what is wrong.
+    """
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError('expected {"media_type": "movie" or "tv", "ids": [...]}')
+        day = date.fromisoformat(body["date"]) if body.get("date") else None
+        edited = _state(request).edit(body.get("media_type"), body.get("ids"),
+                                      body.get("changes") or {}, day)
+        return _json({"edited": edited})
+    except (ValueError, TypeError) as exc:
+        return _json({"error": str(exc)}, 400)
+
+
 def build_app(state: SandboxState) -> web.Application:
     """The application with every route named (the names are the stats' per-path-kind keys)."""
     app = web.Application(middlewares=[sandbox_middleware])
@@ -272,6 +311,8 @@ def build_app(state: SandboxState) -> web.Application:
     r.add_get("/3/search/tv", search_tv, name="search_tv")
     r.add_get("/3/movie/popular", _popular("movie"), name="movie_popular")
     r.add_get("/3/tv/popular", _popular("tv"), name="tv_popular")
+    r.add_get("/3/movie/changes", _changes("movie"), name="movie_changes")
+    r.add_get("/3/tv/changes", _changes("tv"), name="tv_changes")
     r.add_get("/3/movie/{id:\\d+}", movie_details, name="movie_details")
     r.add_get("/3/movie/{id:\\d+}/credits", _movie_part(shapes.movie_credits), name="movie_credits")
     r.add_get("/3/movie/{id:\\d+}/release_dates", _movie_part(shapes.movie_release_dates), name="movie_release_dates")
@@ -292,4 +333,5 @@ def build_app(state: SandboxState) -> web.Application:
     r.add_post("/__sandbox/config", post_config, name="control_config_set")
     r.add_get("/__sandbox/stats", get_stats, name="control_stats")
     r.add_post("/__sandbox/reset-stats", reset_stats, name="control_reset_stats")
+    r.add_post("/__sandbox/edit", post_edit, name="control_edit")
     return app

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from tracker.sandbox import synthetic
+from tracker.sandbox.changes import ChangeLog
 
 # Paths a client must refuse to use as file names; which one an item gets is (id // 7) % 4.
 HOSTILE_PATHS = ("/../../etc/passwd.jpg", "/a/b.jpg", "/..", "/.hidden.jpg")
@@ -61,6 +62,7 @@ class Catalogue:
     synthetic_count: int = 0
     synthetic_tv_count: int | None = None
     hostile: bool = False
+    changes: ChangeLog = field(default_factory=ChangeLog)
     _data: dict[str, Any] = field(default_factory=bundled, repr=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +104,7 @@ class Catalogue:
         if record is None:
             n = synthetic.movie_index(tmdb_id, self.synthetic_count)
             record = None if n is None else synthetic.synthetic_movie(n)
-        return self._hostile_view(record)
+        return self._hostile_view(self.changes.overlay("movie", record))
 
     def tv(self, tmdb_id: int) -> dict[str, Any] | None:
         """The TV show with this TMDB id, or None."""
@@ -110,7 +112,7 @@ class Catalogue:
         if record is None:
             n = synthetic.tv_index(tmdb_id, self.tv_count)
             record = None if n is None else synthetic.synthetic_tv(n)
-        return self._hostile_view(record)
+        return self._hostile_view(self.changes.overlay("tv", record))
 
     def _hostile_view(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
         if record is not None and self.hostile and is_hostile_target(record["id"]):
@@ -123,7 +125,7 @@ class Catalogue:
         if record is None:
             n = synthetic.find_by_imdb(imdb_id, self.synthetic_count)
             record = None if n is None else synthetic.synthetic_movie(n)
-        return self._hostile_view(record)
+        return self._hostile_view(self.changes.overlay("movie", record))
 
     def search_movies(self, query: str, year: int | None) -> list[dict[str, Any]]:
         """Films matching like TMDB: the query's words in the title's (accent-, case- and

@@ -33,6 +33,7 @@ class Knobs:
     hostile_paths: bool = False
     synthetic_count: int = 0
     synthetic_tv_count: int | None = None  # None = synthetic_count // 10
+    change_noise_per_day: int = 0  # ids the change lists name each day besides edited titles
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply changes after checking names, types and ranges (ValueError names the bad one)."""
@@ -59,6 +60,8 @@ class Knobs:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"{name} must be a positive number or null")
+        if not isinstance(self.change_noise_per_day, int) or not 0 <= self.change_noise_per_day <= 100_000:
+            raise ValueError("change_noise_per_day must be an integer from 0 to 100000")
         for name in ("seed", "providers_epoch", "synthetic_count"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be an integer")

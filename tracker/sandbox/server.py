@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 import threading
+from datetime import date
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -85,6 +86,11 @@ class Sandbox:
     def configure(self, **knobs: Any) -> dict[str, Any]:
         """Change knobs at runtime; returns all knobs. ValueError names a bad one."""
         return self.state.configure(knobs)
+
+    def edit(self, media: str, ids: list[int], changes: dict[str, Any] | None = None,
+             day: date | None = None) -> dict[str, Any]:
+        """Edit titles so TMDB's change lists name them on ``day`` (see SandboxState.edit)."""
+        return self.state.edit(media, ids, changes or {}, day)
 
     async def start(self) -> None:
         """Listen; with port 0 the OS picks a free port, read back into ``port``."""
@@ -187,6 +193,11 @@ class SandboxThread:
     def configure(self, **knobs: Any) -> dict[str, Any]:
         """Change knobs on the server's loop."""
         return self._call(self.sandbox.configure, **knobs)
+
+    def edit(self, media: str, ids: list[int], changes: dict[str, Any] | None = None,
+             day: date | None = None) -> dict[str, Any]:
+        """Edit titles on the server's loop (see Sandbox.edit)."""
+        return self._call(self.sandbox.edit, media, ids, changes, day)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point tracker at this sandbox."""

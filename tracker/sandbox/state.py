@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, timezone
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +36,19 @@ class SandboxState:
             self.dice = FaultDice(self.knobs.seed)
         self.sync_catalogue()
         return self.knobs.as_dict()
+
+    def edit(self, media: Any, ids: Any, changes: dict[str, Any], day: date | None = None) -> dict[str, Any]:
+        """Edit titles on ``day`` (default today, UTC): {id: fields set}; ValueError names a bad one."""
+        if media not in ("movie", "tv") or not isinstance(ids, list) or not isinstance(changes, dict):
+            raise ValueError('expected {"media_type": "movie" or "tv", "ids": [...], "changes": {...}}')
+        day = day or datetime.now(timezone.utc).date()
+        edited = {}
+        for tmdb_id in ids:
+            record = self.catalogue.movie(int(tmdb_id)) if media == "movie" else self.catalogue.tv(int(tmdb_id))
+            if record is None:
+                raise ValueError(f"no {media} {tmdb_id} in the sandbox")
+            edited[str(tmdb_id)] = self.catalogue.changes.edit(media, record, changes, day)
+        return edited
 
     def sync_catalogue(self) -> None:
         """Copy the catalogue-shaping knobs onto the catalogue."""
