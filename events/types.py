@@ -380,6 +380,23 @@ class BadgeCreated(Event, frozen=True):
     subject_field = "name"
 
 
+# --- upkeep ---------------------------------------------------------------------------------
+
+
+class ChangesSynced(Event, frozen=True):
+    """TMDB's change lists were read from ``start_date`` to ``end_date`` (inclusive, UTC days) and
+    every tracked title they named was refreshed: the next sync starts at ``end_date``."""
+
+    command_id: str
+    start_date: str
+    end_date: str
+    pages: int = 0  # change-list pages read
+    refreshed: int = 0  # tracked titles the lists named
+
+    subject_prefix = "sync"
+    subject_field = "end_date"
+
+
 AnyEvent = Union[  # noqa: UP007 - one long list that each feature appends to; reads best as Union[...]
     CommandRequested, CommandStarted, ItemProcessed, CommandCancelRequested, CommandCompleted,
     CommandFailed, CommandCancelled,
@@ -389,6 +406,7 @@ AnyEvent = Union[  # noqa: UP007 - one long list that each feature appends to; r
     GenreNamed, MovieListed, TvShowListed, MovieDetailsRefreshed, TvDetailsRefreshed,
     CataloguePosterSaved, ProviderSeen, OfferAdded, OfferRemoved, WatchProvidersChecked,
     ProviderLogoSaved, BadgeCreated,
+    ChangesSynced,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in AnyEvent.__args__}  # type: ignore[attr-defined]

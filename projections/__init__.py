@@ -1,6 +1,6 @@
 """Read tables folded from the event log, and their rebuild by replay."""
 
-from projections import badges, catalogue, commands, dvds, providers  # noqa: F401  (register folds)
+from projections import badges, catalogue, commands, dvds, providers, upkeep  # noqa: F401  (register folds)
 from projections.fold import HANDLERS, Envelope, apply
 from projections.rows import RowCache
 from projections.tables import EXPORTABLE, TABLES

@@ -182,3 +182,13 @@ def posters_in_use(conn: sqlite3.Connection) -> set[str]:
         "SELECT poster FROM dvds WHERE poster IS NOT NULL UNION "
         "SELECT poster FROM movies WHERE poster IS NOT NULL UNION "
         "SELECT poster FROM tv WHERE poster IS NOT NULL")}
+
+
+def tracked_ids(conn: sqlite3.Connection, media: str) -> set[int]:
+    """The TMDB ids of every catalogue movie (``movie``) or show (``tv``)."""
+    return {r[0] for r in conn.execute(f"SELECT tmdb_id FROM {MEDIA_TABLE[media]}")}
+
+
+def oldest_details_refresh(conn: sqlite3.Connection, media: str) -> str | None:
+    """When the movie or show refreshed longest ago was refreshed (UTC ISO), None if none was."""
+    return conn.execute(f"SELECT MIN(details_refreshed_at) FROM {MEDIA_TABLE[media]}").fetchone()[0]

@@ -330,3 +330,20 @@ def counts(conn: sqlite3.Connection) -> DvdCounts:
         "SELECT COUNT(*), COUNT(tmdb_id), COUNT(CASE WHEN imdb_id > '' THEN 1 END),"
         " COUNT(details_refreshed_at), COUNT(poster), COUNT(CASE WHEN torrents > '[]' THEN 1 END)"
         f" FROM dvds WHERE {_LIVE}").fetchone())
+
+
+def tracked_tmdb_ids(conn: sqlite3.Connection) -> set[int]:
+    """The TMDB ids of every DVD in the collection that has one."""
+    return {r[0] for r in conn.execute(f"SELECT DISTINCT tmdb_id FROM dvds WHERE tmdb_id IS NOT NULL AND {_LIVE}")}
+
+
+def with_tmdb_ids(conn: sqlite3.Connection, tmdb_ids: Iterable[int]) -> list[Any]:
+    """DVDs of the collection holding any of these TMDB ids, by id."""
+    ids = sorted(tmdb_ids)
+    return _live(conn, f"tmdb_id IN ({', '.join('?' * len(ids))})", tuple(ids)) if ids else []
+
+
+def oldest_details_refresh(conn: sqlite3.Connection) -> str | None:
+    """When the DVD refreshed longest ago was refreshed (UTC ISO), None if none ever was."""
+    return conn.execute(f"SELECT MIN(details_refreshed_at) FROM dvds WHERE tmdb_id IS NOT NULL AND {_LIVE}"
+                        ).fetchone()[0]

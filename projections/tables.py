@@ -92,6 +92,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
            ("CREATE INDEX IF NOT EXISTS commands_status ON commands(status, requested_seq)",)),
     _table("command_items", ("command_id", "item"),
            "command_id TEXT, item TEXT, outcome TEXT, reason TEXT, seq INTEGER"),
+    _table("sync_points", ("source",),
+           "source TEXT, start_date TEXT, end_date TEXT, command_id TEXT, synced_at TEXT"),
 )}
 
 # The tables `tracker export` offers, in the order its help lists them.

@@ -241,6 +241,22 @@ class WatchProviders(msgspec.Struct):
     results: dict[str, RegionOffers] = {}
 
 
+class ChangedId(msgspec.Struct):
+    """One id of a change list."""
+
+    id: int
+    adult: bool | None = None
+
+
+class ChangesPage(msgspec.Struct):
+    """/movie/changes or /tv/changes: ids edited in a date range, 100 a page."""
+
+    page: int = 1
+    total_pages: int = 0
+    total_results: int = 0
+    results: list[ChangedId] = []
+
+
 class ProviderList(msgspec.Struct):
     """/watch/providers/{movie,tv}."""
 
@@ -350,6 +366,13 @@ class TmdbClient:
         """One page of the popular movies or shows."""
         path = f"/{_check_media_type(media_type)}/popular"
         return await self._get(path, ListPage, {"page": page})
+
+    async def changes(self, media_type: str, start_date: str, end_date: str,
+                      page: int = 1) -> ChangesPage:
+        """One page of the ids edited from ``start_date`` to ``end_date`` (inclusive, YYYY-MM-DD)."""
+        path = f"/{_check_media_type(media_type)}/changes"
+        return await self._get(path, ChangesPage,
+                               {"start_date": start_date, "end_date": end_date, "page": page})
 
     async def genres(self, media_type: str) -> list[GenreRef]:
         """TMDB's official genre list for movies or TV."""

@@ -37,6 +37,7 @@ _WHERE: dict[str, tuple[str, str, str]] = {
     "remove": ("curation", "Remove", "Remove a DVD from the collection."),
     "merge": ("curation", "Merge", "Merge two DVDs that are one."),
     "identify": ("curation", "Identify", "Settle which TMDB film a DVD is."),
+    "sync": ("sync", "Sync", "Refresh only the tracked titles TMDB's change lists name since the last sync."),
 }
 
 

@@ -92,6 +92,9 @@ class Command:
         """The command's per-run state (a dataclass, kept as ``run.state``), before selecting."""
         return None
 
+    async def plan(self, run: Run) -> None:
+        """Ask what is needed to select items (a change list, say), after ``prepare``."""
+
     def select(self, run: Run) -> Iterable[Item]:
         """The items to process, in order."""
         return ()
@@ -99,6 +102,10 @@ class Command:
     async def process(self, run: Run, item: Item) -> Outcome:
         """Process one item; errors from the network become failed items."""
         raise NotImplementedError
+
+    def closing_events(self, run: Run, summary: dict[str, Any]) -> list[Event]:
+        """Events recorded when every item was processed, just before the command completes."""
+        return []
 
     def summary_extra(self, run: Run, db: Database) -> dict[str, Any]:
         """Extra summary fields (per-field counts and the like), read from the writer's ``db``."""

@@ -65,6 +65,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
                       should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
     run.state = cmd.prepare(run)
+    await cmd.plan(run)
     done = command_table.done_items(run.db.conn, run.command_id)  # committed only: a dry run has none
     selection = cmd.select(run)
     total = len(selection) if isinstance(selection, Sized) else None  # a streamed file: unknown
@@ -85,7 +86,9 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
         await writer.flush()
         return None
     summary = await summarize(cmd, run, writer)
-    await writer.write([CommandCompleted(command_id=run.command_id, summary=summary)], run.command_id)
+    closing = cmd.closing_events(run, summary)
+    await writer.write([*closing, CommandCompleted(command_id=run.command_id, summary=summary)],
+                       run.command_id)
     await writer.flush()
     return summary
 
