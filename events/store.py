@@ -218,6 +218,11 @@ class EventStore:
         self._last = (seq, prev)
         return [(r[0], at) for r in rows]
 
+    def first_at(self) -> str | None:
+        """When the log began: the ``at`` of its first row, None while it is empty."""
+        row = self.conn.execute("SELECT at FROM events ORDER BY seq LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def get_meta(self, key: str) -> str | None:
         """A value of the store's own ``meta`` table (versions, not domain data)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from events.types import (
     ItemProcessed,
 )
 from projections.fold import Envelope, on
-from projections.rows import RowCache, to_json
+from projections.rows import RowCache, from_json, to_json
 from projections.tables import TABLES
 
 
@@ -312,3 +313,15 @@ def queue_state(conn: sqlite3.Connection) -> dict[str, Any]:
         "SELECT COUNT(*) FILTER (WHERE status = ?), COUNT(*) FILTER (WHERE status = ?),"
         " MAX(finished_at) FROM commands", ACTIVE).fetchone()
     return {"queue_depth": queued, "running": running, "last_command_end": last_end}
+
+
+def latest_equal(conn: sqlite3.Connection, name: str,
+                 same: Callable[[dict[str, Any]], bool]) -> tuple[str, str, str] | None:
+    """(command id, requested_at, status) of the newest command ``name`` whose options ``same``
+    accepts (decoded from JSON), or None if there is none."""
+    rows = conn.execute("SELECT command_id, requested_at, status, options FROM commands"
+                        " WHERE name = ? ORDER BY requested_seq DESC", (name,))
+    for command_id, requested_at, status, options in rows:
+        if same(from_json(options) or {}):
+            return command_id, requested_at, status
+    return None

@@ -47,6 +47,8 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "http": ("TRACKER_HTTP", http_address),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
+# Keys of tracker.toml that other modules read themselves (the daemon's schedule).
+SECTIONS = ("schedule",)
 
 
 @dataclass(frozen=True)
@@ -104,16 +106,21 @@ def _parse(name: str, raw: Any, parser: Any, source: str) -> Any:
     return value
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    """The [tracker] table (or top level) of tracker.toml, or {} when absent."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """The whole of tracker.toml, or {} when absent; ConfigError (exit 2) if it cannot be read."""
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read settings: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The [tracker] table (or top level) of tracker.toml, or {} when absent."""
+    data = read_toml(path)
     table = data.get("tracker", data)
-    unknown = sorted(set(table) - set(_SETTINGS))
+    unknown = sorted(set(table) - set(_SETTINGS) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
     return table

@@ -9,20 +9,109 @@ from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
 from tracker.config import DEFAULT_HTTP, Settings, http_address
 from tracker.db import open_database
+from tracker.errors import UsageError
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    """Queued, running and recent commands with their progress."""
+    """Queued, running and recent commands with their progress, then the next scheduled ones."""
     with open_database(settings.db_path, must_exist=False) as db:
         rows = audit.status_rows(db)
-    if output.rows_or_empty(rows, args.json, "no commands yet"):
-        return 0
-    for row in rows:
-        total = row["total"]
-        row["progress"] = f"{row['processed']}/{total}" if total else str(row["processed"])
-    print(output.table(rows, ["command_id", "name", "status", "progress", "updated", "failed",
-                              "requested_at", "finished_at"]), end="")
+        upcoming = [] if args.json else _next_scheduled(settings, db)
+    if not output.rows_or_empty(rows, args.json, "no commands yet"):
+        for row in rows:
+            total = row["total"]
+            row["progress"] = f"{row['processed']}/{total}" if total else str(row["processed"])
+        print(output.table(rows, ["command_id", "name", "status", "progress", "updated", "failed",
+                                  "requested_at", "finished_at"]), end="")
+    for line in upcoming:
+        print(line)
     return 0
+
+
+STATUS_NEXT = 3  # scheduled entries `status` shows
+
+
+def _next_scheduled(settings: Settings, db: Any) -> list[str]:
+    """Lines naming the schedule's next due entries (or why there are none)."""
+    from tracker.engine.schedule import Scheduler, load_schedule
+    try:
+        schedule = load_schedule(settings)
+    except UsageError as exc:
+        return [f"schedule: {exc}"]
+    if not schedule.entries:
+        return ["schedule: off (schedule = [] in tracker.toml)"]
+    scheduler = Scheduler(schedule)
+    states = sorted(scheduler.states(db), key=lambda s: s.next_due)
+    now = scheduler.clock()
+    shown = [f"  {s.entry.label}: {_due_text(s, now)}" for s in states[:STATUS_NEXT]]
+    more = len(states) - STATUS_NEXT
+    return ["next scheduled (tracker schedule shows all):", *shown,
+            *([f"  ... and {more} more"] if more > 0 else [])]
+
+
+def _due_text(state: Any, now: Any) -> str:
+    """When an entry is due, as people read it."""
+    if state.pending:
+        return f"{state.last_status} now (command {state.last_command_id})"
+    if state.next_due <= now:
+        return "due now"
+    return f"due {format_at(state.next_due)} (in {format_wait(state.next_due - now)})"
+
+
+def format_at(moment: Any) -> str:
+    """A UTC time as ``2026-11-28 10:00Z``."""
+    return moment.strftime("%Y-%m-%d %H:%MZ")
+
+
+def format_wait(delta: Any) -> str:
+    """A wait as ``3d 4h``, ``5h 12m``, ``7m`` or ``40s``."""
+    total_s = int(delta.total_seconds())
+    days, rest = divmod(total_s, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{seconds}s"
+
+
+def schedule(args: argparse.Namespace, settings: Settings) -> int:
+    """Each scheduled entry, its last run and its next due time."""
+    from tracker.engine.schedule import Scheduler, load_schedule
+    plan = load_schedule(settings)
+    with open_database(settings.db_path, must_exist=False) as db:
+        scheduler = Scheduler(plan)
+        states = scheduler.states(db)
+    now = scheduler.clock()
+    rows = [{"command": s.entry.label, "every": s.entry.every,
+             "last_run": s.last_run_at.strftime("%Y-%m-%dT%H:%M:%SZ") if s.last_run_at else None,
+             "last_command_id": s.last_command_id, "last_status": s.last_status,
+             "next_due": s.next_due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "due_now": s.due(now) or s.pending} for s in states]
+    if args.json:
+        for row in rows:
+            print(output.json_line(row))
+        return 0
+    print(_schedule_title(plan))
+    for row, state in zip(rows, states):
+        row["last_run"] = (f"{format_at(state.last_run_at)} ({state.last_status})"
+                           if state.last_run_at else "never")
+        row["next_due"] = _due_text(state, now)
+    if rows:
+        print(output.table(rows, ["command", "every", "last_run", "next_due"]), end="")
+    return 0
+
+
+def _schedule_title(plan: Any) -> str:
+    """Where the schedule comes from, and what was left out of the default routine."""
+    if plan.source == "off":
+        return "schedule: off (schedule = [] in tracker.toml); tracker daemon runs only what is queued"
+    title = f"schedule: {plan.source}" + (" (no [[schedule]] in tracker.toml)"
+                                          if plan.source == "default routine" else "")
+    if plan.left_out:
+        title += f"; left out without TMDB credentials: {', '.join(plan.left_out)}"
+    return title
 
 
 
@@ -65,4 +154,5 @@ BUILTINS = {
     "daemon": (daemon, _setup_daemon),
     "status": (status, add_json_flag),
     "cancel": (cancel, _setup_cancel),
+    "schedule": (schedule, add_json_flag),
 }

@@ -44,6 +44,7 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "daemon": ("engine_commands", "Run the engine: resume interrupted commands, then take intents in order."),
     "status": ("engine_commands", "Queued, running and recent commands with progress."),
     "cancel": ("engine_commands", "Cancel a queued or running command."),
+    "schedule": ("engine_commands", "The daemon's schedule: each entry, its last run and next due time."),
     "history": ("audit_commands", "The audit log, filtered."),
     "replay": ("audit_commands", "Rebuild every read table from the log."),
     "verify": ("audit_commands", "Check the log's integrity and that the tables equal a fresh replay."),

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from events.types import ChangesSynced, Event
@@ -33,7 +33,7 @@ TITLE_REFRESH = UpdateDetails()
 
 def today_utc() -> date:
     """Today's date in UTC, the calendar TMDB's change lists use."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def windows(start: date, end: date) -> list[tuple[date, date]]:

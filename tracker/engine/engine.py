@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from typing import Any
@@ -20,6 +21,7 @@ from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine.lock import EngineLock
 from tracker.engine.runner import CommandAborted, run_command, summarize
+from tracker.engine.schedule import Scheduler, load_schedule
 from tracker.engine.stats import EngineStats
 from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
@@ -36,9 +38,14 @@ class Engine:
     """Consumes intents from the log; ``async with`` takes the lock and opens what it needs."""
 
     def __init__(self, settings: Settings, *, on_item: OnItem | None = None,
-                 on_total: OnTotal | None = None) -> None:
-        """Nothing is opened until ``async with``; the callbacks see every command's progress."""
+                 on_total: OnTotal | None = None, scheduler: Scheduler | None = None) -> None:
+        """Nothing is opened until ``async with``; the callbacks see every command's progress.
+
+        With a ``scheduler`` (the daemon's), due entries are enqueued before each pick and an
+        idle wait ends when the next one falls due.
+        """
         self.settings = settings
+        self.scheduler = scheduler
         self.on_item = on_item
         self.on_total = on_total
         self.lock = EngineLock(settings.db_path)
@@ -100,6 +107,7 @@ class Engine:
             while not self.stopping:
                 if until is not None and command_table.status_of(self.reader.conn, until) in TERMINAL:
                     return
+                self._enqueue_due()
                 runnable = command_table.next_runnable(self.reader.conn)
                 if runnable is None:
                     if until_idle or until is not None:
@@ -113,13 +121,30 @@ class Engine:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
 
+    def _enqueue_due(self) -> None:
+        """Queue the schedule's due entries (an equal queued or running one is not doubled)."""
+        if self.scheduler is None:
+            return
+        for entry, command_id in self.scheduler.enqueue_due(self.reader):
+            log.info("schedule_due", command=entry.label, every=entry.every, command_id=command_id)
+
+    def _due_in_s(self) -> float | None:
+        """Seconds until the schedule's next entry falls due (None: nothing scheduled)."""
+        return None if self.scheduler is None else self.scheduler.seconds_until_due(self.reader)
+
     async def _wait_for_work(self) -> None:
-        """Sleep until the database changes (another process appended) or we are stopped."""
+        """Sleep until the database changes (another process appended), a scheduled entry falls
+        due, or we are stopped."""
         version = self.reader.data_version()
+        due_in_s = self._due_in_s()
+        due_at = None if due_in_s is None else time.monotonic() + due_in_s
         while not self.stopping:
+            left_s = IDLE_CHECK_S if due_at is None else min(IDLE_CHECK_S, due_at - time.monotonic())
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_CHECK_S)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, left_s))
             self._wake.clear()
+            if due_at is not None and time.monotonic() >= due_at:
+                return
             if self.reader.data_version() != version:
                 return
 
@@ -176,9 +201,9 @@ class Engine:
 
 async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
                      on_item: OnItem | None = None, on_total: OnTotal | None = None,
-                     http: str | None = None) -> None:
+                     http: str | None = None, scheduler: Scheduler | None = None) -> None:
     """Take the lock and run (serving the web page on ``http``, HOST:PORT, if given)."""
-    async with Engine(settings, on_item=on_item, on_total=on_total) as engine:
+    async with Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler) as engine:
         engine.install_signal_handlers()
         async with AsyncExitStack() as stack:
             if http:
@@ -188,9 +213,19 @@ async def run_engine(settings: Settings, *, until: str | None = None, until_idle
 
 
 def run_daemon(settings: Settings, *, until_idle: bool = False, http: str | None = None) -> int:
-    """``tracker daemon``: 0 after SIGTERM/SIGINT or (with --until-idle) once idle."""
+    """``tracker daemon``: 0 after SIGTERM/SIGINT or (with --until-idle) once idle.
+
+    The long-running daemon keeps the schedule (a bad entry is refused here, exit 2); with
+    --until-idle it only drains what is queued, as cron, the schedule there, expects.
+    """
+    scheduler = None
+    if not until_idle:
+        schedule = load_schedule(settings)
+        log.info("schedule", source=schedule.source, entries=[e.label for e in schedule.entries],
+                 left_out=list(schedule.left_out))
+        scheduler = Scheduler(schedule) if schedule.entries else None
     try:
-        asyncio.run(run_engine(settings, until_idle=until_idle, http=http))
+        asyncio.run(run_engine(settings, until_idle=until_idle, http=http, scheduler=scheduler))
     except EngineBusy as exc:
         raise TrackerError(f"{exc}: a daemon is already running") from exc
     return 0

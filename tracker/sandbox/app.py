@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -219,7 +219,7 @@ def _changes(media: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 # --- YTS, images, control -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +41,7 @@ class SandboxState:
         """Edit titles on ``day`` (default today, UTC): {id: fields set}; ValueError names a bad one."""
         if media not in ("movie", "tv") or not isinstance(ids, list) or not isinstance(changes, dict):
             raise ValueError('expected {"media_type": "movie" or "tv", "ids": [...], "changes": {...}}')
-        day = day or datetime.now(timezone.utc).date()
+        day = day or datetime.now(UTC).date()
         edited = {}
         for tmdb_id in ids:
             record = self.catalogue.movie(int(tmdb_id)) if media == "movie" else self.catalogue.tv(int(tmdb_id))
