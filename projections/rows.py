@@ -187,4 +187,3 @@ def _statements(t: Table) -> tuple[str, str, str, attrgetter]:
             f"DELETE FROM {t.name} WHERE {where}",
             f"INSERT OR REPLACE INTO {t.name} ({cols}) VALUES ({', '.join('?' * len(t.columns))})",
             attrgetter(*t.columns))
-

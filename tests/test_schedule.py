@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import time
@@ -88,7 +89,7 @@ def test_due_entry_with_an_equal_queued_command_is_not_doubled(home: Path, monke
     settings = load_settings(home=home, env={})
     scheduler = Scheduler(load_schedule(settings), clock)
     with Database(settings.db_path) as db:
-        queued, fresh = enqueue(db, OFFLINE, {})
+        _queued, fresh = enqueue(db, OFFLINE, {})
         assert fresh
         assert scheduler.enqueue_due(db) == []
         assert scheduler.seconds_until_due(db) is None  # nothing to wait for while it is queued
@@ -105,7 +106,7 @@ def test_daemon_runs_short_intervals_and_makes_up_once_after_a_restart(home: Pat
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
     first = runs(home)
-    gaps = [_gap_s(a, b) for a, b in zip(first, first[1:])]
+    gaps = [_gap_s(a, b) for a, b in itertools.pairwise(first)]
     assert all(g >= 1.9 for g in gaps), gaps  # never early
     time.sleep(5.0)
     daemon = spawn(home, {}, "daemon")
@@ -129,7 +130,7 @@ def test_daemon_runs_short_intervals_and_makes_up_once_after_a_restart(home: Pat
 def test_daemon_refuses_a_bad_entry_with_one_line(home: Path, capsys, entry: str, message: str) -> None:
     """A bad schedule entry stops the daemon at start: exit 2, one line naming the entry."""
     write_schedule(home, entry)
-    code, out, err = cli(capsys, "daemon")
+    code, _out, err = cli(capsys, "daemon")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"tracker daemon: error: {home / 'tracker.toml'}: {message}")
 

@@ -130,7 +130,7 @@ def test_dry_run_names_titles_without_asking_for_them(home: Path, sandbox, capsy
 def test_since_in_the_future_is_refused(home: Path, capsys) -> None:
     """--since tomorrow is bad usage: one line, exit 2, nothing queued."""
     tomorrow = (today() + timedelta(days=1)).isoformat()
-    code, out, err = cli(capsys, "sync", "--since", tomorrow)
+    code, _out, err = cli(capsys, "sync", "--since", tomorrow)
     assert code == 2 and err.strip() == (f"tracker sync: error: --since: {tomorrow} is in the "
                                          f"future (today is {today().isoformat()} UTC)")
     assert query(home, "SELECT COUNT(*) FROM commands WHERE name = 'sync'") == [(0,)]

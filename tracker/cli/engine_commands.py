@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from tracker import audit
 from tracker.cli import output
@@ -94,7 +95,7 @@ def schedule(args: argparse.Namespace, settings: Settings) -> int:
             print(output.json_line(row))
         return 0
     print(_schedule_title(plan))
-    for row, state in zip(rows, states):
+    for row, state in zip(rows, states, strict=True):
         row["last_run"] = (f"{format_at(state.last_run_at)} ({state.last_status})"
                            if state.last_run_at else "never")
         row["next_due"] = _due_text(state, now)
