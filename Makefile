@@ -25,6 +25,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/web_bench.py
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
