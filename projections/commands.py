@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from events.types import (
     ItemProcessed,
 )
 from projections.fold import Envelope, on
-from projections.rows import RowCache, from_json, to_json
+from projections.rows import RowCache, to_json
 from projections.tables import TABLES
 
 
@@ -316,12 +315,11 @@ def queue_state(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def latest_equal(conn: sqlite3.Connection, name: str,
-                 same: Callable[[dict[str, Any]], bool]) -> tuple[str, str, str] | None:
-    """(command id, requested_at, status) of the newest command ``name`` whose options ``same``
-    accepts (decoded from JSON), or None if there is none."""
+                 options: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(command id, requested_at, status) of the newest command with this name and equal
+    options, whatever its status, or None if there is none."""
+    wanted = canonical(options)
     rows = conn.execute("SELECT command_id, requested_at, status, options FROM commands"
                         " WHERE name = ? ORDER BY requested_seq DESC", (name,))
-    for command_id, requested_at, status, options in rows:
-        if same(from_json(options) or {}):
-            return command_id, requested_at, status
-    return None
+    return next(((cid, at, status) for cid, at, status, opts in rows
+                 if canonical(_options(opts)) == wanted), None)

@@ -20,7 +20,7 @@ from projections.commands import latest_equal
 from tracker.commands import COMMANDS
 from tracker.config import Settings, read_toml
 from tracker.db import Database
-from tracker.engine.submit import Submission, canonical, enqueue, validated
+from tracker.engine.submit import Submission, enqueue, validated
 from tracker.errors import ConfigError, UsageError
 
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -182,8 +182,7 @@ class EntryState:
 
 def entry_state(db: Database, entry: Entry, now: datetime) -> EntryState:
     """The entry's last run (from the log) and its next due time."""
-    wanted = canonical(entry.options)
-    last = latest_equal(db.conn, entry.command, lambda opts: canonical(opts) == wanted)
+    last = latest_equal(db.conn, entry.command, entry.options)
     if last is None:
         began = db.store.first_at()
         anchor = parse_at(began) if began else now
