@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-PROJECTION_VERSION = 3  # bump when a table changes shape: the tables are then rebuilt by replay
+PROJECTION_VERSION = 4  # bump when a table changes shape: the tables are then rebuilt by replay
 
 
 @dataclass(frozen=True)
