@@ -106,6 +106,10 @@ def test_no_match_fails_naming_candidates_then_identify_settles_it(home: Home) -
     lines = out.splitlines()
     assert lines[0] == "TMDB candidates for DVD 1: Solaris (1999)"
     assert lines[-1] == "set one with: tracker identify 1 --tmdb-id 593"
+    code, out, _ = home.run("identify", "1", "--json")
+    assert code == 0
+    assert [(c["tmdb_id"], c["title"], c["year"]) for c in json.loads(out)] == [
+        (593, "Solaris", 1972), (2103, "Solaris", 2002)]
     identified = home.summary("identify", "1", "--tmdb-id", "2103")
     assert identified["updated"] == 1
     assert _dvd(home, 1)["locked_fields"] == ["tmdb_id"]
@@ -145,3 +149,12 @@ def test_dvd_narrows_every_network_command(home: Home) -> None:
     assert code == 2 and out == ""
     assert err.strip() == "tracker refresh-torrent-data: error: --dvd: no DVD 9 in the collection"
     assert home.count() == before
+
+
+def test_a_locked_empty_tmdb_id_stops_matching(home: Home) -> None:
+    """edit --lock tmdb_id on an unmatched DVD: match-tmdb-ids leaves it alone until --unlock."""
+    home.summary("add", "Solaris", "--year", "1999")
+    home.summary("edit", "1", "--lock", "tmdb_id")
+    assert home.summary("match-tmdb-ids")["processed"] == 0
+    home.summary("edit", "1", "--unlock", "tmdb_id")
+    assert home.summary("match-tmdb-ids", rc=1)["failed"] == 1
