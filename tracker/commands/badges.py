@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from events.types import BadgeCreated
 from projections import badges as badge_table
 from tracker.commands.base import SKIPPED, UPDATED, Command, Item, Outcome, Run
 
-
-class Badge(NamedTuple):
-    """A badge definition."""
-
-    name: str
-    description: str
-    badge_type: str  # milestone | genre | critic | explorer
-    rarity: str  # bronze | silver | gold | platinum
-    icon: str
-    requirement_count: int
-    requirement_type: str
+# A badge's definition is the event that creates it: name, description, badge_type (milestone,
+# genre, critic, explorer), rarity (bronze, silver, gold, platinum), icon, requirement_count and
+# requirement_type (what projections.badges measures the collection by).
+Badge = BadgeCreated
 
 
 BADGES: tuple[Badge, ...] = (
@@ -61,4 +53,4 @@ class CreateInitialBadges(Command):
         badge: Badge = item.payload
         if badge_table.exists(run.db.conn, badge.name):
             return Outcome(SKIPPED, reason="exists")
-        return Outcome(UPDATED, [BadgeCreated(**badge._asdict())], changes={"badge": [None, badge.name]})
+        return Outcome(UPDATED, [badge], changes={"badge": [None, badge.name]})
