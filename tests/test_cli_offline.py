@@ -213,7 +213,7 @@ def test_dry_run_verbose_shows_field_changes(cli: Cli) -> None:
     """Dry run verbose shows field changes."""
     _populated(cli)
     out = cli.ok("normalize-uk-certifications", "--dry-run", "--verbose")
-    assert "dvd:2: updated  uk_certification: '12A' -> '12a'" in out
+    assert 'dvd:2: updated  uk_certification: "12A" -> "12a"' in out
     assert "dry run, nothing was written" in out
 
 

@@ -84,8 +84,8 @@ def test_edit_sets_and_locks_fields_and_unlock_frees_them(cli: Cli) -> None:
     """edit sets fields and locks them; --lock/--unlock change locks only; show and export list them."""
     cli.ok("add", "Heat", "--year", "1995", "--uk-certification", "18")
     out = cli.ok("edit", "1", "--uk-certification", "15", "--director", "Michael Mann")
-    assert out.splitlines()[0] == ("dvd:1: updated  uk_certification: '18' -> '15'; director: null -> "
-                                   "'Michael Mann'; locked_fields: [] -> [\"director\",\"uk_certification\"]")
+    assert out.splitlines()[0] == ('dvd:1: updated  uk_certification: "18" -> "15"; director: - -> '
+                                   '"Michael Mann"; locked_fields: [] -> ["director","uk_certification"]')
     assert cli.export("dvds")[0]["locked_fields"] == ["director", "uk_certification"]
     cli.ok("edit", "1", "--unlock", "director", "--lock", "year")
     dvd = _dvd(cli, 1)
@@ -131,7 +131,7 @@ def test_remove_keeps_history_and_the_past(cli: Cli) -> None:
     assert "Heat" not in cli.ok("list")
     assert "  removed at " in cli.ok("show", "1")
     lines = cli.ok("history", "--dvd", "1").splitlines()
-    assert lines[-1].split()[2:] == ["remove", "dvd:1", "removed:", "false", "->", "true"]
+    assert lines[-1].split()[2:] == ["remove", "dvd:1", "removed:", "no", "->", "yes"]
     rc, _, err = cli("remove", "1")
     assert rc == 2 and "DVD 1 was removed at " in err
     assert cli.json("add", "Ran")["id"] == 3  # a removed DVD's id is never given again
@@ -143,14 +143,14 @@ def test_merge_fills_empty_fields_and_removes_the_other(cli: Cli) -> None:
     cli.ok("add", "Dune", "--tmdb-id", "438631", "--uk-certification", "12A")
     cli.ok("edit", "2", "--director", "Denis Villeneuve")
     out = cli.ok("merge", "1", "2")
-    assert out.splitlines()[0].startswith("dvd:1: updated  tmdb_id: null -> 438631; ")
+    assert out.splitlines()[0].startswith("dvd:1: updated  tmdb_id: - -> 438631; ")
     (dune,) = cli.export("dvds")
     assert (dune["id"], dune["year"], dune["tmdb_id"], dune["uk_certification"], dune["director"]) == (
         1, 2021, 438631, "12A", "Denis Villeneuve")
     assert dune["locked_fields"] == ["director"]
     assert _dvd(cli, 2)["merged_into"] == 1
     text = cli.ok("history", "--dvd", "2").splitlines()
-    assert text[-1].endswith("merge                        dvd:2        removed: false -> true (merged into DVD 1)")
+    assert text[-1].endswith("merge                        dvd:2        removed: no -> yes (merged into DVD 1)")
 
 
 def test_history_for_people_field_limit_and_unknown_ids(cli: Cli) -> None:
@@ -160,9 +160,9 @@ def test_history_for_people_field_limit_and_unknown_ids(cli: Cli) -> None:
     cli.ok("edit", "1", "--uk-certification", "15", "--year", "1995")
     lines = cli.ok("history", "--dvd", "1", "--field", "uk_certification").splitlines()
     assert [line.split()[2:] for line in lines] == [
-        ["add", "dvd:1", "uk_certification:", "-", "->", "'12A'"],
-        ["normalize-uk-certifications", "dvd:1", "uk_certification:", "'12A'", "->", "'12a'"],
-        ["edit", "dvd:1", "uk_certification:", "'12a'", "->", "'15'"]]
+        ["add", "dvd:1", "uk_certification:", "-", "->", '"12A"'],
+        ["normalize-uk-certifications", "dvd:1", "uk_certification:", '"12A"', "->", '"12a"'],
+        ["edit", "dvd:1", "uk_certification:", '"12a"', "->", '"15"']]
     newest = cli.ok("history", "--dvd", "1", "--limit", "2").splitlines()
     assert [line.split()[4] for line in newest] == ["locked_fields:", "uk_certification:"]
     out = cli.ok("history", "--dvd", "1", "--json", "--field", "uk_certification")

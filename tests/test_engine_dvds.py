@@ -156,7 +156,7 @@ def test_verbose_shows_field_changes(home: Path, capsys) -> None:
     cli(capsys, "add", "Fight Club", "--tmdb-id", "550")
     code, out, _ = cli(capsys, "refresh-missing-details", "--verbose")
     assert code == 0
-    assert "director: null -> 'David Fincher'" in out
+    assert 'dvd:1 (Fight Club): updated  ' in out and 'director: - -> "David Fincher"' in out
 
 
 def test_match_without_year_takes_most_popular_exact(home: Path, capsys) -> None:

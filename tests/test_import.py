@@ -67,7 +67,7 @@ def test_the_text_summary_names_each_failed_line(cli: Cli, tmp_path: Path) -> No
     path = _csv(tmp_path, HEADER + "Good,1999,,,\n,,,,\nX,abc,,,\n")
     rc, out, _ = cli("import", str(path))
     assert rc == 1
-    assert "  failed line:4: line 4: year 'abc' is not a whole number" in out.splitlines()
+    assert "  failed line:4: year 'abc' is not a whole number" in out.splitlines()
     assert [d["title"] for d in cli.export("dvds")] == ["Good"]
 
 

@@ -20,6 +20,7 @@ from tracker import checkpoints
 from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record
 from tracker.errors import StoreError, TrackerError, UsageError
+from tracker.textfmt import value_text
 
 MAX_DIFFERENCES = 50
 
@@ -72,6 +73,7 @@ def _table_rows(conn: sqlite3.Connection, name: str) -> dict[tuple, tuple]:
 def verify(db: Database) -> list[str]:
     """Differences: a broken log chain, or read tables that differ from a fresh replay."""
     problems = list(db.store.verify_chain())
+    left_out = 0
     fresh = sqlite3.connect(":memory:", isolation_level=None)
     try:
         try:
@@ -84,19 +86,24 @@ def verify(db: Database) -> list[str]:
                 a, b = live.get(key), replayed.get(key)
                 if a == b:
                     continue
-                if a is None or b is None:
-                    where = "missing from the live table" if a is None else "not in a fresh replay"
-                    problems.append(f"{name} {dict(zip(t.key, key, strict=True))}: {where}")
-                else:
-                    cols = [c for c, x, y in zip(t.columns, a, b, strict=True) if x != y]
-                    where = f"{', '.join(cols)} differ from a fresh replay"
-                    problems.append(f"{name} {dict(zip(t.key, key, strict=True))}: {where}")
-                if len(problems) >= MAX_DIFFERENCES:
-                    problems.append("... (more differences not shown)")
-                    return problems
+                found = _row_differences(name, t.key, key, t.columns, a, b)
+                shown = found[: max(0, MAX_DIFFERENCES - len(problems))]
+                problems += shown
+                left_out += len(found) - len(shown)
     finally:
         fresh.close()
-    return problems + checkpoints.problems(db)
+    cut = [f"... and {left_out} more"] if left_out else []
+    return problems + cut + checkpoints.problems(db)
+
+
+def _row_differences(table: str, key_names: tuple[str, ...], key: tuple, columns: tuple[str, ...],
+                     live: tuple | None, replayed: tuple | None) -> list[str]:
+    """How one row of the live table differs from a fresh replay: each column with both values."""
+    row = f"{table} " + ", ".join(f"{k} {v}" for k, v in zip(key_names, key, strict=True))
+    if live is None or replayed is None:
+        return [f"{row}: " + ("missing from the live table" if live is None else "not in a fresh replay")]
+    return [f"{row}: {c} is {value_text(x)}, a fresh replay gives {value_text(y)}"
+            for c, x, y in zip(columns, live, replayed, strict=True) if x != y]
 
 
 def status_rows(db: Database, *, recent: int = 10) -> list[dict[str, Any]]:

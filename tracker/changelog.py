@@ -12,6 +12,7 @@ import msgspec
 from projections.commands import command_names
 from tracker import audit
 from tracker.db import Database
+from tracker.textfmt import value_text
 
 _json = msgspec.json.Encoder()
 _LIFECYCLE = {"CommandRequested", "CommandStarted", "CommandCompleted", "CommandFailed",
@@ -38,14 +39,6 @@ class Change:
         return {"seq": self.seq, "at": self.at, "command_id": self.command_id,
                 "command": self.command, "item": self.item, "field": self.field,
                 "old": self.old, "new": self.new, "note": self.note}
-
-
-def value_text(value: Any, limit: int = 60) -> str:
-    """A value for people: strings quoted, lists as JSON, null as -, long ones cut."""
-    if value is None:
-        return "-"
-    text = repr(value) if isinstance(value, str) else _json.encode(value).decode()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def line(change: Change) -> str:

@@ -45,7 +45,7 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
     headline = None if args.json else cmd.headline(summary)
     if headline:
         print(headline)
-    output.print_summary(summary, as_json=args.json)
+    output.print_summary(summary, as_json=args.json, verbose=args.verbose)
     ok = summary.get("failed", 0) == 0 and summary.get("status", "completed") == "completed"
     return 0 if ok else 1
 

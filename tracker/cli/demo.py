@@ -17,6 +17,7 @@ from tracker.db import Database
 from tracker.engine.engine import run_engine
 from tracker.engine.submit import enqueue
 from tracker.errors import CannotListen
+from tracker.textfmt import reason_text
 
 # The initial-setup workflow, in the order a new user runs it.
 STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -86,7 +87,7 @@ async def _demo(home: Path) -> int:
                          "updated": s.get("updated", 0), "skipped": s.get("skipped", 0),
                          "failed": s.get("failed", 0)})
             for f in s.get("failures", []):
-                print(f"  {name}: failed {f['item']}: {f['reason']}")
+                print(f"  {name}: failed {f['item']}: {reason_text(f['item'], f['reason'])}")
     print(output.table(rows, ["step", "status", "processed", "updated", "skipped", "failed"]))
     with Database(settings.db_path) as db:
         print(output.table(collection_summary(db), ["what", "count"]))

@@ -12,6 +12,7 @@ from typing import IO, Any
 import msgspec
 
 from tracker.commands.base import FAILED, Item, Outcome
+from tracker.textfmt import cut_list, reason_text, value_text
 
 _json = msgspec.json.Encoder()
 
@@ -21,8 +22,17 @@ def json_line(obj: Any) -> str:
     return _json.encode(obj).decode()
 
 
-def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None = None) -> None:
-    """The end-of-run summary: one JSON object with --json, else aligned lines."""
+# Summary keys printed by the head of the summary (or not at all in text).
+_SHOWN_FIRST = ("command", "command_id", "dry_run", "processed", "updated", "skipped", "failed", "failures",
+                "skips", "warnings", "status", "options")
+
+
+def print_summary(summary: dict[str, Any], *, as_json: bool, verbose: bool = False,
+                  out: IO[str] | None = None) -> None:
+    """The end-of-run summary: one JSON object with --json, else aligned lines.
+
+    Failures are listed (the first 20, then how many more); skipped items only with ``verbose``.
+    """
     out = out or sys.stdout  # looked up late: a redirected or captured stdout is honoured
     if as_json:
         print(json_line(summary), file=out)
@@ -30,38 +40,46 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, out: IO[str] | None
     title = f"{summary['command']} (command {summary['command_id']})"
     if summary.get("dry_run"):
         title += ": dry run, nothing was written"
-    print(title, file=out)
-    for key in ("processed", "updated", "skipped", "failed"):
-        print(f"  {key:<10} {summary.get(key, 0):>7}", file=out)
-    for failure in summary.get("failures", []):
-        print(f"  failed {failure['item']}: {failure['reason']}", file=out)
-    for skip in summary.get("skips", []):
-        print(f"  skipped {skip['item']}: {skip['reason']}", file=out)
-    for warning in summary.get("warnings", []):
-        print(f"  warning: {warning}", file=out)
+    lines = [title, *(f"  {key:<10} {summary.get(key, 0):>7}" for key in ("processed", "updated", "skipped", "failed"))]
+    failures = [f"failed {f['item']}: {reason_text(f['item'], f['reason'])}" for f in summary.get("failures", [])]
+    lines += [f"  {line}" for line in cut_list(failures, summary.get("failed", len(failures)))]
+    if verbose:
+        skips = [f"skipped {s['item']}: {reason_text(s['item'], s['reason'])}" for s in summary.get("skips", [])]
+        lines += [f"  {line}" for line in cut_list(skips, len(skips))]
+    lines += [f"  warning: {w}" for w in summary.get("warnings", [])]
     for key, value in summary.items():
-        if isinstance(value, dict) and key != "options":
-            print(f"  {key.replace('_', ' ')}:", file=out)
-            for name, count in value.items():
-                print(f"    {name:<22} {count}", file=out)
-        elif key not in ("command", "command_id", "dry_run", "processed", "updated", "skipped",
-                         "failed", "failures", "skips", "status") and not isinstance(value, (list, dict)):
-            print(f"  {key.replace('_', ' ')}: {'-' if value is None else value}", file=out)
+        if key not in _SHOWN_FIRST:
+            lines += _extra_lines(key, value, indent="  ")
+    print("\n".join(lines), file=out)
+
+
+def _extra_lines(key: str, value: Any, *, indent: str, in_table: bool = False) -> list[str]:
+    """A command's own summary field: ``name: value``, or a heading over its fields in columns."""
+    name = key.replace("_", " ")
+    if isinstance(value, dict):
+        return [f"{indent}{name}:", *(line for k, v in value.items()
+                                      for line in _extra_lines(k, v, indent=indent + "  ", in_table=True))]
+    if isinstance(value, list):
+        text = ", ".join(v if isinstance(v, str) else value_text(v) for v in value) or "-"
+    else:
+        text = value if isinstance(value, str) else value_text(value)
+    return [f"{indent}{name:<22} {text}" if in_table else f"{indent}{name}: {text}"]
+
+
+def _title(payload: Any) -> str | None:
+    """The title an item's payload carries (a DVD row, say), if any."""
+    title = payload.get("title") if isinstance(payload, dict) else getattr(payload, "title", None)
+    return title if isinstance(title, str) and title else None
 
 
 def item_line(item: Item, outcome: Outcome) -> str:
-    """One verbose line: the item, its outcome, and each changed field old -> new."""
-    head = f"{item.key}: {outcome.kind}"
+    """One verbose line: the item (with its title when it has one), its outcome, each change old -> new."""
+    title = _title(item.payload)
+    head = f"{item.key} ({title}): {outcome.kind}" if title else f"{item.key}: {outcome.kind}"
     if outcome.reason:
-        head += f" ({outcome.reason})"
-    changes = "; ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in outcome.changes.items())
+        head += f" ({reason_text(item.key, outcome.reason)})"
+    changes = "; ".join(f"{k}: {value_text(old)} -> {value_text(new)}" for k, (old, new) in outcome.changes.items())
     return f"{head}  {changes}" if changes else head
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else json_line(value)
-    text = repr(text) if isinstance(value, str) else text
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Progress:

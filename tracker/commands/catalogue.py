@@ -127,8 +127,8 @@ class PopulateGenres(TmdbCommand):
                 continue
             events.append(GenreNamed(tmdb_id=g.id, name=g.name, media_type=media))
             new_types = sorted({*types, media})
-            changes[f"genre:{g.id}"] = [f"{row.name} {types}" if row else None,
-                                        f"{g.name} {new_types}"]
+            changes[f"genre:{g.id}"] = [_genre_text(row.name, types) if row else None,
+                                        _genre_text(g.name, new_types)]
         if not events:
             return Outcome(SKIPPED, reason="no change")
         return Outcome(UPDATED, events, changes=changes)
@@ -136,6 +136,11 @@ class PopulateGenres(TmdbCommand):
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """How many genres are known, named, and on each list."""
         return {"genres": asdict(catalogue.genre_counts(db.conn))}
+
+
+def _genre_text(name: str | None, media_types: list[str]) -> str:
+    """A genre as its change reads: ``Action (movie, tv)``; ``- (no list)`` when nothing is known."""
+    return f"{name or '-'} ({', '.join(media_types) or 'no list'})"
 
 
 def _listing(media: str, entry: ListItem) -> dict[str, Any]:
