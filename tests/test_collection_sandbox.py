@@ -49,7 +49,7 @@ def test_force_twice_changes_nothing_the_second_time(home: Home) -> None:
     code, out, _ = home.run("refresh-missing-details", "--force", "--verbose")
     assert code == 0
     assert sorted(line for line in out.splitlines() if line.startswith("dvd:")) == [
-        "dvd:1: skipped (no change)", "dvd:2: skipped (no change)"]
+        "dvd:1 (Toy Story): skipped (no change)", "dvd:2 (Inception): skipped (no change)"]
     assert [line for line in out.splitlines() if line.startswith("  updated")] == ["  updated          0"]
     assert len(home.events("DvdDetailsRefreshed")) == details
 
@@ -73,10 +73,10 @@ def test_history_of_a_field_names_each_command_in_order(home: Home) -> None:
     code, out, _ = home.run("history", "--dvd", "1", "--field", "uk_certification")
     assert code == 0
     assert [line.split()[2:] for line in out.splitlines()] == [
-        ["add", "dvd:1", "uk_certification:", "-", "->", "'u'"],
-        ["refresh-missing-details", "dvd:1", "uk_certification:", "'u'", "->", "'PG'"],
-        ["normalize-uk-certifications", "dvd:1", "uk_certification:", "'PG'", "->", "'pg'"],
-        ["edit", "dvd:1", "uk_certification:", "'pg'", "->", "'U'"]]
+        ["add", "dvd:1", "uk_certification:", "-", "->", '"u"'],
+        ["refresh-missing-details", "dvd:1", "uk_certification:", '"u"', "->", '"PG"'],
+        ["normalize-uk-certifications", "dvd:1", "uk_certification:", '"PG"', "->", '"pg"'],
+        ["edit", "dvd:1", "uk_certification:", '"pg"', "->", '"U"']]
 
 
 def test_amelie_and_matrix_match_and_the_dated_dune_keeps_its_id(home: Home, tmp_path: Path) -> None:
