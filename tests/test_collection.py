@@ -181,9 +181,9 @@ def test_dry_runs_show_the_change_and_write_nothing(cli: Cli) -> None:
     cli.ok("add", "Heat", "--year", "1995")
     cli.ok("add", "Heat (1995)", "--uk-certification", "18")
     before = cli.count()
-    for args, shown in ((("edit", "1", "--uk-certification", "15"), "dvd:1: updated  uk_certification: null -> '15'"),
-                        (("remove", "2"), "dvd:2: updated  removed: false -> true"),
-                        (("merge", "1", "2"), "dvd:1: updated  uk_certification: null -> '18'")):
+    for args, shown in ((("edit", "1", "--uk-certification", "15"), 'dvd:1: updated  uk_certification: - -> "15"'),
+                        (("remove", "2"), "dvd:2: updated  removed: no -> yes"),
+                        (("merge", "1", "2"), 'dvd:1: updated  uk_certification: - -> "18"')):
         out = cli.ok(*args, "--dry-run")
         assert out.splitlines()[0].startswith(shown), out
         assert "dry run, nothing was written" in out
