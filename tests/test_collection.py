@@ -216,3 +216,14 @@ def test_identify_without_credentials_is_refused(cli: Cli, monkeypatch: pytest.M
         assert rc == 2 and out == ""
         assert error_line(err).startswith("tracker identify: error: no TMDB credentials")
     assert cli.count() == before
+
+
+def test_history_of_an_add_shows_each_field_once(cli: Cli) -> None:
+    """add's fields are shown once, under the new DVD, between its request and its end."""
+    command_id = cli.json("add", "Heat", "--year", "1995")["command_id"]
+    lines = cli.ok("history", "--command", command_id).splitlines()
+    assert [line.split(None, 3)[3] for line in lines] == [
+        "-            requested title='Heat' year=1995",
+        "dvd:1        title: - -> 'Heat'",
+        "dvd:1        year: - -> 1995",
+        "-            completed: processed 1, updated 1, skipped 0, failed 0"]

@@ -68,14 +68,17 @@ def _changes(rows: Iterable[dict[str, Any]], names: dict[str, str]) -> Iterator[
     """Change lines from event rows; a DVD event whose item reports its changes is not repeated."""
     pending: list[dict[str, Any]] = []
     for row in rows:
+        shown_by_events = False  # an item named by no subject ("add", "line:7") whose DVD was added
         if row["type"] == "ItemProcessed" and pending and pending[0]["command_id"] == row["command_id"]:
             item = row["data"]["item"]
+            shown_by_events = not item.startswith("dvd:") and any(p["type"] == "DvdAdded" for p in pending)
             pending = [p for p in pending if p["subject"] != item]
         if row["type"] in _LIFECYCLE or row["type"] == "ItemProcessed":
             for p in pending:
                 yield from _event_changes(p, names)
             pending = []
-            yield from _event_changes(row, names)
+            if not shown_by_events:
+                yield from _event_changes(row, names)
         else:
             if pending and pending[0]["command_id"] != row["command_id"]:
                 for p in pending:
@@ -118,7 +121,7 @@ def _event_changes(row: dict[str, Any], names: dict[str, str]) -> Iterator[Chang
 def _lifecycle_note(kind: str, data: dict[str, Any]) -> str:
     """What a command's lifecycle event says, in words."""
     if kind == "CommandRequested":
-        opts = " ".join(f"{k}={value_text(v)}" for k, v in data.get("options", {}).items())
+        opts = " ".join(f"{k}={value_text(v)}" for k, v in data.get("options", {}).items() if v is not None)
         return f"requested {opts}".rstrip()
     if kind == "CommandStarted":
         return "started" + (f" ({data['total']} items)" if data.get("total") is not None else "")
