@@ -104,7 +104,9 @@ def refresh(count: int, *, read_pages: bool) -> tuple[float, int, dict, dict]:
                    "TRACKER_CONCURRENCY": str(CONCURRENCY)}
             daemon = subprocess.Popen([sys.executable, "-m", "tracker.cli", "daemon", "--http", f"127.0.0.1:{web}"],
                                       env=env, stderr=subprocess.PIPE, text=True)
-            daemon.stderr.readline()  # "web page at ...": it listens
+            while "web page at" not in (line := daemon.stderr.readline()):  # then it listens
+                if not line:
+                    raise SystemExit("the daemon stopped before serving its page")
             base = f"http://127.0.0.1:{web}"
             idle_until = time.monotonic() + 5
             idle = browse(base, count, lambda: time.monotonic() > idle_until, min_rounds=5) if read_pages else {}

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.engine_support import FAST_RETRIES, cli, query
-from tests.web_support import LOCAL_RATES, copy_home
+from tests.web_support import LOCAL_RATES, copy_home, web_address
 from tracker.cli.main import main
 from tracker.config import load_settings
 from tracker.db import Database
@@ -163,10 +163,9 @@ def test_demo_serve_prints_the_address_and_stops_on_ctrl_c(tmp_path):
     try:
         url = None
         for line in proc.stdout:
-            if "web page at http://127.0.0.1:" in line:
-                url = line.split("web page at ")[1].strip()
+            if url := web_address(line):
                 break
-        assert url, "no address printed"
+        assert url and url.startswith("http://127.0.0.1:"), "no loopback address printed"
         import urllib.request
         with urllib.request.urlopen(url + "api/dvds", timeout=10) as response:
             assert response.headers["X-Total-Count"] == "29"

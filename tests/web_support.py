@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -66,6 +67,12 @@ class Daemon:
             return exc.code, dict(exc.headers), exc.read()
 
 
+def web_address(line: str) -> str | None:
+    """The web page's URL if this output line announces it (as text or as a log line)."""
+    found = re.search(r"web page at (http://\S+?/)", line)
+    return found.group(1) if found else None
+
+
 def start_daemon(home: Path, env: dict[str, str], *extra: str) -> Daemon:
     """Start the daemon on a free loopback port and wait for the line that names its address."""
     full = {**os.environ, **env, "TRACKER_HOME": str(home)}
@@ -79,8 +86,8 @@ def start_daemon(home: Path, env: dict[str, str], *extra: str) -> Daemon:
         except queue.Empty:
             proc.kill()
             raise AssertionError("the daemon never said where its web page is") from None
-        if "web page at " in line:
-            return Daemon(proc, line.split("web page at ")[1].strip(), home, env)
+        if url := web_address(line):
+            return Daemon(proc, url, home, env)
 
 
 def stop_daemon(daemon: Daemon) -> int:
