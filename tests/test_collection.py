@@ -223,7 +223,7 @@ def test_history_of_an_add_shows_each_field_once(cli: Cli) -> None:
     command_id = cli.json("add", "Heat", "--year", "1995")["command_id"]
     lines = cli.ok("history", "--command", command_id).splitlines()
     assert [line.split(None, 3)[3] for line in lines] == [
-        "-            requested title='Heat' year=1995",
-        "dvd:1        title: - -> 'Heat'",
+        '-            requested title="Heat" year=1995',
+        'dvd:1        title: - -> "Heat"',
         "dvd:1        year: - -> 1995",
         "-            completed: processed 1, updated 1, skipped 0, failed 0"]
