@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -314,12 +314,18 @@ def queue_state(conn: sqlite3.Connection) -> dict[str, Any]:
     return {"queue_depth": queued, "running": running, "last_command_end": last_end}
 
 
-def latest_equal(conn: sqlite3.Connection, name: str,
-                 options: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(command id, requested_at, status) of the newest command with this name and equal
-    options, whatever its status, or None if there is none."""
+class Requested(NamedTuple):
+    """A command's id, when it was requested, and its status now."""
+
+    command_id: str
+    requested_at: str
+    status: str
+
+
+def latest_equal(conn: sqlite3.Connection, name: str, options: dict[str, Any]) -> Requested | None:
+    """The newest command with this name and equal options, whatever its status, or None."""
     wanted = canonical(options)
     rows = conn.execute("SELECT command_id, requested_at, status, options FROM commands"
                         " WHERE name = ? ORDER BY requested_seq DESC", (name,))
-    return next(((cid, at, status) for cid, at, status, opts in rows
+    return next((Requested(cid, at, status) for cid, at, status, opts in rows
                  if canonical(_options(opts)) == wanted), None)

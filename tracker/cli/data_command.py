@@ -7,6 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
+from projections.commands import Status
 from tracker.cli import output
 from tracker.cli.arguments import command_options
 from tracker.commands import COMMANDS
@@ -46,7 +47,7 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
     if headline:
         print(headline)
     output.print_summary(summary, as_json=args.json, verbose=args.verbose)
-    ok = summary.get("failed", 0) == 0 and summary.get("status", "completed") == "completed"
+    ok = summary.get("failed", 0) == 0 and summary.get("status", Status.COMPLETED) == Status.COMPLETED
     return 0 if ok else 1
 
 

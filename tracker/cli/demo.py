@@ -9,6 +9,7 @@ from typing import Any
 
 from projections import badges, dvds, providers
 from projections import commands as command_table
+from projections.commands import Status
 from projections.tables import row_count
 from tracker.cli import output
 from tracker.commands import COMMANDS
@@ -82,7 +83,7 @@ async def _demo(home: Path) -> int:
             if name not in COMMANDS:
                 continue
             s = await run_step(settings, name, options)
-            failed += s.get("failed", 0) + (s["status"] != "completed")
+            failed += s.get("failed", 0) + (s["status"] != Status.COMPLETED)
             rows.append({"step": name, "status": s["status"], "processed": s.get("processed", 0),
                          "updated": s.get("updated", 0), "skipped": s.get("skipped", 0),
                          "failed": s.get("failed", 0)})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from projections.commands import latest_equal
+from projections.commands import ACTIVE, latest_equal
 from tracker.commands import COMMANDS
 from tracker.config import Settings, read_toml
 from tracker.db import Database
@@ -33,7 +33,6 @@ DEFAULT_ROUTINE: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("cleanup-unused-posters", (), "1w"),
     ("update-watch-providers", (), "1w"),
 )
-ACTIVE = ("queued", "running")
 Clock = Callable[[], datetime]
 
 
