@@ -43,6 +43,7 @@ def test_every_page_is_html_naming_the_collection(web_daemon):
     commands = web_daemon.get("/commands")[2].decode()
     ended = [c for c in json.loads(web_daemon.get("/api/commands")[2])["commands"] if c["status"] == "completed"]
     assert commands.count('class="command completed"') == len(ended) >= len(SAMPLE_STEPS)
+    assert '<h2>Schedule</h2>' in commands and "<code>refresh-torrent-data --recent-only</code>" in commands
 
 
 def test_api_dvds_equals_the_export(web_daemon, capsys):
@@ -80,14 +81,22 @@ def test_api_dvd_carries_its_history(web_daemon):
     assert dvd["history"][0]["changes"][0] == {"field": "title", "old": None, "new": dvd["title"], "note": ""}
 
 
-def test_api_commands_and_badges_match_the_cli(web_daemon, capsys):
-    """/api/commands holds what `status --json` prints; /api/badges what `badges --json` prints."""
+def test_api_commands_and_badges_match_the_cli(web_daemon, capsys, monkeypatch):
+    """/api/commands holds what `status --json` and `schedule --json` print; /api/badges what
+    `badges --json` prints."""
     data = json.loads(web_daemon.get("/api/commands")[2])
     code, out, _ = cli(capsys, "--home", str(web_daemon.home), "status", "--json")
     assert code == 0
     status_rows = [json.loads(line) for line in out.splitlines()]
     assert [c["command_id"] for c in data["commands"]] == [c["command_id"] for c in status_rows]
     assert set(data) >= {"queue_depth", "running", "last_command_end", "commands"}
+    monkeypatch.setenv("TMDB_API_KEY", web_daemon.env["TMDB_API_KEY"])  # as the daemon has it
+    code, out, _ = cli(capsys, "--home", str(web_daemon.home), "schedule", "--json")
+    schedule = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(schedule) == 6  # the default routine, as the daemon keeps it
+    by_command = lambda e: e["command"]  # noqa: E731
+    assert sorted(data["schedule"], key=by_command) == sorted(schedule, key=by_command)
+    assert [e["next_due"] for e in data["schedule"]] == sorted(e["next_due"] for e in schedule)
     badges = json.loads(web_daemon.get("/api/badges")[2])
     code, out, _ = cli(capsys, "--home", str(web_daemon.home), "badges", "--json")
     assert badges == [json.loads(line) for line in out.splitlines()]

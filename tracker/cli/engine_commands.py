@@ -85,11 +85,7 @@ def schedule(args: argparse.Namespace, settings: Settings) -> int:
         scheduler = Scheduler(plan)
         states = scheduler.states(db)
     now = scheduler.clock()
-    rows = [{"command": s.entry.label, "every": s.entry.every,
-             "last_run": s.last_run_at.strftime("%Y-%m-%dT%H:%M:%SZ") if s.last_run_at else None,
-             "last_command_id": s.last_command_id, "last_status": s.last_status,
-             "next_due": s.next_due.strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "due_now": s.due(now) or s.pending} for s in states]
+    rows = [s.as_row(now) for s in states]
     if args.json:
         for row in rows:
             print(output.json_line(row))

@@ -178,6 +178,14 @@ class EntryState:
         """Whether to enqueue it now."""
         return not self.pending and now >= self.next_due
 
+    def as_row(self, now: datetime) -> dict[str, Any]:
+        """The entry as ``tracker schedule --json`` and the web page's /api/commands show it."""
+        return {"command": self.entry.label, "every": self.entry.every,
+                "last_run": self.last_run_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.last_run_at else None,
+                "last_command_id": self.last_command_id, "last_status": self.last_status,
+                "next_due": self.next_due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "due_now": self.due(now) or self.pending}
+
 
 def entry_state(db: Database, entry: Entry, now: datetime) -> EntryState:
     """The entry's last run (from the log) and its next due time."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -90,14 +91,22 @@ async def dvd_page(request: web.Request) -> web.Response:
     return render(request, "dvd.html", dvd=await _dvd(request))
 
 
-def _commands(db: Database) -> dict[str, Any]:
-    return {**queue_state(db.conn), "commands": audit.status_rows(db, recent=RECENT_COMMANDS)}
+def _commands(request: web.Request) -> Callable[[Database], dict[str, Any]]:
+    """A read of the queue, the commands and, on a daemon keeping one, the schedule by due time."""
+    scheduler = getattr(request.app[STATE].engine, "scheduler", None)
+
+    def read(db: Database) -> dict[str, Any]:
+        data = {**queue_state(db.conn), "commands": audit.status_rows(db, recent=RECENT_COMMANDS)}
+        states = sorted(scheduler.states(db), key=lambda s: s.next_due) if scheduler else []
+        now = scheduler.clock() if scheduler else None
+        return {**data, "schedule": [s.as_row(now) for s in states]}
+    return read
 
 
 async def commands_page(request: web.Request) -> web.Response:
     """/commands: running and queued commands, then the recent ones newest first, kept current
     by a script."""
-    data = await _read(request, _commands)
+    data = await _read(request, _commands(request))
     active = [c for c in data["commands"] if c["status"] in ACTIVE]
     ended = [c for c in data["commands"] if c["status"] not in ACTIVE]
     return render(request, "commands.html", **{**data, "commands": active + ended[::-1]})
@@ -127,7 +136,7 @@ async def api_dvd(request: web.Request) -> web.Response:
 
 async def api_commands(request: web.Request) -> web.Response:
     """/api/commands: queue depth, what runs, and the commands as `tracker status --json`."""
-    return _json(await _read(request, _commands))
+    return _json(await _read(request, _commands(request)))
 
 
 async def api_badges(request: web.Request) -> web.Response:
