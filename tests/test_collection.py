@@ -125,7 +125,8 @@ def test_remove_keeps_history_and_the_past(cli: Cli) -> None:
     cli.ok("add", "Heat", "--year", "1995")
     cli.ok("add", "Alien", "--year", "1979")
     before = _moment(cli)
-    cli.ok("remove", "1")
+    out = cli.ok("remove", "1")
+    assert "DVD 1 removed: tracker show 1 and tracker history --dvd 1 still find it" in out.splitlines()
     assert [d["id"] for d in cli.export("dvds")] == [2]
     assert [d["title"] for d in cli.export("dvds", "--as-of", before)] == ["Heat", "Alien"]
     assert "Heat" not in cli.ok("list")

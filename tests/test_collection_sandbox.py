@@ -110,8 +110,9 @@ def test_no_match_fails_naming_candidates_then_identify_settles_it(home: Home) -
     assert code == 0
     assert [(c["tmdb_id"], c["title"], c["year"]) for c in json.loads(out)] == [
         (593, "Solaris", 1972), (2103, "Solaris", 2002)]
-    identified = home.summary("identify", "1", "--tmdb-id", "2103")
-    assert identified["updated"] == 1
+    code, out, _ = home.run("identify", "1", "--tmdb-id", "2103")
+    assert code == 0
+    assert "next: tracker refresh-missing-details --dvd 1 fills the details of TMDB 2103" in out.splitlines()
     assert _dvd(home, 1)["locked_fields"] == ["tmdb_id"]
     assert home.summary("match-tmdb-ids")["processed"] == 0
     home.summary("refresh-missing-details")

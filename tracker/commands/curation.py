@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from events.types import DvdEdited, DvdFieldsLocked, DvdFieldsUnlocked, DvdIdentified, DvdMerged, DvdRemoved, Event
 from projections.dvds import EDITABLE, LOCKABLE, decoded, dvd_row, holder_of_tmdb_id, locked
@@ -74,9 +74,22 @@ class _OneDvd(Command):
     concurrency = 1
     id_option = "dvd_id"
 
+    # What to say once it is done ({dvd_id}, {keep_id}, ... from the options), or "".
+    next_step: ClassVar[str] = ""
+
     def select(self, run: Run) -> Iterable[Item]:
         """The one DVD, the options as its payload."""
         return [Item(f"dvd:{run.options[self.id_option]}", run.options)]
+
+    def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
+        """The DVD ids the command was about."""
+        return {k: v for k, v in run.options.items() if k.endswith("_id")}
+
+    def headline(self, summary: dict[str, Any]) -> str | None:
+        """What to do next, once something changed for real."""
+        if not self.next_step or not summary.get("updated") or summary.get("dry_run"):
+            return None
+        return self.next_step.format(**summary)
 
 
 def _still_held(run: Run, dvd_id: int) -> dict[str, Any] | None:
@@ -170,6 +183,7 @@ class Remove(_OneDvd):
     """remove ID: the DVD leaves the collection; its history stays."""
 
     name = "remove"
+    next_step = "DVD {dvd_id} removed: tracker show {dvd_id} and tracker history --dvd {dvd_id} still find it"
     help = ("Remove a DVD from the collection (exports leave it out; export --as-of before now "
             "and history still show it).")
     arguments = (arg("dvd_id", type=int, metavar="ID", help="the DVD's id"),)
@@ -191,6 +205,7 @@ class Merge(_OneDvd):
     name = "merge"
     help = "Merge two DVDs that are one: DROP's non-empty values fill KEEP's empty ones, then DROP is removed."
     id_option = "keep_id"  # the item is named after the DVD that stays
+    next_step = "DVD {drop_id} merged into DVD {keep_id} and removed"
     arguments = (arg("keep_id", type=int, metavar="KEEP_ID", help="the DVD that stays"),
                  arg("drop_id", type=int, metavar="DROP_ID", help="the DVD that goes"))
 
@@ -225,6 +240,7 @@ class Identify(_OneDvd, TmdbCommand):
     name = "identify"
     help = ("Settle which TMDB film a DVD is: without --tmdb-id, list TMDB's candidates for its "
             "title; with it, set that id (locked) and clear the details fetched for the old one.")
+    next_step = "next: tracker refresh-missing-details --dvd {dvd_id} fills the details of TMDB {tmdb_id}"
     arguments = (arg("dvd_id", type=int, metavar="ID", help="the DVD's id"),
                  arg("--tmdb-id", help="the TMDB id to set (default: list TMDB's candidates, set nothing)"))
 
