@@ -193,10 +193,16 @@ def removed(rows: RowCache, env: Envelope, e: DvdRemoved) -> None:
 _LIVE = "removed_at IS NULL"
 
 
-def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
-    """One DVD's whole row (removed ones too), JSON columns as text; None when unknown."""
+def by_id(conn: sqlite3.Connection, dvd_id: int) -> Any:
+    """The DVD with this id (a ``Dvd`` row, removed ones too), or None."""
     rows = select_rows(conn, "dvds", "id = ?", (dvd_id,))
-    return msgspec.structs.asdict(rows[0]) if rows else None
+    return rows[0] if rows else None
+
+
+def dvd_row(conn: sqlite3.Connection, dvd_id: int) -> dict[str, Any] | None:
+    """One DVD's whole row (removed ones too) as a dict, JSON columns as text; None when unknown."""
+    row = by_id(conn, dvd_id)
+    return None if row is None else msgspec.structs.asdict(row)
 
 
 def decoded(row: dict[str, Any]) -> dict[str, Any]:

@@ -159,3 +159,13 @@ def test_a_locked_empty_tmdb_id_stops_matching(home: Home) -> None:
     assert home.summary("match-tmdb-ids")["processed"] == 0
     home.summary("edit", "1", "--unlock", "tmdb_id")
     assert home.summary("match-tmdb-ids", rc=1)["failed"] == 1
+
+
+def test_an_id_held_since_an_earlier_run_is_named_with_its_dvd(home: Home) -> None:
+    """A DVD matching an id another DVD got in an earlier run is skipped, naming that DVD and the merge."""
+    home.summary("add", "Dune", "--year", "2021")
+    assert home.summary("match-tmdb-ids")["updated"] == 1
+    home.summary("add", "Dune")
+    result = home.summary("match-tmdb-ids")
+    assert result["skips"] == [{"item": "dvd:2", "reason": (
+        "duplicate: TMDB id 438631 is already DVD 1 (Dune, 2021); if they are one DVD, tracker merge 1 2")}]
