@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -110,6 +109,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     """The whole of tracker.toml, or {} when absent; ConfigError (exit 2) if it cannot be read."""
     if not path.is_file():
         return {}
+    import tomllib  # only when there is a file to read: its regexes cost start-up time
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -1,8 +1,8 @@
 """Structured logging to stderr, with every secret redacted before a line is rendered.
 
-structlog (and asyncio under it) is imported only when something asks for a logger: commands that
-never log, such as ``tracker status``, start without it. ``configure_logging`` before that point
-records the wish, and the first ``get_logger`` applies it.
+structlog (and asyncio under it) is imported only when something first logs: commands that never
+log, such as ``tracker status``, start without it. ``configure_logging`` before that point records
+the wish, and the first log call applies it.
 """
 
 from __future__ import annotations
@@ -105,9 +105,24 @@ def _apply() -> None:
     _applied = True
 
 
+class _Logger:
+    """A named logger that imports and configures structlog on its first call, not on creation."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bound: Any = None
+
+    def __getattr__(self, method: str) -> Any:
+        """``info``, ``debug``, ``bind``...: structlog's, for this logger's name."""
+        if self._bound is None:
+            import structlog
+            if not _applied:
+                _apply()
+            self._bound = structlog.get_logger(logger_name=self._name)
+        return getattr(self._bound, method)
+
+
 def get_logger(name: str) -> Any:
-    """A structlog logger whose lines carry the logger name (rendered in brackets)."""
-    import structlog
-    if not _applied:
-        _apply()
-    return structlog.get_logger(logger_name=name)
+    """A structlog logger whose lines carry the logger name (rendered in brackets); modules may
+    make one at import time without importing structlog."""
+    return _Logger(name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,8 @@ from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, 
 from tracker.errors import ApiError, UnsafePath, UsageError
 
 if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
+    import asyncio
+
     from tracker.clients.tmdb import ListItem
 
 RECENT_DAYS = 7  # update-details leaves titles refreshed within this many days alone
@@ -72,6 +73,7 @@ async def save_once(run: Run, downloads: Downloads, api_path: str, dest_dir: Any
     """``save_image``, downloading a file once a run even when several items name it at once."""
     # TMDB gives some providers (and titles) the same image file: without this, two concurrent
     # items would both find it missing on disk and fetch it twice.
+    import asyncio  # here, not at the top: `tracker status` reads this module's commands
     key = (str(dest_dir), api_path)
     if key not in downloads.started:
         downloads.started[key] = asyncio.ensure_future(
@@ -200,6 +202,7 @@ class PopulateDb(TmdbCommand):
     async def _page(self, run: Run, media: str, page: int) -> Any:
         """The page, or None past the list's end: later pages wait for the first answer."""
         state: ListPages = run.state
+        import asyncio
         gate = state.gates.get(media)
         if gate is None:
             gate = state.gates[media] = asyncio.Event()
@@ -228,6 +231,7 @@ class PopulateDb(TmdbCommand):
         changes: dict[str, list[Any]] = {}
         for entry in listing.results:
             _diff_listing(media, entry, known.get(entry.id), events, changes)
+        import asyncio
         posters = await asyncio.gather(*(self._poster(run, media, e, known.get(e.id))
                                          for e in listing.results if e.poster_path))
         return merged(posters, events, changes)

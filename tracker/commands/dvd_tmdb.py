@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.types import DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved, DvdTmdbIdMatched, Event
 from projections import dvds
@@ -16,6 +15,9 @@ from tracker.clients.tmdb_terms import POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
 from tracker.commands.matching import best_match, no_match_reason, search_query
 from tracker.errors import BadInputError, UnsafePath
+
+if TYPE_CHECKING:
+    import asyncio
 
 DVD_ARG = arg("--dvd", type=positive_int, action="append", metavar="ID",
               help="only this DVD; repeat for more (default: every DVD the command selects)")
@@ -54,6 +56,12 @@ def _who(row: Any) -> str:
     return f"DVD {row.id} ({row.title}{year})"
 
 
+def _new_event() -> asyncio.Event:
+    """An asyncio.Event; asyncio is imported here, not at the top: `tracker status` reads this module."""
+    import asyncio
+    return asyncio.Event()
+
+
 @dataclass
 class Claims:
     """match-tmdb-ids' run state: the TMDB ids this run's items claimed (by the DVD row claiming),
@@ -62,7 +70,7 @@ class Claims:
 
     owners: dict[int, Any] = field(default_factory=dict)
     dated_searching: int = 0
-    dated_done: asyncio.Event = field(default_factory=asyncio.Event)
+    dated_done: asyncio.Event = field(default_factory=_new_event)
 
     def start_dated(self) -> None:
         """A dated DVD began its search."""

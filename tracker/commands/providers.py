@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -182,6 +181,7 @@ class GetProvidersLogo(TmdbCommand):
 
     async def _list(self, run: Run, media: str) -> Outcome:
         """One request for TMDB's provider list; record its providers and save new logos."""
+        import asyncio
         state: LogoRun = run.state
         listed = await run.clients.tmdb.provider_list(media)
         events: list[Event] = []

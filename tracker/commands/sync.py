@@ -9,7 +9,6 @@ today; the next sync starts there (today again: a title edited later today is na
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from events.types import ChangesSynced, Event
 from projections import catalogue as catalogue_queries
 from projections import dvds as dvd_queries
 from projections.upkeep import last_sync_end
-from tracker.clients.tmdb import MEDIA_TYPES
+from tracker.clients.tmdb_terms import MEDIA_TYPES
 from tracker.commands.base import SKIPPED, Item, Outcome, Run, TmdbCommand, arg
 from tracker.commands.catalogue import UpdateDetails
 from tracker.commands.dvd_tmdb import RefreshMissingDetails
@@ -118,6 +117,7 @@ class Sync(TmdbCommand):
 
     async def plan(self, run: Run) -> None:
         """Read every page of every window of both change lists."""
+        import asyncio
         plan: SyncPlan = run.state
         try:
             await asyncio.gather(*(self._walk(run, plan, media, start, end)
@@ -130,6 +130,7 @@ class Sync(TmdbCommand):
 
     async def _walk(self, run: Run, plan: SyncPlan, media: str, start: date, end: date) -> None:
         """One window of one list: page 1, then the other pages at once."""
+        import asyncio
         tmdb = run.clients.tmdb
         first = await tmdb.changes(media, start.isoformat(), end.isoformat(), 1)
         rest = await asyncio.gather(*(tmdb.changes(media, start.isoformat(), end.isoformat(), p)

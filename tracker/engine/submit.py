@@ -13,8 +13,6 @@ from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.engine.runner import run_command
-from tracker.engine.writer import Writer
 from tracker.errors import UsageError
 
 
@@ -64,6 +62,10 @@ def enqueue(db: Database, name: str, options: dict[str, Any]) -> Queued:
 async def run_in_process(settings: Settings, sub: Submission, options: dict[str, Any],
                          *, clients: Any = None) -> dict[str, Any]:
     """Run a command here and now (offline commands, and every dry run); its summary."""
+    # The runner and writer (asyncio) load here: queueing and the schedule, shown by
+    # `tracker status`, need neither.
+    from tracker.engine.runner import run_command
+    from tracker.engine.writer import Writer
     cmd = COMMANDS[sub.name]
     command_id = new_command_id()
     reader = Database(settings.db_path)
