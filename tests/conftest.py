@@ -15,8 +15,9 @@ import pytest
 
 from tests.catalogue_support import DEFAULT_KNOBS, FAST, Home
 from tests.offline_support import Cli
-from tests.web_support import browser, sample_home, web_daemon, web_sandbox  # noqa: F401  (session fixtures)
 from tracker.sandbox.server import SandboxThread
+
+pytest_plugins = ("tests.web_support",)  # its session fixtures, registered without importing names
 
 
 @pytest.fixture

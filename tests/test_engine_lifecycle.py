@@ -55,6 +55,12 @@ def wait_for(predicate, timeout_s: float = 30.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+def engine_held_by(home: Path, daemon: subprocess.Popen) -> bool:
+    """Whether ``daemon`` holds the engine lock yet (the holder writes its pid into the lock file)."""
+    lock = home / "tracker.db.lock"
+    return lock.exists() and lock.read_text() == str(daemon.pid)
+
+
 def items_done(home: Path, name: str) -> int:
     rows = query(home, "SELECT COUNT(*) FROM events e JOIN commands c ON c.command_id = e.command_id"
                        " WHERE e.type = 'ItemProcessed' AND c.name = ?", name)
@@ -117,7 +123,7 @@ def test_cli_follows_a_running_daemon(tmp_path: Path, env) -> None:
     imported(tmp_path, env)
     daemon = spawn(tmp_path, env, "daemon")
     try:
-        time.sleep(0.5)
+        wait_for(lambda: engine_held_by(tmp_path, daemon))
         result = run(tmp_path, env, "refresh-missing-details", "--json")
         assert result.returncode == 0, result.stderr
         assert "following" in result.stderr
@@ -152,7 +158,7 @@ def test_one_engine_per_database(tmp_path: Path, env) -> None:
     run(tmp_path, env, "add", "Fight Club")
     daemon = spawn(tmp_path, env, "daemon")
     try:
-        time.sleep(0.5)
+        wait_for(lambda: engine_held_by(tmp_path, daemon))
         second = run(tmp_path, env, "daemon")
         assert second.returncode == 1 and "already running" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
@@ -188,7 +194,7 @@ def test_follower_takes_over_when_the_daemon_dies(tmp_path: Path, env) -> None:
     imported(tmp_path, env)
     daemon = spawn(tmp_path, env, "daemon")
     try:
-        time.sleep(0.5)
+        wait_for(lambda: engine_held_by(tmp_path, daemon))
         follower = spawn(tmp_path, env, "refresh-missing-details", "--json")
         wait_for(lambda: items_done(tmp_path, "refresh-missing-details") >= 5)
     finally:

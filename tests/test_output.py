@@ -108,8 +108,10 @@ def test_text_summary_cuts_long_lists_and_lists_skips_only_when_verbose() -> Non
     """Past 20 failures it says how many more; 'skipped: no change' lines only with --verbose."""
     failures = [{"item": f"dvd:{i}", "reason": "HTTP 503"} for i in range(25)]
     skips = [{"item": f"dvd:{i}", "reason": "no change"} for i in range(3)]
-    lines = _summary_text({"failed": 29, "skipped": 3, "failures": failures, "skips": skips})
-    assert lines[-2:] == ["  failed dvd:19: HTTP 503", "  ... and 9 more"]
+    telling = [{"item": "dvd:9", "reason": "changed at TMDB: would be refreshed"}]
+    lines = _summary_text({"failed": 29, "skipped": 4, "failures": failures, "skips": skips + telling})
+    assert lines[-3:] == ["  failed dvd:19: HTTP 503", "  ... and 9 more",
+                          "  skipped dvd:9: changed at TMDB: would be refreshed"]
     assert not any("no change" in line for line in lines)
     verbose = _summary_text({"skipped": 3, "skips": skips}, verbose=True)
     assert verbose[-3:] == [f"  skipped dvd:{i}: no change" for i in range(3)]

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import msgspec
 
-from tracker.commands.base import FAILED, Item, Outcome
+from tracker.commands.base import FAILED, NO_CHANGE, Item, Outcome
 from tracker.textfmt import cut_list, reason_text, value_text
 
 _json = msgspec.json.Encoder()
@@ -31,7 +31,8 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, verbose: bool = Fal
                   out: IO[str] | None = None) -> None:
     """The end-of-run summary: one JSON object with --json, else aligned lines.
 
-    Failures are listed (the first 20, then how many more); skipped items only with ``verbose``.
+    Failures are listed (the first 20, then how many more); items skipped for "no change" only
+    with ``verbose``.
     """
     out = out or sys.stdout  # looked up late: a redirected or captured stdout is honoured
     if as_json:
@@ -43,9 +44,10 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, verbose: bool = Fal
     lines = [title, *(f"  {key:<10} {summary.get(key, 0):>7}" for key in ("processed", "updated", "skipped", "failed"))]
     failures = [f"failed {f['item']}: {reason_text(f['item'], f['reason'])}" for f in summary.get("failures", [])]
     lines += [f"  {line}" for line in cut_list(failures, summary.get("failed", len(failures)))]
-    if verbose:
-        skips = [f"skipped {s['item']}: {reason_text(s['item'], s['reason'])}" for s in summary.get("skips", [])]
-        lines += [f"  {line}" for line in cut_list(skips, len(skips))]
+    # "no change" is what a routine run says of most items: listed only with --verbose
+    skips = [f"skipped {s['item']}: {reason_text(s['item'], s['reason'])}" for s in summary.get("skips", [])
+             if verbose or s["reason"] != NO_CHANGE]
+    lines += [f"  {line}" for line in cut_list(skips, len(skips))]
     lines += [f"  warning: {w}" for w in summary.get("warnings", [])]
     for key, value in summary.items():
         if key not in _SHOWN_FIRST:

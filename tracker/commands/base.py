@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tracker.db import Database
 
 UPDATED, SKIPPED, FAILED = ItemOutcome.UPDATED, ItemOutcome.SKIPPED, ItemOutcome.FAILED
+NO_CHANGE = "no change"  # the reason of an item skipped because nothing differs
 
 
 @dataclass(frozen=True)
