@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -317,3 +318,26 @@ async def test_download_into_a_missing_folder_is_a_tracker_error(tmp_path: Path)
                 await http.download("images", srv.url("/t/p/w500/abc.jpg"), dest)
     assert isinstance(caught.value.__cause__, OSError)
     assert len(srv.hits) == 1
+
+
+async def test_a_host_failing_every_answer_stops_retrying(tmp_path: Path) -> None:
+    """Once a host's last answers in a row all failed, failed attempts are no longer retried there."""
+    async with loopback({"/3/movie/550": answer("{}", 503)}) as srv:
+        policy = RetryPolicy(max_attempts=5, base_delay_s=0.001, host_down_after=10)
+        async with client(settings_for(srv, tmp_path), retry=policy) as http:
+            results = await asyncio.gather(*(fetch(http, srv.url()) for _ in range(30)),
+                                           return_exceptions=True)
+    assert all(isinstance(r, ApiError) and r.host_down for r in results)
+    assert http.stats.requests <= 10 + 30  # not 30 x 5: after 10 failures in a row, one attempt each
+    assert any("the host failed its last" in str(r) for r in results)
+
+
+async def test_a_host_that_answers_again_is_retried_as_before(tmp_path: Path) -> None:
+    """A success between failures resets the count: isolated failures keep their full retries."""
+    flaky = answer("{}", 503)
+    async with loopback({"/3/movie/550": sequence(flaky, OK, flaky, OK, flaky, OK)}) as srv:
+        policy = RetryPolicy(max_attempts=5, base_delay_s=0.001, host_down_after=2)
+        async with client(settings_for(srv, tmp_path), retry=policy) as http:
+            for _ in range(3):
+                assert (await fetch(http, srv.url())).id == 550
+    assert http.stats.retries == 3

@@ -46,6 +46,10 @@ class RetryPolicy:
     # wait it asks for is capped so a bogus Retry-After cannot stall a command for hours.
     max_rate_limited: int = 10
     max_retry_after_s: float = 60.0
+    # When a host's last this-many answers in a row (over all requests) were failures, a failed
+    # attempt is not retried: the host looks down, and waiting out every item's retries there
+    # (16 items x 5 attempts at YTS's 2/s is 40 s) only delays the command's early stop.
+    host_down_after: int = 10
 
     def backoff_s(self, attempt: int) -> float:
         """Exponential backoff with full jitter for the given 1-based attempt."""
@@ -164,6 +168,7 @@ class HttpClient:
         self._limiters = {kind: _pacer(rate) for kind, rate in rates.items()}
         self._paused_until: dict[str, float] = {kind: 0.0 for kind in KINDS}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._failing: dict[str, int] = {}  # host -> failed answers in a row
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._secrets = settings.secrets()
         self._session: aiohttp.ClientSession | None = None
@@ -265,10 +270,17 @@ class HttpClient:
         display = _Shown(self, url, params)
         params, headers = self._prepare(kind, params, headers)
         failures = throttled = 0
+        host = host_of(url)
         while True:
             try:
-                return await self._attempt(kind, url, params, headers, consume, display)
+                result = await self._attempt(kind, url, params, headers, consume, display)
+                self._failing[host] = 0
+                return result
+            except ApiError:
+                self._failing[host] = 0  # it answered, if only to refuse
+                raise
             except _Throttled as exc:
+                self._failing[host] = 0
                 throttled += 1
                 self.stats.rate_limited += 1
                 if throttled > self.retry.max_rate_limited:
@@ -280,8 +292,10 @@ class HttpClient:
                 reason, status = "HTTP 429", 429
             except _Transient as exc:
                 failures += 1
-                if failures >= self.retry.max_attempts:
-                    message = f"{exc.reason} after {failures} attempts"
+                streak = self._failing[host] = self._failing.get(host, 0) + 1
+                if failures >= self.retry.max_attempts or streak >= self.retry.host_down_after:
+                    message = (f"{exc.reason} after {failures} attempts" if streak < self.retry.host_down_after
+                               else f"{exc.reason}; the host failed its last {streak} answers in a row")
                     raise self._give_up(message, exc.status, display) from exc.__cause__
                 delay_s = self.retry.backoff_s(failures)
                 reason, status = exc.reason, exc.status
