@@ -47,11 +47,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sandbox(port: int, count: int, rate: float) -> subprocess.Popen:
-    """The sandbox in its own process: latency on TMDB and YTS, a rate limit answered with 429."""
+def start_sandbox(port: int, count: int, rate: float, **knobs: object) -> subprocess.Popen:
+    """The sandbox in its own process: latency on TMDB and YTS, a rate limit answered with 429
+    (and any other ``knobs``)."""
+    extra = "".join(f", {name}={value!r}" for name, value in knobs.items())
     code = ("from tracker.sandbox.server import run_sandbox; "
             f"run_sandbox({port}, synthetic_count={count}, latency_s={LATENCY_S}, "
-            f"rate_per_s={rate}, fault_hosts=('tmdb', 'yts'))")
+            f"rate_per_s={rate}, fault_hosts=('tmdb', 'yts'){extra})")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()  # the first export line: it is listening
     return proc

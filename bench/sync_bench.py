@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import free_port, sandbox_call, settings_for
+from engine_bench import free_port, sandbox_call, settings_for, start_sandbox
 
 from events.types import DvdAdded, DvdDetailsRefreshed, DvdPosterSaved
 from tracker.db import Database
@@ -35,20 +34,9 @@ from tracker.engine.submit import enqueue
 from tracker.sandbox.synthetic import MOVIE_ID_BASE, synthetic_movie
 
 RATE = 40.0
-LATENCY_S = 0.1
 NOISE_PER_DAY = 2000
 CHANGED_SHARE = 0.01
 FORCE_SAMPLE = 1000
-
-
-def start_sandbox(port: int, count: int) -> subprocess.Popen:
-    """The sandbox in its own process: TMDB's rate and latency, noisy change lists."""
-    code = ("from tracker.sandbox.server import run_sandbox; "
-            f"run_sandbox({port}, synthetic_count={count}, latency_s={LATENCY_S}, "
-            f"rate_per_s={RATE}, change_noise_per_day={NOISE_PER_DAY})")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    proc.stdout.readline()  # the first export line: it is listening
-    return proc
 
 
 def seed_collection(settings, count: int) -> None:
@@ -95,7 +83,7 @@ def run(titles: int, full: bool) -> list[dict]:
     """Both legs against one sandbox; the table rows."""
     changed = [MOVIE_ID_BASE + n for n in range(0, titles, int(1 / CHANGED_SHARE))]
     port = free_port()
-    sandbox = start_sandbox(port, titles)
+    sandbox = start_sandbox(port, titles, RATE, change_noise_per_day=NOISE_PER_DAY)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = settings_for(Path(tmp), port, RATE, 16)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_support import FAST_RETRIES, query, spawn, write_csv
+from tests.engine_support import FAST_RETRIES, query, spawn, wait_for, write_csv
 from tracker.sandbox.server import SandboxThread
 from tracker.sandbox.synthetic import synthetic_titles
 
@@ -43,16 +43,6 @@ def imported(home: Path, env: dict[str, str]) -> None:
     rows = [(t, y, i, None, None) for t, y, i, _ in synthetic_titles(N_DVDS)]
     result = run(home, env, "import", str(write_csv(home / "dvds.csv", rows)))
     assert result.returncode == 0, result.stderr
-
-
-def wait_for(predicate, timeout_s: float = 30.0) -> None:
-    """Poll until predicate() is true."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def engine_held_by(home: Path, daemon: subprocess.Popen) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_support import cli, query, spawn
+from tests.engine_support import cli, query, spawn, wait_for
 from tracker.config import load_settings
 from tracker.db import Database
 from tracker.engine.engine import run_engine
@@ -101,7 +101,7 @@ def test_daemon_runs_short_intervals_and_makes_up_once_after_a_restart(home: Pat
     write_schedule(home, f'command = "{OFFLINE}"\nevery = "2s"')
     daemon = spawn(home, {}, "daemon")
     try:
-        _wait(lambda: len(runs(home)) >= 2, timeout_s=10)
+        wait_for(lambda: len(runs(home)) >= 2, timeout_s=10)
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
@@ -111,7 +111,7 @@ def test_daemon_runs_short_intervals_and_makes_up_once_after_a_restart(home: Pat
     time.sleep(5.0)
     daemon = spawn(home, {}, "daemon")
     try:
-        _wait(lambda: len(runs(home)) >= len(first) + 1, timeout_s=10)
+        wait_for(lambda: len(runs(home)) >= len(first) + 1, timeout_s=10)
         time.sleep(1.0)
         assert len(runs(home)) == len(first) + 1  # one made-up run, then the next 2s later
     finally:
@@ -172,16 +172,6 @@ def test_durations() -> None:
     for bad in ("0s", "1y", "1.5h", "", 5):
         with pytest.raises(ValueError):
             parse_every(bad)
-
-
-def _wait(predicate, timeout_s: float) -> None:
-    """Poll until predicate() is true."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def _gap_s(a: str, b: str) -> float:
