@@ -122,7 +122,7 @@ def test_dry_run_names_titles_without_asking_for_them(home: Path, sandbox, capsy
     """sync --dry-run lists what would be refreshed, asks no details and keeps the sync point."""
     sandbox.edit("movie", [DVD_IDS[2]])
     code, out, _ = cli(capsys, "sync", "--dry-run")
-    assert code == 0 and "skipped dvd:3: changed at TMDB: would be refreshed" in out
+    assert code == 0 and "would refresh: dvd:3 (Synthetic Film 000002)" in out
     assert detail_requests(sandbox) == 0
     assert query(home, "SELECT COUNT(*) FROM sync_points") == [(0,)]
 

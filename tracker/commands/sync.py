@@ -25,6 +25,7 @@ from tracker.commands.catalogue import UpdateDetails
 from tracker.commands.dvd_tmdb import RefreshMissingDetails
 from tracker.errors import ApiError, AuthError, TrackerError, UsageError
 
+WOULD_REFRESH_SHOWN = 50  # titles a dry run's summary names
 WINDOW_DAYS = 14  # TMDB serves at most 14 days of changes a request (both ends count)
 DVD_REFRESH = RefreshMissingDetails()
 TITLE_REFRESH = UpdateDetails()
@@ -54,6 +55,7 @@ class SyncPlan:
     pages: int = 0
     named: dict[str, set[int]] = field(default_factory=lambda: {m: set() for m in MEDIA_TYPES})
     runs: dict[str, Run] = field(default_factory=dict)  # the refresh commands' runs, by prefix
+    selected: list[str] = field(default_factory=list)  # the titles to refresh, as people read them
 
     @property
     def window(self) -> str:
@@ -150,7 +152,9 @@ class Sync(TmdbCommand):
             if ids:
                 items += [Item(f"{media}:{r.tmdb_id}", (media, r))
                           for r in catalogue_queries.titles(conn, media, ids)]
-        return items[:run.limit] if run.limit else items
+        items = items[:run.limit] if run.limit else items
+        plan.selected = [f"{i.key} {_label(i.payload)}" for i in items]
+        return items
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Refresh one title with its refresh command's own code; a dry run only names it."""
@@ -169,7 +173,8 @@ class Sync(TmdbCommand):
             summary["sync_point"] = (f"not moved ({why}): the next sync reads from "
                                      f"{plan.start.isoformat()} again")
             return []
-        summary["sync_point"] = f"{plan.end.isoformat()} (the next sync reads from there)"
+        summary["sync_point"] = (f"would move to {plan.end.isoformat()}" if run.dry_run
+                                 else f"{plan.end.isoformat()} (the next sync reads from there)")
         return [ChangesSynced(command_id=run.command_id, start_date=plan.start.isoformat(),
                               end_date=plan.end.isoformat(), pages=plan.pages,
                               refreshed=summary.get("processed", 0))]
@@ -179,6 +184,15 @@ class Sync(TmdbCommand):
         plan: SyncPlan | None = run.state
         if plan is None:
             return {}
-        return {"window": plan.window, "change_list_pages": plan.pages,
+        shown = plan.selected[:WOULD_REFRESH_SHOWN]
+        more = len(plan.selected) - len(shown)
+        would = {"would_refresh": [*shown, *([f"... and {more} more"] if more > 0 else [])] or ["none"]}
+        return {**(would if run.dry_run else {}), "window": plan.window, "change_list_pages": plan.pages,
                 "named_by_change_lists": {"movies": len(plan.named["movie"]),
                                     "tv": len(plan.named["tv"])}}
+
+
+def _label(payload: Any) -> str:
+    """A title as people read it, from a DVD row or a (media type, movie or show row) pair."""
+    row = payload[1] if isinstance(payload, tuple) else payload
+    return f"({getattr(row, 'title', None) or getattr(row, 'name', None) or '?'})"
