@@ -281,6 +281,12 @@ class EventStore:
                                 (at,)).fetchone()
         return row[0] if row else 0
 
+    def last_types(self, command_id: str, limit: int) -> list[str]:
+        """The types of a command's newest ``limit`` rows, newest first (its index, no scan)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT type FROM events WHERE command_id = ? ORDER BY seq DESC LIMIT ?",
+            (command_id, limit))]
+
     def types(self) -> list[str]:
         """The distinct event types in the log, by a skip scan of the type index (cheap)."""
         return [r[0] for r in self.conn.execute(

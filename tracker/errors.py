@@ -23,6 +23,10 @@ class BadInputError(UsageError):
     """A file or value the user gave cannot be read as asked."""
 
 
+class UnstorableValue(BadInputError):
+    """A value SQLite cannot store (an integer beyond 64 bits, NaN, infinity): refused on entry."""
+
+
 class ConfigError(UsageError):
     """The configuration (flags, environment, tracker.toml) is invalid."""
 

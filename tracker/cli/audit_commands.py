@@ -68,7 +68,7 @@ def _mentions(data: dict[str, Any], field: str) -> bool:
 
 def _setup_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("--command", dest="command_id", metavar="ID", help="events of one command (default any)")
-    p.add_argument("--dvd", type=int, metavar="ID", help="events about one DVD (default any)")
+    p.add_argument("--dvd", type=positive_int, metavar="ID", help="events about one DVD (default any)")
     p.add_argument("--field", metavar="NAME", help="changes of one field (uk_certification, ...; default any)")
     p.add_argument("--type", metavar="TYPE", help="event type(s), comma-separated (DvdAdded,...; default any)")
     p.add_argument("--since", metavar="ISO", help="events at or after this UTC time (default: from the first)")

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from tracker.cli import output
-from tracker.cli.arguments import add_json_flag, positive_int
+from tracker.cli.arguments import add_json_flag, finite_float, non_negative_int, port_number
 from tracker.config import Settings
 from tracker.db import open_database
 from tracker.errors import UsageError
@@ -53,13 +53,16 @@ SANDBOX_KNOBS = {
 }
 
 
+_KNOB_TYPES = {int: non_negative_int, float: finite_float}
+
+
 def _setup_sandbox(p: argparse.ArgumentParser) -> None:
     from tracker.sandbox.knobs import Knobs
     defaults = Knobs()
-    p.add_argument("--port", type=positive_int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    p.add_argument("--port", type=port_number, default=8765, help="port on 127.0.0.1 (default 8765)")
     for name, (kind, doc) in SANDBOX_KNOBS.items():
         default = getattr(defaults, name)
-        p.add_argument("--" + name.replace("_", "-"), type=kind, metavar=kind.__name__.upper(),
+        p.add_argument("--" + name.replace("_", "-"), type=_KNOB_TYPES[kind], metavar=kind.__name__.upper(),
                        help=f"{doc} (default {'none' if default is None else default})")
     p.add_argument("--hostile-paths", action="store_true", default=None,
                    help="serve unsafe poster/logo paths for ids divisible by 7, for refusal tests (default off)")

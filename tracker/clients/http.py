@@ -20,8 +20,9 @@ from yarl import URL
 
 from tracker.clients.files import SmallFiles, stream_to_file
 from tracker.config import Settings
-from tracker.errors import ApiError, AuthError, NotFound, TrackerError
+from tracker.errors import ApiError, AuthError, NotFound, TrackerError, UnstorableValue
 from tracker.log import get_logger, redact
+from tracker.values import sanitized
 
 T = TypeVar("T")
 
@@ -211,9 +212,14 @@ class HttpClient:
         decoder = self._decoder(type)
 
         async def consume(resp: aiohttp.ClientResponse) -> T:
-            """Read the whole body, then decode it in one go."""
+            """Read the whole body, decode it in one go, refuse what SQLite could not store."""
             body = await resp.read()
-            return decoder.decode(body)
+            try:
+                return sanitized(decoder.decode(body))
+            except UnicodeDecodeError as exc:  # msgspec's own error for bytes that are not UTF-8
+                raise msgspec.DecodeError("not UTF-8 text") from exc
+            except UnstorableValue as exc:  # a retry would get the same answer: fail the item
+                raise ApiError(f"refused {kind} answer: {exc}", status=resp.status) from exc
 
         return await self._request(kind, url, params, headers, consume)
 

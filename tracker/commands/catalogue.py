@@ -23,6 +23,7 @@ from projections.catalogue import MEDIA_TABLE
 from tracker.clients.tmdb_terms import MAX_LIST_PAGE, MEDIA_TYPES, POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
 from tracker.errors import ApiError, UnsafePath, UsageError
+from tracker.values import positive_int
 
 if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
     import asyncio
@@ -172,7 +173,7 @@ class PopulateDb(TmdbCommand):
             "and download their posters to media/posters/. Items are pages: --limit N reads at "
             "most N pages.")
     arguments = (media_type_arg(),
-                 arg("--pages", type=int, default=DEFAULT_PAGES, metavar="N",
+                 arg("--pages", type=positive_int, default=DEFAULT_PAGES, metavar="N",
                      help=f"pages of each list (20 titles a page; default {DEFAULT_PAGES}, "
                           f"at most {MAX_LIST_PAGE})"))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,9 +20,11 @@ from projections.catalogue import posters_in_use
 from projections.dvds import HeldKeys, added_by, titles_and_years
 from tracker.commands import matching, validate
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
-from tracker.errors import BadInputError
+from tracker.errors import BadInputError, TrackerError
 
 COLUMNS = ("title", "year", "tmdb_id", "imdb_id", "uk_certification")
+MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is not a DVD CSV header
+_LINE_END = re.compile(r"\r\n|\r|\n")
 TEMP_GRACE_S = 600  # a temp file younger than this may be a download in progress
 
 
@@ -150,18 +154,22 @@ def check_csv_header(path: Path) -> list[str]:
         raise BadInputError(f"{path}: not a file")
     try:
         with path.open("rb") as f:
-            first = f.readline()
+            first = f.readline(MAX_HEADER_BYTES)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read: {exc.strerror}") from exc
     if not first:
         raise BadInputError(f"{path}: line 1: the file is empty (expected a header row)")
-    if not first.strip():
-        raise BadInputError(f"{path}: line 1: expected a header row, found an empty line")
     try:
-        text = first.decode("utf-8-sig")
+        # A file from an old Mac ends its lines with CR alone: the header ends at the first one.
+        text = _LINE_END.split(first.decode("utf-8-sig"), maxsplit=1)[0]
     except UnicodeDecodeError as exc:
         raise BadInputError(f"{path}: line 1: not UTF-8 text") from exc
-    header = [h.strip().lower() for h in next(csv.reader([text], delimiter=_separator(text)))]
+    if not text.strip():
+        raise BadInputError(f"{path}: line 1: expected a header row, found an empty line")
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([text], delimiter=_separator(text)))]
+    except csv.Error as exc:
+        raise BadInputError(f"{path}: line 1: not readable as a CSV header ({exc})") from exc
     if "title" not in header:
         raise BadInputError(f"{path}: line 1: header has no 'title' column (found: {','.join(header)})")
     known = [h for h in header if h in COLUMNS]
@@ -172,11 +180,18 @@ def check_csv_header(path: Path) -> list[str]:
 
 def read_csv_rows(path: Path) -> Iterator[Item]:
     """Stream the rows as items ``line:N``; a bad row's payload is the reason it is bad."""
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+    try:
+        f = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as exc:  # removed or made unreadable since the header was checked
+        raise TrackerError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    with f:
         separator = _separator(f.readline())
         f.seek(0)
         reader = csv.reader(f, delimiter=separator)
-        header = [h.strip().lower() for h in next(reader)]
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except (StopIteration, csv.Error) as exc:
+            raise TrackerError(f"{path}: line 1: no readable header row any more") from exc
         start = reader.line_num + 1
         while True:
             line = start
@@ -205,6 +220,38 @@ def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, An
         return f"line {line}: {exc}"
 
 
+def file_identity(path: Path) -> dict[str, Any]:
+    """The size and SHA-256 of a file, as recorded in an import's intent."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return {"file_size": size, "file_sha256": digest.hexdigest()}
+
+
+def refuse_changed_file(path: Path, run: Run) -> None:
+    """Refuse to go on over a file other than the one this import began with.
+
+    Items are line numbers: resuming over other content would skip its first lines silently.
+    """
+    if not path.is_file():
+        raise TrackerError(f"{path}: the file this import began with is gone; nothing more "
+                           "was imported (import it again once it is back)")
+    now = file_identity(path)
+    if now == {k: run.options.get(k) for k in now}:
+        return
+    raise TrackerError(
+        f"{path} changed since import {run.command_id} began ({run.options.get('file_size')} -> "
+        f"{now['file_size']} bytes, different content): not resumed, so no line is skipped "
+        f"unseen (the lines recorded so far came from the earlier file). To import the new "
+        f"file, run tracker import {path} again (DVDs already held are skipped as duplicates)")
+
+
 class Import(_Adding):
     """import FILE.csv: many DVDs, bad rows reported and skipped."""
 
@@ -215,10 +262,14 @@ class Import(_Adding):
     arguments = (arg("file", metavar="FILE.csv", help="header row; title required, empty cells are absent"),)
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
-        """The header is checked up front; rows are checked as they stream."""
+        """The header is checked up front; rows are checked as they stream.
+
+        The file's size and content hash go into the intent: items are line numbers, so an
+        interrupted import may resume only over the very same file.
+        """
         path = Path(options["file"]).expanduser().resolve()
         check_csv_header(path)
-        return {**options, "file": str(path)}
+        return {**options, "file": str(path), **file_identity(path)}
 
     def prepare(self, run: Run) -> Adding:
         """What is held, and the columns of the file's header that will be ignored."""
@@ -228,7 +279,10 @@ class Import(_Adding):
 
     def select(self, run: Run) -> Iterable[Item]:
         """The rows of the file, streamed (the first --limit rows only, if given)."""
-        rows = read_csv_rows(Path(run.options["file"]))
+        path = Path(run.options["file"])
+        if "file_sha256" in run.options:
+            refuse_changed_file(path, run)
+        rows = read_csv_rows(path)
         return itertools.islice(rows, run.limit) if run.limit else rows
 
     async def process(self, run: Run, item: Item) -> Outcome:

@@ -5,16 +5,32 @@ from __future__ import annotations
 import re
 
 from tracker.errors import BadInputError
+from tracker.values import INT64_MAX, clean_text, quote
 
 IMDB_ID = re.compile(r"^tt\d{7,10}$")
 MIN_YEAR, MAX_YEAR = 1870, 2100
 
 
 def _no_control(text: str, name: str) -> str:
-    """Refuse control characters (NUL, newlines): they would corrupt one-line output and CSV."""
-    if any(ch < " " or ch == "\x7f" for ch in text):
-        raise BadInputError(f"{name} {text!r} contains control characters")
-    return text
+    """Refuse control characters (NUL, newlines); drop bidi overrides and zero-width characters.
+
+    A control character would corrupt one-line output and CSV, so the value is refused; the
+    invisible ones mostly come along with a title pasted from a web page, so they are removed.
+    """
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in text):
+        raise BadInputError(f"{name} {quote(text)} contains control characters")
+    cleaned = clean_text(text).strip()
+    if not cleaned:
+        raise BadInputError(f"{name} {quote(text)} holds only invisible characters")
+    return cleaned
+
+
+def _whole_number(value: str | int, name: str) -> int:
+    """A whole number written in plain digits (no "1_000", no other scripts' digits)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,30}", text):
+        raise BadInputError(f"{name} {quote(value)} is not a whole number")
+    return int(text)
 
 
 def title(value: str | None) -> str:
@@ -31,10 +47,7 @@ def year(value: str | int | None) -> int | None:
     """A release year between 1870 and 2100, or None when absent."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError as exc:
-        raise BadInputError(f"year {value!r} is not a whole number") from exc
+    number = _whole_number(value, "year")
     if not MIN_YEAR <= number <= MAX_YEAR:
         raise BadInputError(f"year {number} is outside {MIN_YEAR}-{MAX_YEAR}")
     return number
@@ -44,12 +57,11 @@ def tmdb_id(value: str | int | None) -> int | None:
     """A positive TMDB id, or None when absent."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError as exc:
-        raise BadInputError(f"tmdb_id {value!r} is not a whole number") from exc
+    number = _whole_number(value, "tmdb_id")
     if number <= 0:
         raise BadInputError(f"tmdb_id {number} must be greater than 0")
+    if number > INT64_MAX:  # SQLite's limit; no TMDB id comes near it
+        raise BadInputError(f"tmdb_id {quote(number)} is too large (at most {INT64_MAX})")
     return number
 
 
@@ -59,7 +71,7 @@ def imdb_id(value: str | None) -> str | None:
         return None
     text = value.strip()
     if not IMDB_ID.match(text):
-        raise BadInputError(f"imdb_id {text!r} is not an IMDb id like tt0137523")
+        raise BadInputError(f"imdb_id {quote(text)} is not an IMDb id like tt0137523")
     return text
 
 
@@ -69,7 +81,7 @@ def certification(value: str | None) -> str | None:
         return None
     text = value.strip()
     if len(text) > 10:
-        raise BadInputError(f"uk_certification {text!r} is longer than 10 characters")
+        raise BadInputError(f"uk_certification {quote(text)} is longer than 10 characters")
     return _no_control(text, "uk_certification")
 
 

@@ -30,6 +30,9 @@ from tracker.log import get_logger
 log = get_logger("tracker.engine")
 IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
 CANCEL_CHECK_S = 0.5
+# A command that starts this many times in a row and records no item before its process stops
+# is failed with that reason instead of being started again: it would stop the daemon forever.
+MAX_BARREN_STARTS = 5
 OnItem = Callable[[str, Item, Outcome], None]
 OnTotal = Callable[[str, "int | None", int], None]  # command id, items selected, already done
 
@@ -170,13 +173,21 @@ class Engine:
         if runnable.cancel_requested:
             await self._end(CommandCancelled(command_id=command_id))
             return
-        run = Run(command_id, name, runnable.options, self.settings, self.reader,
-                  clients=await self._clients_for(cmd.network))
+        barren = self._barren_starts(command_id)
+        if barren >= MAX_BARREN_STARTS:
+            # Whatever stops the process (a crash, the kernel's OOM killer) would stop it again:
+            # give up on this command, so the queue and the daemon go on.
+            await self._end(CommandFailed(command_id=command_id, reason=(
+                f"started {barren} times in a row and stopped each time before recording an "
+                f"item; not started again (tracker {name} runs it anew)")))
+            return
         on_item = (lambda item, outcome: self.on_item(command_id, item, outcome)) if self.on_item else None
         on_total = (lambda total, done: self.on_total(command_id, total, done)) if self.on_total else None
         stop = lambda: self.stopping or command_id in self._cancelled  # noqa: E731
         log.info("command_started", command=name, command_id=command_id)
         try:
+            run = Run(command_id, name, runnable.options, self.settings, self.reader,
+                      clients=await self._clients_for(cmd.network))
             summary = await run_command(cmd, run, self.writer, concurrency=self.settings.concurrency,
                                         on_item=on_item, on_total=on_total, should_stop=stop)
         except CommandAborted as exc:
@@ -193,6 +204,15 @@ class Engine:
         if summary is None and command_id in self._cancelled:
             summary = await summarize(cmd, run, self.writer)
             await self._end(CommandCancelled(command_id=command_id, summary=summary))
+
+    def _barren_starts(self, command_id: str) -> int:
+        """How many times in a row the command started without recording an item since."""
+        count = 0
+        for type_ in self.reader.store.last_types(command_id, 2 * MAX_BARREN_STARTS + 2):
+            if type_ == "ItemProcessed":
+                break
+            count += type_ == "CommandStarted"
+        return count
 
     async def _end(self, event: Any) -> None:
         await self.writer.write([event], event.command_id)

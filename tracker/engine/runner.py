@@ -11,7 +11,7 @@ from events.types import CommandCompleted, CommandFailed, CommandStarted, Event,
 from projections import commands as command_table
 from tracker.commands.base import FAILED, Command, Item, Outcome, Run
 from tracker.engine.writer import Writer
-from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, NotFound, TrackerError, UnsafePath
+from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, BadInputError, NotFound, TrackerError, UnsafePath
 from tracker.log import get_logger
 
 log = get_logger("tracker.engine.runner")
@@ -71,6 +71,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
     total = len(selection) if isinstance(selection, Sized) else None  # a streamed file: unknown
     items = (item for item in selection if item.key not in done)
     await writer.write([CommandStarted(command_id=run.command_id, total=total)], run.command_id)
+    await writer.flush()  # the start is on record before any item: crash loops are counted
     if on_total is not None:
         on_total(total, len(done))
     workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)
@@ -146,7 +147,7 @@ async def process_item(cmd: Command, run: Run, item: Item, watch: HostWatch | No
     except NotFound as exc:
         watch.record(exc)
         return Outcome(FAILED, reason=f"not found: {exc}")
-    except (ApiError, UnsafePath) as exc:
+    except (ApiError, UnsafePath, BadInputError) as exc:  # this item's data, not the command
         log.info("item_failed", command=run.name, item=item.key, reason=str(exc))
         watch.record(exc if isinstance(exc, ApiError) else None)
         return Outcome(FAILED, reason=str(exc))

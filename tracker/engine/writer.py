@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
-from events.types import Event
+import msgspec
+
+from events.types import Event, ItemProcessed
 from tracker.db import Database
+from tracker.log import get_logger
+from tracker.values import shorten
 
 T = TypeVar("T")
+log = get_logger("tracker.engine.writer")
+# Errors that come from a value, not from the database: an integer beyond 64 bits, text that
+# is not UTF-8, a constraint a fold's row breaks.
+_BAD_VALUE_ERRORS = (OverflowError, ValueError, TypeError, sqlite3.InterfaceError,
+                     sqlite3.IntegrityError, sqlite3.DataError, msgspec.EncodeError)
 BATCH_EVENTS = 2000
 # How long the writer lets events gather before a transaction (a flush never waits for it).
 # Each transaction has a fixed cost on the writer's thread, which holds the GIL the event loop
@@ -159,6 +169,51 @@ def _resolve(future: asyncio.Future) -> None:
 
 
 def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
+    """Record a batch in one transaction; if a value in it cannot be stored, one entry at a time.
+
+    One item whose events cannot be recorded (a value SQLite refuses, a fold that trips on it)
+    must not take the rest of the batch, nor the command, with it: that item alone is recorded
+    as failed, with the reason. Failures of the database itself (locked, full, read-only) are
+    not contained: they are raised, and the work is redone by the next run.
+    """
+    try:
+        _record_batch(db, batch)
+    except Exception as exc:
+        if not _is_bad_value(exc):
+            raise
+        for entry in batch:
+            _record_alone(db, entry)
+
+
+def _record_alone(db: Database, entry: tuple[list[Event], str | None]) -> None:
+    """One entry in its own transaction; an item that fails is recorded as a failed item."""
+    events, command_id = entry
+    try:
+        _record_batch(db, [entry])
+        return
+    except Exception as exc:
+        item = next((e for e in events if isinstance(e, ItemProcessed)), None)
+        if item is None or not _is_bad_value(exc):
+            raise
+        reason = f"cannot be recorded: {type(exc).__name__}: {shorten(str(exc), 200)}"
+    log.warning("item_unrecordable", command_id=command_id, item=item.item,
+                reason=reason)
+    failed = ItemProcessed(command_id=item.command_id, item=item.item, outcome="failed", reason=reason)
+    _record_batch(db, [([failed], command_id)])
+
+
+def _is_bad_value(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) comes from a value, not from the database or the disk."""
+    while exc is not None:
+        if isinstance(exc, _BAD_VALUE_ERRORS):
+            return True
+        if isinstance(exc, sqlite3.OperationalError):
+            return False
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
+
+
+def _record_batch(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
     """Record a batch in one transaction, grouping consecutive events of the same command."""
     with db.atomic():
         group: list[Event] = []
