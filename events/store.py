@@ -7,6 +7,7 @@ streams them back. Projections and their tables share the same database file and
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -96,6 +97,9 @@ def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connec
     try:
         conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None,
                                check_same_thread=False)
+    except sqlite3.Error as exc:  # no connection to close: the file cannot even be opened
+        raise StoreError(f"{path}: cannot open the database ({_why_unopenable(Path(path), exc)})") from exc
+    try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         _refuse_foreign(conn)  # before WAL: switching the journal mode rewrites the file header
         conn.execute("PRAGMA journal_mode = WAL")
@@ -103,10 +107,27 @@ def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connec
     except NotATrackerDatabase as exc:
         conn.close()
         raise NotATrackerDatabase(f"{path}: {exc}") from exc
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(f"{path}: the database is busy ({exc}); try again") from exc
+        raise StoreError(f"{path}: cannot open the database ({_why_unopenable(Path(path), exc)})") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
     return conn
+
+
+def _why_unopenable(path: Path, exc: BaseException) -> str:
+    """A plain reason a database file cannot be opened: the folder or file's permissions, say."""
+    folder = path.parent
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "the file is not readable and writable by this user"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable by this user"
+    return str(exc)
 
 
 def _refuse_foreign(conn: sqlite3.Connection) -> None:

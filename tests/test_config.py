@@ -47,8 +47,8 @@ def test_secret_hidden_from_repr(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env, message", [
-    ({"TRACKER_TMDB_RATE": "fast"}, "TRACKER_TMDB_RATE: tmdb_rate_per_s must be a float, got 'fast'"),
-    ({"TRACKER_CONCURRENCY": "0"}, "TRACKER_CONCURRENCY: concurrency must be greater than 0, got '0'"),
+    ({"TRACKER_TMDB_RATE": "fast"}, "TRACKER_TMDB_RATE: tmdb_rate_per_s must be a number, got 'fast'"),
+    ({"TRACKER_CONCURRENCY": "0"}, "TRACKER_CONCURRENCY: concurrency must be from 1 to 256, got '0'"),
 ])
 def test_bad_environment_value(tmp_path: Path, env: dict, message: str) -> None:
     """A bad value names the variable and what is wrong."""

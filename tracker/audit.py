@@ -21,6 +21,7 @@ from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record
 from tracker.errors import StoreError, TrackerError, UsageError
 from tracker.textfmt import value_text
+from tracker.values import quote
 
 MAX_DIFFERENCES = 50
 
@@ -36,17 +37,19 @@ def history(db: Database, *, command_id: str | None = None, dvd_id: int | None =
                "subject": rec.subject, "data": msgspec.json.decode(rec.data)}
 
 
-def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> tuple[int, Checkpoint | None]:
+def replay_into_file(db: Database, target: Path, *, until_at: str | None,
+                     force: bool = False) -> tuple[int, Checkpoint | None]:
     """The read tables as of a moment into a new file, written then renamed into place.
 
     The seq reached, and the checkpoint the rebuild started from (None: from the first event).
+    An existing file is replaced only with ``force`` (it may be another home's log), and the
+    live database never, not even through another name for it.
     """
-    target = target.expanduser().resolve()
-    if target == db.path.resolve():
-        raise UsageError("--into: must not be the live database")
-    if not target.parent.is_dir():
-        raise UsageError(f"--into: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = _replay_target(db, target, force=force)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"--into: cannot write in {target.parent}: {exc.strerror or exc}") from exc
     os.close(fd)
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
@@ -59,10 +62,41 @@ def replay_into_file(db: Database, target: Path, *, until_at: str | None) -> tup
         finally:
             conn.close()
         os.replace(tmp, target)
-    except BaseException:
+    except OSError as exc:
+        raise TrackerError(f"--into: cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return reached, start
+
+
+def _replay_target(db: Database, target: Path, *, force: bool) -> Path:
+    """The checked absolute path to replay into; UsageError naming what is wrong."""
+    try:
+        target = target.expanduser().absolute()
+    except RuntimeError as exc:  # "~nouser/x": no such user's home
+        raise UsageError(f"--into: {quote(str(target))}: {exc}") from exc
+    live = db.path.absolute()
+    if target == live or (target.exists() and _same_file(target, live)):
+        raise UsageError("--into: must not be the live database")
+    if target.is_dir():
+        raise UsageError(f"--into: {target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"--into: folder {target.parent} does not exist")
+    if target.exists() or target.is_symlink():
+        if not target.is_file():
+            raise UsageError(f"--into: {target} is not a regular file")
+        if not force:
+            raise UsageError(f"--into: {target} already exists; give a new file name, or "
+                             "--force to replace it")
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (a hard or symbolic link to the live database, say)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _table_rows(conn: sqlite3.Connection, name: str) -> dict[tuple, tuple]:

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tracker import settings_check
 from tracker.errors import ConfigError
+from tracker.log import redact
+from tracker.values import quote
 
 DEFAULT_HOME = "~/.local/share/tracker"
 DEFAULT_HTTP = "127.0.0.1:8765"
@@ -30,19 +33,20 @@ def http_address(raw: Any) -> str | None:
 
 http_address.expects = "HOST:PORT such as 127.0.0.1:8765"  # type: ignore[attr-defined]
 
-# setting name -> (environment variable, parser); each default is the Settings field's own.
+# setting name -> (environment variable, kind); each default is the Settings field's own. A kind
+# is checked by tracker.settings_check, or is a parser of its own (the web page's address).
 _SETTINGS: dict[str, tuple[str, Any]] = {
-    "tmdb_api_key": ("TMDB_API_KEY", str),
-    "tmdb_access_token": ("TMDB_ACCESS_TOKEN", str),
-    "tmdb_base_url": ("TMDB_BASE_URL", str),
-    "tmdb_image_base_url": ("TMDB_IMAGE_BASE_URL", str),
-    "yts_base_url": ("YTS_BASE_URL", str),
-    "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", float),
-    "yts_rate_per_s": ("TRACKER_YTS_RATE", float),
-    "concurrency": ("TRACKER_CONCURRENCY", int),
-    "timeout_s": ("TRACKER_TIMEOUT_S", float),
-    "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", int),
-    "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", float),
+    "tmdb_api_key": ("TMDB_API_KEY", "secret"),
+    "tmdb_access_token": ("TMDB_ACCESS_TOKEN", "secret"),
+    "tmdb_base_url": ("TMDB_BASE_URL", "url"),
+    "tmdb_image_base_url": ("TMDB_IMAGE_BASE_URL", "url"),
+    "yts_base_url": ("YTS_BASE_URL", "url"),
+    "tmdb_rate_per_s": ("TRACKER_TMDB_RATE", "rate"),
+    "yts_rate_per_s": ("TRACKER_YTS_RATE", "rate"),
+    "concurrency": ("TRACKER_CONCURRENCY", "concurrency"),
+    "timeout_s": ("TRACKER_TIMEOUT_S", "seconds"),
+    "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", "attempts"),
+    "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", "seconds"),
     "http": ("TRACKER_HTTP", http_address),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
@@ -91,28 +95,30 @@ class Settings:
 _DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
-def _parse(name: str, raw: Any, parser: Any, source: str) -> Any:
+def _parse(name: str, raw: Any, kind: Any, source: str) -> Any:
     """One setting value from a string or TOML value, or a one-line ConfigError naming its source."""
-    try:
-        value = parser(raw)
-    except (TypeError, ValueError) as exc:
-        expects = getattr(parser, "expects", f"a {parser.__name__}")
-        raise ConfigError(f"{source}: {name} must be {expects}, got {raw!r}") from exc
-    if parser in (int, float) and value <= 0:
-        raise ConfigError(f"{source}: {name} must be greater than 0, got {raw!r}")
-    if parser is str and name.endswith("_url"):
-        value = value.rstrip("/")
-    return value
+    if callable(kind):  # a setting with a parser of its own
+        try:
+            return kind(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: {name} must be {kind.expects}, got {quote(raw)}") from exc
+    return settings_check.check(name, raw, kind, source)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The whole of tracker.toml, or {} when absent; ConfigError (exit 2) if it cannot be read."""
-    if not path.is_file():
-        return {}
+    try:
+        if not path.is_file():
+            return {}
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc}") from exc
     import tomllib  # only when there is a file to read: its regexes cost start-up time
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read settings: {exc}") from exc
 
 
@@ -120,9 +126,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     """The [tracker] table (or top level) of tracker.toml, or {} when absent."""
     data = read_toml(path)
     table = data.get("tracker", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tracker] must be a table of settings")
     unknown = sorted(set(table) - set(_SETTINGS) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}")
+        raise ConfigError(f"{path}: unknown setting {quote(unknown[0])}")
     return table
 
 
@@ -133,18 +141,23 @@ def load_settings(
 ) -> Settings:
     """Resolve every setting by precedence: flags, then environment, then tracker.toml, then default."""
     env = os.environ if env is None else env
-    home_raw = home if home is not None else env.get("TRACKER_HOME") or DEFAULT_HOME
-    home_path = Path(home_raw).expanduser()
+    home_path = settings_check.home_folder(home, env, DEFAULT_HOME)
     toml_path = home_path / "tracker.toml"
     toml_values = _read_toml(toml_path)
+    secrets = [str(v) for v in (*(env.get(e) for e, k in _SETTINGS.values() if k == "secret"),
+                                *(toml_values.get(n) for n in SECRET_SETTINGS),
+                                *(flags.get(n) for n in SECRET_SETTINGS)) if v]
     values: dict[str, Any] = {}
-    for name, (env_name, parser) in _SETTINGS.items():
-        if flags.get(name) is not None:
-            values[name] = _parse(name, flags[name], parser, f"--{name.replace('_', '-')}")
-        elif env.get(env_name):
-            values[name] = _parse(name, env[env_name], parser, env_name)
-        elif name in toml_values:
-            values[name] = _parse(name, toml_values[name], parser, str(toml_path))
-        else:
-            values[name] = _DEFAULTS[name]
+    try:
+        for name, (env_name, kind) in _SETTINGS.items():
+            if flags.get(name) is not None:
+                values[name] = _parse(name, flags[name], kind, f"--{name.replace('_', '-')}")
+            elif env.get(env_name):
+                values[name] = _parse(name, env[env_name], kind, env_name)
+            elif name in toml_values:
+                values[name] = _parse(name, toml_values[name], kind, str(toml_path))
+            else:
+                values[name] = _DEFAULTS[name]
+    except ConfigError as exc:  # a key pasted into the wrong setting is still a key
+        raise ConfigError(redact(str(exc), secrets)) from exc
     return Settings(home=home_path, **values)

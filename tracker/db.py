@@ -38,7 +38,8 @@ class Database:
         self.path = Path(path)
         if self.path.is_dir():
             raise NotATrackerDatabase(f"{self.path}: is a folder, not a tracker database")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            _make_home(self.path.parent)
         self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
         self.store = EventStore(self.conn)
         try:
@@ -168,6 +169,16 @@ class Database:
             raise
         conn.execute("COMMIT")
         return count
+
+
+def _make_home(folder: Path) -> None:
+    """Create the home folder if needed; a one-line error saying why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise UsageError(f"{folder}: exists and is not a folder") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot create the home folder {folder}: {exc.strerror or exc}") from exc
 
 
 def open_database(path: Path, *, must_exist: bool = True) -> Database:

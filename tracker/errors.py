@@ -74,5 +74,9 @@ class UnsafePath(TrackerError):
     """A file name from an API is not a plain file name and is refused."""
 
 
+class NotAnImage(ApiError):
+    """A downloaded poster or logo whose bytes are not an image: that file fails, nothing is saved."""
+
+
 # What the CLI and the engine catch as "an error we raised on purpose": ours, and the store's.
 KNOWN_ERRORS = (TrackerError, StoreError)

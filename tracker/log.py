@@ -7,6 +7,7 @@ the wish, and the first log call applies it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import structlog
 
 REDACTED = "***"
+LONG_SECRET = 16  # characters; a real TMDB key has 32, a token hundreds
 
 # A key can reach a message inside a URL even when it is not one of the configured secrets
 # (say, a key pasted into a base URL), so query values and bearer tokens are masked by shape too.
@@ -25,12 +27,27 @@ _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with each secret, each ``api_key=...`` value and each bearer token replaced by ***."""
+    """``text`` with each secret, each ``api_key=...`` value and each bearer token replaced by ***.
+
+    A secret is masked where it stands as a whole value, never inside a longer word: a key
+    such as "the" must not turn every "other" into "o***r" (and so betray what the key is).
+    """
     # Longest first, so a secret that contains another is masked whole.
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+        if secret not in text:
+            continue  # the common case: not there, no regular expression needed
+        if len(secret) >= LONG_SECRET:  # no word is this long: mask it wherever it stands
+            text = text.replace(secret, REDACTED)
+        else:
+            text = _secret_re(secret).sub(REDACTED, text)
     text = _API_KEY_RE.sub(rf"\g<1>{REDACTED}", text)
     return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_re(secret: str) -> re.Pattern[str]:
+    """The secret as a whole value: not preceded or followed by a letter or digit."""
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])")
 
 
 class Redactor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tracker.errors import UsageError
+from tracker.values import quote
 
 
 def parse_iso(value: str, flag: str) -> str:
@@ -15,8 +16,14 @@ def parse_iso(value: str, flag: str) -> str:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise UsageError(f"{flag}: {value!r} is not an ISO 8601 time such as 2026-11-22T10:00:00Z") from exc
+        raise UsageError(f"{flag}: {quote(value)} is not an ISO 8601 time such as "
+                         "2026-11-22T10:00:00Z") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # a time without a zone is UTC, as every stored time is
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01 at +05:00 is a moment before year 1 in UTC
+        raise UsageError(f"{flag}: {quote(value)} is outside the years 1-9999 in UTC") from exc
+    # isoformat, not strftime: "%Y" writes year 999 as "999", which sorts after "2026".
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 

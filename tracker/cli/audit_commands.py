@@ -83,7 +83,7 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--as-of needs --into FILE: the live tables always hold the present")
     with open_database(settings.db_path) as db:
         if args.into:
-            reached, start = audit.replay_into_file(db, Path(args.into), until_at=until)
+            reached, start = audit.replay_into_file(db, Path(args.into), until_at=until, force=args.force)
             via = f" (from the checkpoint at seq {start.seq}, then {reached - start.seq})" if start else ""
             print(f"replayed {reached} events{via} into {args.into}")
         else:
@@ -97,6 +97,7 @@ def _setup_replay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="ISO", help="rebuild the state at this UTC time (default: now; needs --into)")
     p.add_argument("--into", metavar="FILE",
                    help="write the rebuilt tables to this SQLite file (default: rebuild the live tables)")
+    p.add_argument("--force", action="store_true", help="with --into: replace an existing file (default: refuse)")
 
 
 def verify(args: argparse.Namespace, settings: Settings) -> int:

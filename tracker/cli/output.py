@@ -128,6 +128,23 @@ class Progress:
             self.stream.flush()
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """One exported CSV cell: lists as JSON, text a spreadsheet would run quoted with a '.
+
+    Numbers stay numbers (a negative number is a number, not a formula); only text is
+    neutralised, as OWASP advises, by a leading single quote.
+    """
+    if isinstance(value, (list, dict)):
+        value = json_line(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
     """Write rows as one JSON array, JSON lines, or CSV (lists as JSON in a cell); rows written."""
     out = out or sys.stdout
@@ -138,7 +155,7 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] | None =
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
                 writer.writeheader()
-            writer.writerow({k: (json_line(v) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
             count += 1
         return count
     if fmt == "jsonl":

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 import aiofiles
 import aiofiles.os
 
-from tracker.errors import UnsafePath
+from tracker.errors import NotAnImage, UnsafePath
+from tracker.values import shorten
 
 if TYPE_CHECKING:
     import aiohttp
@@ -63,6 +64,37 @@ def safe_file_name(api_path: str) -> str:
     if not _is_plain_image_name(name):
         raise _refuse(api_path)
     return name
+
+
+_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
+          (b"GIF89a", "GIF"))
+
+
+def image_kind(head: bytes, name: str) -> str | None:
+    """The image format the first bytes of a body show (JPEG, PNG, GIF, WebP, SVG), or None."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if name.lower().endswith(".svg"):
+        text = head[:4096].lower()
+        if b"<svg" in text and b"<html" not in text:
+            return "SVG"
+    return None
+
+
+def refuse_non_image(head: bytes, name: str) -> None:
+    """Refuse (a failed file, with the reason) a body that is not an image: an HTML error page,
+    say, which a server answered with 200 and which must not be saved as a poster."""
+    if image_kind(head, name) is not None:
+        return
+    if not head:
+        raise NotAnImage(f"{name}: the image host sent an empty body, not an image")
+    start = head[:200].lstrip().lower()
+    looks = "HTML" if start.startswith((b"<!doctype html", b"<html")) else "unknown data"
+    raise NotAnImage(f"{name}: the image host sent {looks}, not an image "
+                     f"(first bytes {shorten(repr(head[:16]), 40)})")
 
 
 async def save_image(http: Downloader, url: str, dest_dir: Path, name: str) -> tuple[Path, bool]:
@@ -138,6 +170,7 @@ async def stream_to_file(content: aiohttp.StreamReader, dest: Path, small: Small
     # pid + counter is unique enough for a temporary name and far cheaper than uuid4().
     temp = dest.with_name(f".{dest.name}.{os.getpid()}-{next(_temp_serial)}.part")
     head = await _read_up_to(content, _BUFFER_BYTES)
+    refuse_non_image(head, dest.name)
     if len(head) < _BUFFER_BYTES or content.at_eof():
         await small.write(temp, dest, head)
         return len(head)

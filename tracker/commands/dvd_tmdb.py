@@ -14,7 +14,7 @@ from tracker.cli.arguments import positive_int
 from tracker.clients.tmdb_terms import POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
 from tracker.commands.matching import best_match, no_match_reason, search_query
-from tracker.errors import BadInputError, UnsafePath
+from tracker.errors import ApiError, BadInputError, TrackerError, UnsafePath
 
 if TYPE_CHECKING:
     import asyncio
@@ -208,8 +208,10 @@ class RefreshMissingDetails(DvdTmdbCommand):
                                               imdb_id=imdb, genres=genres, **new))
         try:
             events += await self._poster(run, dvd, d.poster_path or "", changes)
-        except UnsafePath as exc:
-            return Outcome(FAILED, events, reason=str(exc), changes=changes)
+        except (UnsafePath, ApiError, TrackerError) as exc:
+            # The details are in hand: record them, and fail only the poster (it is tried
+            # again next run, since the DVD still has none).
+            return Outcome(FAILED, events, reason=f"poster not saved: {exc}", changes=changes)
         return Outcome(UPDATED if changes else SKIPPED, events,
                        reason="" if changes else "no change", changes=changes)
 

@@ -123,7 +123,10 @@ async def movie_details(request: web.Request) -> web.Response:
         "watch/providers": lambda: offers.watch_providers("movie", m, _providers_by_id(state),
                                                           state.knobs.providers_epoch),
     }
-    return _json(_with_appends(body, appends, parts))
+    body = _with_appends(body, appends, parts)
+    if state.knobs.poison_fields and state.knobs.poisons(m["id"]):
+        body.update(state.knobs.poison_fields)
+    return _json(body)
 
 
 def _with_appends(body: dict[str, Any], appends: Any, parts: dict[str, Callable[[], dict]]) -> dict[str, Any]:
@@ -240,7 +243,14 @@ async def yts_list_movies(request: web.Request) -> web.Response:
     else:
         found = catalogue.search_movies(term, None) if term else []
     found = [m for m in found if m.get("yts") and m.get("imdb_id")]
-    return _json(offers.yts_answer(found, limit, page, int(time.time())))
+    answer = offers.yts_answer(found, limit, page, int(time.time()))
+    knobs = _state(request).knobs
+    if knobs.poison_torrent_fields:
+        for movie, record in zip(answer["data"].get("movies", []), found[(page - 1) * limit:]):
+            if knobs.poisons(record["id"]):
+                for torrent in movie.get("torrents", []):
+                    torrent.update(knobs.poison_torrent_fields)
+    return _json(answer)
 
 
 async def image(request: web.Request) -> web.Response:
@@ -254,6 +264,8 @@ async def image(request: web.Request) -> web.Response:
     if made is None:
         raise web.HTTPNotFound()
     data, content_type = made
+    if _state(request).knobs.html_images:  # a captive portal or a CDN's error page, sent as 200
+        data = b"<!DOCTYPE html><html><body>Sorry, this image is not available.</body></html>"
     return web.Response(body=data, content_type=content_type, headers={"Cache-Control": "max-age=31536000"})
 
 

@@ -34,6 +34,13 @@ class Knobs:
     synthetic_count: int = 0
     synthetic_tv_count: int | None = None  # None = synthetic_count // 10
     change_noise_per_day: int = 0  # ids the change lists name each day besides edited titles
+    # Poisoned answers, for hostile-input tests: these fields are merged into the movie details
+    # (and into each YTS torrent) of the ids in poison_ids (every id when empty), and
+    # html_images serves every image as an HTML page with status 200.
+    poison_fields: dict[str, Any] = field(default_factory=dict)
+    poison_torrent_fields: dict[str, Any] = field(default_factory=dict)
+    poison_ids: tuple[int, ...] = ()
+    html_images: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply changes after checking names, types and ranges (ValueError names the bad one)."""
@@ -73,6 +80,17 @@ class Knobs:
         if not set(self.fault_hosts) <= set(HOST_KINDS):
             raise ValueError(f"fault_hosts must be among {', '.join(HOST_KINDS)}")
         self.hostile_paths = bool(self.hostile_paths)
+        self.html_images = bool(self.html_images)
+        for name in ("poison_fields", "poison_torrent_fields"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be a JSON object of fields")
+        self.poison_ids = tuple(self.poison_ids)
+        if not all(isinstance(i, int) for i in self.poison_ids):
+            raise ValueError("poison_ids must be a list of TMDB ids")
+
+    def poisons(self, tmdb_id: int) -> bool:
+        """Whether answers about this TMDB id carry the poison fields."""
+        return not self.poison_ids or tmdb_id in self.poison_ids
 
     def fault_rates(self) -> tuple[float, float, float, float]:
         """The rates of FAULT_KINDS, in that order."""
@@ -90,6 +108,7 @@ class Knobs:
         """The knobs as JSON-ready values."""
         out = asdict(self)
         out["fault_hosts"] = list(self.fault_hosts)
+        out["poison_ids"] = list(self.poison_ids)
         return out
 
 
