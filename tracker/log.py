@@ -36,10 +36,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         if secret not in text:
             continue  # the common case: not there, no regular expression needed
-        if len(secret) >= LONG_SECRET:  # no word is this long: mask it wherever it stands
-            text = text.replace(secret, REDACTED)
-        else:
-            text = _secret_re(secret).sub(REDACTED, text)
+        # No word is LONG_SECRET long: such a secret is masked wherever it stands.
+        long = len(secret) >= LONG_SECRET
+        text = text.replace(secret, REDACTED) if long else _secret_re(secret).sub(REDACTED, text)
     text = _API_KEY_RE.sub(rf"\g<1>{REDACTED}", text)
     return _BEARER_RE.sub(rf"\g<1>{REDACTED}", text)
 

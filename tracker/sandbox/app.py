@@ -246,7 +246,7 @@ async def yts_list_movies(request: web.Request) -> web.Response:
     answer = offers.yts_answer(found, limit, page, int(time.time()))
     knobs = _state(request).knobs
     if knobs.poison_torrent_fields:
-        for movie, record in zip(answer["data"].get("movies", []), found[(page - 1) * limit:]):
+        for movie, record in zip(answer["data"].get("movies", []), found[(page - 1) * limit:], strict=False):
             if knobs.poisons(record["id"]):
                 for torrent in movie.get("torrents", []):
                     torrent.update(knobs.poison_torrent_fields)
