@@ -271,7 +271,7 @@ async def test_decoders_are_cached_per_type(tmp_path: Path, monkeypatch: pytest.
 
 async def test_download_writes_atomically(tmp_path: Path) -> None:
     """A download lands under its name with the right bytes and leaves no temporary file."""
-    payload = bytes(range(256)) * 1000
+    payload = b"\xff\xd8\xff" + bytes(range(256)) * 1000  # a JPEG's first bytes, then any
     from aiohttp import web
 
     async def image(_request: web.Request) -> web.StreamResponse:
@@ -309,7 +309,7 @@ async def test_download_into_a_missing_folder_is_a_tracker_error(tmp_path: Path)
     from tracker.errors import TrackerError
 
     async def image(_request: web.Request) -> web.StreamResponse:
-        return web.Response(body=b"img", content_type="image/jpeg")
+        return web.Response(body=b"\xff\xd8\xffimg", content_type="image/jpeg")
 
     dest = tmp_path / "missing" / "abc.jpg"
     async with loopback({"/t/p/w500/abc.jpg": image}) as srv:

@@ -73,13 +73,13 @@ def image_routes(payload: bytes) -> dict:
 async def test_save_image_downloads_once_then_skips(tmp_path: Path) -> None:
     """The first save creates the folder and downloads; the second finds the file and skips."""
     dest_dir = tmp_path / "media" / "posters"
-    async with loopback(image_routes(b"\xff\xd8jpeg")) as srv:
+    async with loopback(image_routes(b"\xff\xd8\xffjpeg")) as srv:
         async with client(settings_for(srv, tmp_path)) as http:
             url = srv.url("/t/p/w500/abc.jpg")
             first = await save_image(http, url, dest_dir, "abc.jpg")
             second = await save_image(http, url, dest_dir, "abc.jpg")
     assert first == (dest_dir / "abc.jpg", True) and second == (dest_dir / "abc.jpg", False)
-    assert (dest_dir / "abc.jpg").read_bytes() == b"\xff\xd8jpeg"
+    assert (dest_dir / "abc.jpg").read_bytes() == b"\xff\xd8\xffjpeg"
     assert len(srv.hits) == 1
     assert [p.name for p in dest_dir.iterdir()] == ["abc.jpg"]
 
@@ -97,12 +97,12 @@ async def test_failed_save_leaves_no_file(tmp_path: Path) -> None:
 async def test_save_retries_a_broken_download(tmp_path: Path) -> None:
     """A truncated first attempt is retried and the final file is whole."""
     async def image(_request: web.Request) -> web.StreamResponse:
-        return web.Response(body=b"whole", content_type="image/png")
+        return web.Response(body=b"\x89PNG\r\n\x1a\nwhole", content_type="image/png")
 
     async with loopback({"/t/p/w92/x.png": sequence(truncated_body, image)}) as srv:
         async with client(settings_for(srv, tmp_path)) as http:
             path, downloaded = await save_image(http, srv.url("/t/p/w92/x.png"), tmp_path, "x.png")
-    assert downloaded and path.read_bytes() == b"whole"
+    assert downloaded and path.read_bytes() == b"\x89PNG\r\n\x1a\nwhole"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
 
 

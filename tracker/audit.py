@@ -74,7 +74,7 @@ def _replay_target(db: Database, target: Path, *, force: bool) -> Path:
     try:
         target = target.expanduser().absolute()
     except RuntimeError as exc:  # "~nouser/x": no such user's home
-        raise UsageError(f"--into: {quote(str(target))}: {exc}") from exc
+        raise UsageError(f"--into: cannot expand {quote(str(target))}: no such user's home") from exc
     live = db.path.absolute()
     if target == live or (target.exists() and _same_file(target, live)):
         raise UsageError("--into: must not be the live database")
