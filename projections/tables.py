@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,9 +121,12 @@ def row_count(conn: sqlite3.Connection, name: str) -> int:
     return conn.execute(f"SELECT COUNT(*) FROM {TABLES[name].name}").fetchone()[0]
 
 
-def all_rows(conn: sqlite3.Connection, name: str) -> list[tuple]:
-    """Every row of a read table as a tuple of its columns in order (verify compares these)."""
-    return conn.execute(f"SELECT {', '.join(TABLES[name].columns)} FROM {name}").fetchall()
+def rows_by_key(conn: sqlite3.Connection, name: str) -> Iterator[tuple]:
+    """Every row of a read table, streamed in key order (its primary key: no sort, no list)."""
+    table = TABLES[name]
+    cursor = conn.execute(f"SELECT {', '.join(table.columns)} FROM {name} ORDER BY {', '.join(table.key)}")
+    while batch := cursor.fetchmany(1000):
+        yield from batch
 
 
 def drop_tables(conn: sqlite3.Connection) -> None:

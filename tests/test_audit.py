@@ -244,3 +244,28 @@ def test_verify_catches_a_checkpoint_that_disagrees_with_the_log(cli: Cli) -> No
     assert out.splitlines() == [
         f"checkpoint {path.name}: dvds: 2 row(s) differ from a replay of the log to seq {cli.count()}",
         f"checkpoint {path.name}: command_items: 2 row(s) differ from a replay of the log to seq {cli.count()}"]
+
+
+def test_verify_during_writes_sees_one_snapshot(cli: Cli) -> None:
+    """verify while another connection keeps appending never reports a difference."""
+    import threading
+
+    from events.types import DvdAdded
+    from tracker.db import Database
+
+    cli.ok("add", "Seed")
+    stop = threading.Event()
+
+    def write() -> None:
+        with Database(cli.db) as db:
+            while not stop.is_set():
+                db.record([DvdAdded(dvd_id=0, title="Busy")])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        results = [cli("verify") for _ in range(5)]
+    finally:
+        stop.set()
+        writer.join()
+    assert [(rc, err) for rc, _, err in results] == [(0, "")] * 5

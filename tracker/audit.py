@@ -6,6 +6,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import msgspec
 from events.types import CommandCancelled, CommandCancelRequested
 from projections import commands as command_table
 from projections.commands import ACTIVE, Status
-from projections.tables import TABLES, all_rows
+from projections.tables import TABLES, rows_by_key
 from tracker import checkpoints
 from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record
@@ -99,35 +100,101 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _table_rows(conn: sqlite3.Connection, name: str) -> dict[tuple, tuple]:
-    key_idx = [TABLES[name].columns.index(k) for k in TABLES[name].key]
-    return {tuple(r[i] for i in key_idx): r for r in all_rows(conn, name)}
-
-
 def verify(db: Database) -> list[str]:
     """Differences: a broken log chain, or read tables that differ from a fresh replay."""
-    problems = list(db.store.verify_chain())
-    left_out = 0
-    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    return verify_report(db)[0]
+
+
+def verify_report(db: Database) -> tuple[list[str], int]:
+    """(differences, events checked), all read from one snapshot of the log and the tables.
+
+    One read transaction covers the chain check, the fresh replay and the comparison, so a
+    writer at work is never reported as a difference. The fresh replay goes to a temporary
+    file and both sides are compared row by row in key order: memory stays bounded.
+    """
+    with read_snapshot(db):
+        count = db.store.count()
+        problems = list(db.store.verify_chain())
+        with _fresh_database() as fresh:
+            try:
+                db.replay(target=fresh)
+            except StoreError as exc:  # a row that no longer decodes: listed beside the chain's
+                return [*problems, f"replay failed: {exc}"], count
+            left_out = 0
+            for problem in table_differences(db.conn, fresh):
+                if len(problems) < MAX_DIFFERENCES:
+                    problems.append(problem)
+                else:
+                    left_out += 1  # counted, not kept: memory stays bounded
+        cut = [f"... and {left_out} more"] if left_out else []
+        problems += cut + checkpoints.problems(db)
+    return problems, count
+
+
+@contextmanager
+def read_snapshot(db: Database) -> Iterator[None]:
+    """One read transaction on ``db``: every read inside sees the same moment of the file."""
+    db.conn.execute("BEGIN")
     try:
-        try:
-            db.replay(target=fresh)
-        except StoreError as exc:  # a row that no longer decodes: list it beside the chain's problems
-            return [*problems, f"replay failed: {exc}"]
-        for name, t in TABLES.items():
-            live, replayed = _table_rows(db.conn, name), _table_rows(fresh, name)
-            for key in sorted(live.keys() | replayed.keys(), key=repr):
-                a, b = live.get(key), replayed.get(key)
-                if a == b:
-                    continue
-                found = _row_differences(name, t.key, key, t.columns, a, b)
-                shown = found[: max(0, MAX_DIFFERENCES - len(problems))]
-                problems += shown
-                left_out += len(found) - len(shown)
+        db.store.count()  # WAL fixes the snapshot at the first read, so read at once
+        yield
     finally:
-        fresh.close()
-    cut = [f"... and {left_out} more"] if left_out else []
-    return problems + cut + checkpoints.problems(db)
+        db.conn.execute("ROLLBACK")
+
+
+@contextmanager
+def _fresh_database() -> Iterator[sqlite3.Connection]:
+    """An empty scratch database in a temporary folder (in memory if none is writable)."""
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="tracker-verify-")
+    except OSError:
+        folder = None
+    conn = sqlite3.connect(":memory:" if folder is None else Path(folder.name) / "fresh.db",
+                           isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover after a crash
+        conn.execute("PRAGMA synchronous = OFF")
+        yield conn
+    finally:
+        conn.close()
+        if folder is not None:
+            folder.cleanup()
+
+
+def table_differences(live: sqlite3.Connection, fresh: sqlite3.Connection) -> Iterator[str]:
+    """Each row that differs between the live tables and a fresh replay, both values shown."""
+    for name, table in TABLES.items():
+        key_idx = [table.columns.index(k) for k in table.key]
+        pairs = _merge_by_key(rows_by_key(live, name), rows_by_key(fresh, name), key_idx)
+        for key, a, b in pairs:
+            yield from _row_differences(name, table.key, key, table.columns, a, b)
+
+
+def _merge_by_key(live: Iterator[tuple], fresh: Iterator[tuple],
+                  key_idx: list[int]) -> Iterator[tuple[tuple, tuple | None, tuple | None]]:
+    """(key, live row, fresh row) of each key whose rows differ; both sides in SQLite's key order."""
+    a, b = next(live, None), next(fresh, None)
+    while a is not None or b is not None:
+        ka = None if a is None else tuple(a[i] for i in key_idx)
+        kb = None if b is None else tuple(b[i] for i in key_idx)
+        if b is None or (a is not None and _order(ka) < _order(kb)):
+            yield ka, a, None
+            a = next(live, None)
+        elif a is None or _order(kb) < _order(ka):
+            yield kb, None, b
+            b = next(fresh, None)
+        else:
+            if a != b:
+                yield ka, a, b
+            a, b = next(live, None), next(fresh, None)
+
+
+def _order(key: tuple | None) -> tuple:
+    """A key as SQLite orders it: NULL, then numbers, then text, then blobs."""
+    return tuple((_RANK.get(type(v), 1), v) if v is not None else (0, 0) for v in key or ())
+
+
+_RANK = {int: 1, float: 1, str: 2, bytes: 3}
 
 
 def _row_differences(table: str, key_names: tuple[str, ...], key: tuple, columns: tuple[str, ...],

@@ -103,8 +103,7 @@ def _setup_replay(p: argparse.ArgumentParser) -> None:
 def verify(args: argparse.Namespace, settings: Settings) -> int:
     """Check the log's chain and that the tables equal a fresh replay."""
     with open_database(settings.db_path) as db:
-        problems = audit.verify(db)
-        count = db.store.count()
+        problems, count = audit.verify_report(db)
     if problems:
         for p in problems:
             print(p)
