@@ -10,7 +10,9 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ from events.errors import NotATrackerDatabase, StoreError
 APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
 GENESIS_HASH = "0" * 64
 READ_BATCH = 2000
+LOCK_WAIT_MAX_S = 900.0  # how long a writer waits behind another process's write lock in all
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -138,6 +141,16 @@ def _refuse_foreign(conn: sqlite3.Connection) -> None:
         raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
 
 
+def _say_busy(waited_s: float) -> None:
+    """Tell the person at the terminal why nothing moves (once per whole minute of waiting)."""
+    if waited_s < 60 or int(waited_s) % 60 < 30:
+        print(f"waiting for another tracker process that is writing to the database (a replay, an "
+              f"import?): {waited_s:.0f} s so far", file=sys.stderr, flush=True)
+
+
+busy_notice: Callable[[float], None] = _say_busy  # replaceable (the daemon may log instead)
+
+
 class EventStore:
     """Appends to and streams from the ``events`` table of one SQLite connection."""
 
@@ -166,7 +179,7 @@ class EventStore:
     def atomic(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
         """A transaction, or a savepoint inside one; rolled back on error."""
         if self._depth == 0:
-            self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            self._begin("BEGIN IMMEDIATE" if immediate else "BEGIN")
             self._last = None  # another process may have appended since our last transaction
             name = None
         else:
@@ -190,6 +203,29 @@ class EventStore:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute(f"RELEASE {name}")
+
+    def _begin(self, sql: str) -> None:
+        """Begin a transaction, waiting (and saying so) while another process holds the lock.
+
+        A live replay or a long import holds the write lock for as long as it runs; a writer
+        behind it waits rather than failing after one busy timeout, up to LOCK_WAIT_MAX_S.
+        """
+        waited_s = 0.0
+        while True:
+            started = time.monotonic()
+            try:
+                self.conn.execute(sql)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                waited_s += max(time.monotonic() - started, 0.1)
+                if waited_s >= LOCK_WAIT_MAX_S:
+                    raise StoreError(
+                        f"the database stayed busy for {waited_s:.0f} s (another tracker process "
+                        "was writing all along); nothing was written: try again") from exc
+                time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+                busy_notice(waited_s)
 
     @contextmanager
     def rolled_back(self) -> Iterator[sqlite3.Connection]:

@@ -244,3 +244,22 @@ def test_data_is_json_text_that_sqlite3_alone_can_audit(tmp_path: Path, capsys: 
     ats = [r[0] for r in conn.execute("SELECT at FROM events ORDER BY seq")]
     assert ats == sorted(ats) and all(a.endswith("Z") and "T" in a for a in ats)
     conn.close()
+
+
+def test_a_writer_waits_behind_another_process_lock_and_says_so(tmp_path: Path, capsys) -> None:
+    """A write behind a lock held longer than the busy timeout waits, says so, then records."""
+    import threading
+
+    from events.types import DvdAdded
+    from tracker.db import Database
+
+    path = tmp_path / "tracker.db"
+    Database(path).close()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # a live replay holds the write lock like this
+    threading.Timer(1.2, holder.execute, ("COMMIT",)).start()
+    with Database(path, busy_timeout_s=0.3) as db:
+        db.record([DvdAdded(dvd_id=0, title="Patient")])
+        assert db.conn.execute("SELECT title FROM dvds").fetchall() == [("Patient",)]
+    holder.close()
+    assert "waiting for another tracker process that is writing" in capsys.readouterr().err
