@@ -200,7 +200,7 @@ def test_time_travel_starts_from_the_nearest_checkpoint(cli: Cli, tmp_path: Path
                                                                             ("Alien", "PG")]
     assert cli.export("dvds", "--as-of", mark) == then["dvds"]
     # Before the checkpoint: it cannot be used, so the rebuild starts from the first event.
-    out = cli.ok("replay", "--as-of", early, "--into", str(target))
+    out = cli.ok("replay", "--as-of", early, "--into", str(target), "--force")
     assert out == f"replayed {seq - 5} events into {target}\n"
     assert [d["title"] for d in cli.export("dvds", "--as-of", early)] == ["Heat"]
 

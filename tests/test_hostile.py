@@ -266,7 +266,7 @@ CSV_FILES: list[tuple[str, bytes, str]] = [
     ("empty", b"", "the file is empty"),
     ("binary", b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8 text"),
     ("no-title-column", b"name,year\nA,1\n", "header has no 'title' column"),
-    ("header-nul", b"title,ye\x00ar\nA,1\n", "unknown column"),
+    ("header-nul", b"ti\x00tle,year\nA,1\n", "header has no 'title' column"),
     ("header-only-blank", b"\r\n", "expected a header row"),
     ("duplicate-column", b"title,title\nA,B\n", "a column is named twice"),
 ]
