@@ -6,7 +6,6 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from projections.commands import ACTIVE, Status
 from projections.tables import TABLES, rows_by_key
 from tracker import checkpoints
 from tracker.checkpoints import Checkpoint
-from tracker.db import Database, decode_record
+from tracker.db import Database, decode_record, scratch_database
 from tracker.errors import StoreError, TrackerError, UsageError
 from tracker.textfmt import value_text
 from tracker.values import quote
@@ -112,10 +111,10 @@ def verify_report(db: Database) -> tuple[list[str], int]:
     writer at work is never reported as a difference. The fresh replay goes to a temporary
     file and both sides are compared row by row in key order: memory stays bounded.
     """
-    with read_snapshot(db):
+    with db.read_snapshot():
         count = db.store.count()
         problems = list(db.store.verify_chain())
-        with _fresh_database() as fresh:
+        with scratch_database() as fresh:
             try:
                 db.replay(target=fresh)
             except StoreError as exc:  # a row that no longer decodes: listed beside the chain's
@@ -129,36 +128,6 @@ def verify_report(db: Database) -> tuple[list[str], int]:
         cut = [f"... and {left_out} more"] if left_out else []
         problems += cut + checkpoints.problems(db)
     return problems, count
-
-
-@contextmanager
-def read_snapshot(db: Database) -> Iterator[None]:
-    """One read transaction on ``db``: every read inside sees the same moment of the file."""
-    db.conn.execute("BEGIN")
-    try:
-        db.store.count()  # WAL fixes the snapshot at the first read, so read at once
-        yield
-    finally:
-        db.conn.execute("ROLLBACK")
-
-
-@contextmanager
-def _fresh_database() -> Iterator[sqlite3.Connection]:
-    """An empty scratch database in a temporary folder (in memory if none is writable)."""
-    try:
-        folder = tempfile.TemporaryDirectory(prefix="tracker-verify-")
-    except OSError:
-        folder = None
-    conn = sqlite3.connect(":memory:" if folder is None else Path(folder.name) / "fresh.db",
-                           isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover after a crash
-        conn.execute("PRAGMA synchronous = OFF")
-        yield conn
-    finally:
-        conn.close()
-        if folder is not None:
-            folder.cleanup()
 
 
 def table_differences(live: sqlite3.Connection, fresh: sqlite3.Connection) -> Iterator[str]:

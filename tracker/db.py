@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,16 @@ class Database:
             yield conn
 
     @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction: every read inside sees the same moment of the file (verify)."""
+        self.conn.execute("BEGIN")
+        try:
+            self.store.count()  # WAL fixes the snapshot at the first read, so read at once
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
+
+    @contextmanager
     def dry_run(self) -> Iterator[sqlite3.Connection]:
         """Everything recorded inside is visible inside, then rolled back."""
         with self.store.rolled_back() as conn:
@@ -188,6 +199,25 @@ def open_database(path: Path, *, must_exist: bool = True) -> Database:
             raise UsageError(f"no tracker database at {path} (add or import DVDs first, or give --home)")
         return Database(":memory:")
     return Database(path)
+
+
+@contextmanager
+def scratch_database() -> Iterator[sqlite3.Connection]:
+    """An empty throwaway database in a temporary folder (in memory if none is writable)."""
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="tracker-scratch-")
+    except OSError:
+        folder = None
+    conn = sqlite3.connect(":memory:" if folder is None else Path(folder.name) / "scratch.db",
+                           isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")  # throwaway: nothing to recover after a crash
+        conn.execute("PRAGMA synchronous = OFF")
+        yield conn
+    finally:
+        conn.close()
+        if folder is not None:
+            folder.cleanup()
 
 
 def decode_record(rec: StoredRecord) -> Event:
