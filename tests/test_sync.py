@@ -134,3 +134,15 @@ def test_since_in_the_future_is_refused(home: Path, capsys) -> None:
     assert code == 2 and err.strip() == (f"tracker sync: error: --since: {tomorrow} is in the "
                                          f"future (today is {today().isoformat()} UTC)")
     assert query(home, "SELECT COUNT(*) FROM commands WHERE name = 'sync'") == [(0,)]
+
+
+def test_a_failed_title_keeps_the_sync_point(home: Path, sandbox, capsys) -> None:
+    """A title whose refresh fails leaves the sync point where it was, so the next sync asks again."""
+    sync(capsys)
+    before = query(home, "SELECT end_date, command_id FROM sync_points")
+    sandbox.edit("movie", [DVD_IDS[4]], {"poster_path": "/../../etc/passwd.jpg"})
+    code, out, _ = cli(capsys, "sync", "--json")
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 1 and summary["failed"] == 1 and summary["failures"][0]["item"] == "dvd:5"
+    assert summary["sync_point"].startswith("not moved (some titles failed)")
+    assert query(home, "SELECT end_date, command_id FROM sync_points") == before
