@@ -120,8 +120,13 @@ ENV_CASES = [
 ]
 
 
-def _toml(id_: str, text: str, message: str, secret: str | None = None) -> Case:
-    return Case(id_, ("status",), message, toml=text, secret=secret)
+def _toml(id_: str, text: str, message: str, secret: str | None = None, command: str = "status") -> Case:
+    return Case(id_, (command,), message, toml=text, secret=secret)
+
+
+def _schedule(id_: str, entry: str, message: str) -> Case:
+    return _toml(id_, f'[[schedule]]\ncommand = "normalize-uk-certifications"\n{entry}', message,
+                 command="schedule")
 
 
 TOML_CASES = [
@@ -145,6 +150,11 @@ TOML_CASES = [
     _toml("toml-unknown", "colour = 'blue'", "unknown setting 'colour'"),
     _toml("toml-broken", "concurrency = ", "cannot read settings"),
     _toml("toml-tracker-not-table", "tracker = 5", "[tracker] must be a table of settings"),
+    _schedule("schedule-every-huge", f'every = "{HUGE}w"', "every must be at most 520w"),
+    _schedule("schedule-every-zero", 'every = "0d"', "every must be a duration such as"),
+    _schedule("schedule-every-number", "every = 86400", "every must be a duration such as"),
+    _schedule("schedule-limit-huge", f'every = "1d"\nargs = ["--limit", "{HUGE}"]', "must be at most"),
+    _schedule("schedule-args-string", 'every = "1d"\nargs = "--limit 5"', "args must be a list of flags"),
 ]
 
 ALL = FLAG_CASES + ENV_CASES + TOML_CASES

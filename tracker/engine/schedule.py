@@ -22,8 +22,10 @@ from tracker.config import Settings, read_toml
 from tracker.db import Database
 from tracker.engine.submit import Submission, enqueue, validated
 from tracker.errors import ConfigError, UsageError
+from tracker.values import positive_int, quote
 
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+MAX_EVERY_S = 520 * 7 * 86400  # ten years
 _EVERY = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 DEFAULT_ROUTINE: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("sync", (), "1d"),
@@ -50,8 +52,11 @@ def parse_every(text: Any) -> int:
     """A duration such as 90s, 30m, 6h, 1d or 1w, in seconds; ValueError otherwise."""
     m = _EVERY.match(text) if isinstance(text, str) else None
     if m is None or int(m.group(1)) == 0:
-        raise ValueError(f"every must be a duration such as 90s, 30m, 6h, 1d or 1w, got {text!r}")
-    return int(m.group(1)) * UNIT_S[m.group(2)]
+        raise ValueError(f"every must be a duration such as 90s, 30m, 6h, 1d or 1w, got {quote(text)}")
+    every_s = int(m.group(1)) * UNIT_S[m.group(2)]
+    if every_s > MAX_EVERY_S:  # beyond this, dates overflow; no routine needs it
+        raise ValueError(f"every must be at most {MAX_EVERY_S // UNIT_S['w']}w, got {quote(text)}")
+    return every_s
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,6 @@ class _Flags(argparse.ArgumentParser):
         raise ValueError(message)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"{text!r} must be greater than 0")
-    return value
-
-
 def options_from_args(settings: Settings, command: str, args: list[str]) -> dict[str, Any]:
     """The options a command gets from its flags as typed, validated as the CLI would."""
     cmd = COMMANDS[command]
@@ -100,7 +98,7 @@ def options_from_args(settings: Settings, command: str, args: list[str]) -> dict
     for a in cmd.arguments:
         parser.add_argument(*a.flags, **a.kwargs)
     if cmd.walks_items:
-        parser.add_argument("--limit", type=_positive)
+        parser.add_argument("--limit", type=positive_int)
     try:
         ns = parser.parse_args(args)
     except ValueError as exc:
