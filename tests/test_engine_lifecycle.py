@@ -114,11 +114,13 @@ def test_cli_follows_a_running_daemon(tmp_path: Path, env) -> None:
     daemon = spawn(tmp_path, env, "daemon")
     try:
         wait_for(lambda: engine_held_by(tmp_path, daemon))
-        result = run(tmp_path, env, "refresh-missing-details", "--json")
+        result = run(tmp_path, env, "refresh-missing-details", "--json", "--verbose")
         assert result.returncode == 0, result.stderr
         assert "following" in result.stderr
-        summary = json.loads(result.stdout)
+        summary = json.loads(result.stdout)  # the item lines went to stderr, named by title
         assert summary["processed"] == N_DVDS and summary["fields_held"]["director"] == N_DVDS
+        first_title = synthetic_titles(N_DVDS)[0][0]
+        assert any(line.startswith(f"dvd:1 ({first_title}): updated  ") for line in result.stderr.splitlines())
     finally:
         daemon.send_signal(signal.SIGINT)
         assert daemon.wait(timeout=30) == 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
 from events.types import ItemProcessed
 from projections import commands as command_table
+from projections import dvds
 from projections.commands import ACTIVE, TERMINAL, Status
 from tracker.cli.output import Progress, item_line
 from tracker.commands.base import Item, Outcome
@@ -33,11 +34,11 @@ def submit(settings: Settings, sub: Submission, options: dict[str, Any], *,
         print(msgspec.json.encode({"command_id": command_id, "status": note}).decode()
               if as_json else f"{command_id} {note}")
         return None
-    return asyncio.run(_run_or_follow(settings, sub, command_id, progress))
+    return asyncio.run(_run_or_follow(settings, sub, command_id, progress, as_json=as_json))
 
 
 async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
-                         progress: Progress) -> dict[str, Any]:
+                         progress: Progress, *, as_json: bool = False) -> dict[str, Any]:
     """Be the engine if no other is; else follow the daemon's progress on this command."""
     def on_item(cid: str, item: Item, outcome: Outcome) -> None:
         if cid == command_id and sub.on_item:
@@ -52,7 +53,9 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
             return _outcome(settings, command_id)
         except EngineBusy:
             print(f"a daemon is running: following command {command_id}", file=sys.stderr)
-        if await follow(settings, command_id, progress, verbose=sub.verbose):
+        # with --json, stdout holds the summary alone: item lines go to stderr
+        items_out = (sys.stderr if as_json else sys.stdout) if sub.verbose else None
+        if await follow(settings, command_id, progress, items_out=items_out):
             return _outcome(settings, command_id)
         print("the daemon stopped before the command ended: running it here", file=sys.stderr)
 
@@ -73,8 +76,9 @@ def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
 
 
 async def follow(settings: Settings, command_id: str, progress: Progress, *,
-                 verbose: bool = False) -> bool:
-    """Watch a daemon run the command until it ends (True) or the daemon goes away (False)."""
+                 items_out: IO[str] | None = None) -> bool:
+    """Watch a daemon run the command until it ends (True) or the daemon goes away (False);
+    with ``items_out``, print each item's line there as the daemon records it."""
     last_seq = 0
     lock = EngineLock(settings.db_path)
     with Database(settings.db_path) as db:
@@ -82,8 +86,8 @@ async def follow(settings: Settings, command_id: str, progress: Progress, *,
             now = command_table.progress(db.conn, command_id)
             assert now is not None  # the command was queued before it was followed
             progress.set(now.processed, now.total, now.failed)
-            if verbose:
-                last_seq = _print_items(db, command_id, last_seq, progress)
+            if items_out is not None:
+                last_seq = _print_items(db, command_id, last_seq, progress, items_out)
             if now.status in TERMINAL:
                 break
             if not lock.held_elsewhere():
@@ -94,11 +98,18 @@ async def follow(settings: Settings, command_id: str, progress: Progress, *,
     return True
 
 
-def _print_items(db: Database, command_id: str, after: int, progress: Progress) -> int:
+def _dvd_of(db: Database, item: str) -> Any:
+    """The DVD row an item ``dvd:N`` is about (its line then names it by title), else None."""
+    kind, _, number = item.partition(":")
+    return dvds.by_id(db.conn, int(number)) if kind == "dvd" and number.isdigit() else None
+
+
+def _print_items(db: Database, command_id: str, after: int, progress: Progress, out: IO[str]) -> int:
     """Print the items the daemon finished since ``after``; the last seq seen."""
     for rec, e in db.events(command_id=command_id, types=(ItemProcessed.__name__,), after_seq=after):
         assert isinstance(e, ItemProcessed)
         progress.close()
-        print(item_line(Item(e.item), Outcome(e.outcome, reason=e.reason, changes=e.changes)))
+        outcome = Outcome(e.outcome, reason=e.reason, changes=e.changes)
+        print(item_line(Item(e.item, _dvd_of(db, e.item)), outcome), file=out)
         after = rec.seq
     return after
