@@ -426,3 +426,11 @@ def test_poisoned_torrent_fails_that_item_alone(network_home: Any) -> None:
     summary = network_home.summary("refresh-torrent-data", rc=1)
     assert [f["item"] for f in summary["failures"]] == ["dvd:2"]
     assert "refused yts answer" in summary["failures"][0]["reason"]
+
+
+def test_debug_traceback_masks_a_secret_in_the_wrong_setting(seeded: Cli) -> None:
+    """--debug prints the traceback of a settings error without the key pasted into a URL setting."""
+    (seeded.home / "tracker.toml").write_text('tmdb_api_key = "pa55w0rdx9"\nyts_base_url = "pa55w0rdx9"\n')
+    rc, out, err = seeded("status", "--debug")
+    assert rc == 2 and "Traceback" in err and "yts_base_url" in err
+    assert "pa55w0rd" not in out + err

@@ -159,5 +159,5 @@ def load_settings(
             else:
                 values[name] = _DEFAULTS[name]
     except ConfigError as exc:  # a key pasted into the wrong setting is still a key
-        raise ConfigError(redact(str(exc), secrets)) from exc
+        raise ConfigError(redact(str(exc), secrets)) from None  # the unmasked one stays out of --debug
     return Settings(home=home_path, **values)

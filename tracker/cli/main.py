@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args, settings)
     except KNOWN_ERRORS as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback(secrets)
         print(f"tracker {args.command}: error: {redact(str(exc), secrets)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -191,12 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - the user gets one line, --debug gets the traceback
         if debug:
-            traceback.print_exc()
+            _print_traceback(secrets)
         detail = redact(f"{type(exc).__name__}: {exc}", secrets)
         print(f"tracker {args.command}: internal error: {detail} (run with --debug for details)",
               file=sys.stderr)
         return 1
 
+
+def _print_traceback(secrets: list[str]) -> None:
+    """--debug's traceback, with every secret masked (those of the environment too, when the
+    settings themselves could not load)."""
+    from tracker.log import redact
+    known = secrets or [v for v in (os.environ.get("TMDB_API_KEY"), os.environ.get("TMDB_ACCESS_TOKEN")) if v]
+    print(redact(traceback.format_exc(), known), file=sys.stderr, end="")
 
 
 if __name__ == "__main__":
