@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 from events.errors import NotATrackerDatabase, StoreError
 
@@ -133,6 +134,48 @@ def _why_unopenable(path: Path, exc: BaseException) -> str:
     return str(exc)
 
 
+def connect_read_only(path: Path | str) -> sqlite3.Connection:
+    """A connection that never writes, not even the WAL's -shm file: for a read-only home.
+
+    ``mode=ro`` reads a WAL database whose -shm file exists (the daemon's, or one left behind);
+    without it SQLite cannot open read-only, and ``immutable=1`` does, which is right only when
+    no -wal file holds changes (immutable ignores it): then the only way is a writable copy.
+    """
+    path = Path(path)
+    base = "file:" + quote(str(path.resolve()))
+    try:
+        conn = _read_only_conn(base + "?mode=ro")
+    except sqlite3.OperationalError as exc:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"{path}: cannot be read in place: it is read-only and {wal.name} holds changes "
+                f"that need a writable folder; copy the home somewhere writable") from exc
+        try:
+            conn = _read_only_conn(base + "?immutable=1")
+        except sqlite3.DatabaseError as exc2:
+            raise NotATrackerDatabase(f"{path}: not a tracker database ({exc2})") from exc2
+    except sqlite3.DatabaseError as exc:
+        raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
+    try:
+        _refuse_foreign(conn)
+    except NotATrackerDatabase as exc:
+        conn.close()
+        raise NotATrackerDatabase(f"{path}: {exc}") from exc
+    return conn
+
+
+def _read_only_conn(uri: str) -> sqlite3.Connection:
+    """Open ``uri`` and read the schema once, so a file that cannot be opened fails here."""
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _refuse_foreign(conn: sqlite3.Connection) -> None:
     """Raise NotATrackerDatabase for a SQLite file of another application (reads only)."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -190,13 +233,16 @@ class EventStore:
             yield self.conn
         except BaseException:
             self._depth -= 1
-            if name is None:
+            self._last = None
+            # After a failed write (a full disk, say) SQLite may have rolled back already;
+            # a second ROLLBACK would raise and hide the real error.
+            if not self.conn.in_transaction:
+                pass
+            elif name is None:
                 self.conn.execute("ROLLBACK")
-                self._last = None
             else:
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
-                self._last = None
             raise
         self._depth -= 1
         if name is None:
@@ -350,6 +396,11 @@ class EventStore:
             "WITH RECURSIVE t(name) AS (SELECT MIN(type) FROM events UNION ALL"
             " SELECT (SELECT MIN(type) FROM events WHERE type > t.name) FROM t WHERE t.name IS NOT NULL)"
             " SELECT name FROM t WHERE name IS NOT NULL")]
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's own integrity check finds wrong with the file (nothing: [])."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+        return [] if rows == ["ok"] else rows
 
     def verify_chain(self) -> list[str]:
         """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""

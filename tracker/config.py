@@ -33,6 +33,21 @@ def http_address(raw: Any) -> str | None:
 
 http_address.expects = "HOST:PORT such as 127.0.0.1:8765"  # type: ignore[attr-defined]
 
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _one_of(*choices: str) -> Any:
+    """A parser accepting one of ``choices`` (any case); its ``expects`` reads well in an error."""
+    def parse(raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in choices:
+            raise ValueError(raw)
+        return value
+    parse.expects = f"one of {', '.join(choices)}"  # type: ignore[attr-defined]
+    return parse
+
+
 # setting name -> (environment variable, kind); each default is the Settings field's own. A kind
 # is checked by tracker.settings_check, or is a parser of its own (the web page's address).
 _SETTINGS: dict[str, tuple[str, Any]] = {
@@ -48,6 +63,9 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "retry_attempts": ("TRACKER_RETRY_ATTEMPTS", "attempts"),
     "retry_base_delay_s": ("TRACKER_RETRY_BASE_DELAY_S", "seconds"),
     "http": ("TRACKER_HTTP", http_address),
+    # Logs go to stderr; a daemon logs at info unless told otherwise, other commands at warning.
+    "log_format": ("TRACKER_LOG_FORMAT", _one_of(*LOG_FORMATS)),
+    "log_level": ("TRACKER_LOG_LEVEL", _one_of(*LOG_LEVELS)),
 }
 SECRET_SETTINGS = ("tmdb_api_key", "tmdb_access_token")
 # Keys of tracker.toml that other modules read themselves (the daemon's schedule).
@@ -71,6 +89,8 @@ class Settings:
     retry_attempts: int = 5
     retry_base_delay_s: float = 0.5
     http: str | None = None  # HOST:PORT the daemon serves its web page on; None: no web page
+    log_format: str = "console"
+    log_level: str | None = None
 
     @property
     def db_path(self) -> Path:

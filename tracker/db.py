@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 import msgspec
 
 import projections
-from events.store import EventStore, NewRecord, StoredRecord, connect
+from events.store import EventStore, NewRecord, StoredRecord, connect, connect_read_only
 from events.types import (
     EVENT_TYPES,
     RENAMED,
@@ -25,7 +26,7 @@ from events.types import (
     type_name,
 )
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
-from tracker.errors import NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
+from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
 REPLAY_CACHE_CELLS = 1_000_000  # rows times columns: about 90 MB of cached rows at most
 REPLAY_CACHE_KIB = 64 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
@@ -35,19 +36,42 @@ _union_decode = msgspec.json.Decoder(AnyEvent).decode
 class Database:
     """One connection to ``tracker.db``: append events and fold them into the read tables."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0, read_only: bool = False) -> None:
+        """Open (creating or upgrading if needed); ``read_only`` never writes, nor creates files."""
         self.path = Path(path)
+        self.read_only = read_only
         if self.path.is_dir():
             raise NotATrackerDatabase(f"{self.path}: is a folder, not a tracker database")
-        if str(self.path) != ":memory:":
-            _make_home(self.path.parent)
-        self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
+        if read_only:
+            self.conn = connect_read_only(self.path)
+        else:
+            if str(self.path) != ":memory:":
+                _make_home(self.path.parent)
+            self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
         self.store = EventStore(self.conn)
         try:
-            self._open()
+            self._check_readable() if read_only else self._open()
         except BaseException:
             self.conn.close()
             raise
+
+    def _check_readable(self) -> None:
+        """A read-only database is read as it is: refuse one that would need creating or upgrading."""
+        written = int(self.store.get_meta("schema_version") or 0) if self._has_meta() else 0
+        if written > SCHEMA_VERSION:
+            raise NewerSchemaError(
+                f"{self.path}: written by a newer tracker (event schema {written}); upgrade tracker")
+        self._refuse_unknown_types()
+        present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        shape = self.store.get_meta("projection_version") if self._has_meta() else None
+        if written != SCHEMA_VERSION or shape != str(PROJECTION_VERSION) or not present >= set(TABLES):
+            raise StoreError(
+                f"{self.path}: read-only, and its tables are of an older tracker; open it once "
+                "with write access to upgrade it, or copy it somewhere writable")
+
+    def _has_meta(self) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is not None
 
     def _open(self) -> None:
         """Create what is missing, refuse newer logs, rebuild tables of an older shape."""
@@ -97,9 +121,24 @@ class Database:
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
-        """A transaction (or a savepoint inside one)."""
-        with self.store.atomic() as conn:
-            yield conn
+        """A transaction (or a savepoint inside one); a full disk raises DiskFull."""
+        if self.read_only:
+            raise UsageError(f"{self.path} is read-only (the file or its folder cannot be "
+                             "written): this command would change data")
+        try:
+            with self.store.atomic() as conn:
+                yield conn
+        except sqlite3.OperationalError as exc:
+            full = disk_full(exc, self.path)
+            if full is None:
+                raise
+            raise full from exc
+        except StoreError as exc:
+            cause = exc.__cause__
+            full = disk_full(cause, self.path) if isinstance(cause, sqlite3.Error) else None
+            if full is None:
+                raise
+            raise full from exc
 
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:
@@ -193,12 +232,66 @@ def _make_home(folder: Path) -> None:
 
 
 def open_database(path: Path, *, must_exist: bool = True) -> Database:
-    """The database at ``path``; with none yet, an error, or (for reads) an empty one in memory."""
+    """The database at ``path``; with none yet, an error, or (for reads) an empty one in memory.
+
+    A database whose file or folder cannot be written is opened read-only: reads work, and a
+    command that would write says so in one line.
+    """
     if not path.exists():
         if must_exist:
             raise UsageError(f"no tracker database at {path} (add or import DVDs first, or give --home)")
         return Database(":memory:")
-    return Database(path)
+    return Database(path, read_only=not is_writable(path))
+
+
+def is_writable(path: Path) -> bool:
+    """Whether the database file and its folder (where SQLite keeps -wal and -shm) can be written."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+# SQLite's codes for a write the disk refused: full (or a partial write), or a write error
+# such as EFBIG past a file-size limit.
+_DISK_FULL_CODES = {"SQLITE_FULL", "SQLITE_IOERR_WRITE"}
+
+
+def disk_full(exc: BaseException, path: Path) -> DiskFull | None:
+    """The DiskFull error that stands for ``exc``, if it is a write the disk refused."""
+    if getattr(exc, "sqlite_errorname", None) not in _DISK_FULL_CODES:
+        return None
+    full = DiskFull(f"cannot write to {path}: the disk is full or a file-size limit was reached "
+                    f"({exc}); recorded work is kept and the command resumes on the next run")
+    full.__cause__ = exc
+    return full
+
+
+def backup_database(source: Path, target: Path) -> None:
+    """Copy ``source`` into ``target`` with SQLite's online backup, as one self-contained file."""
+    src = connect_read_only(source) if not is_writable(source) else connect(source)
+    try:
+        dst = sqlite3.connect(str(target), isolation_level=None)
+        try:
+            src.backup(dst)  # one step: one read transaction, so one consistent moment
+            dst.execute("PRAGMA journal_mode = DELETE")  # no -wal beside the copy
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise disk_full(exc, target) or StoreError(f"backup failed: {exc}") from exc
+    finally:
+        src.close()
+
+
+def check_copy(path: Path) -> tuple[int, int]:
+    """Check a copy (SQLite's integrity check, the log's hash chain); (events, last seq)."""
+    conn = connect_read_only(path)
+    try:
+        store = EventStore(conn)
+        problems = store.integrity_problems() or store.verify_chain()
+        if problems:
+            raise StoreError(f"the copy failed its check: {problems[0]}")
+        last_seq = store.head()[0]
+        return store.count(), last_seq
+    finally:
+        conn.close()
 
 
 @contextmanager

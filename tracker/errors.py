@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 # The store's own errors, re-exported: ``events`` imports nothing from ``tracker``.
 from events.errors import NotATrackerDatabase as NotATrackerDatabase
 from events.errors import StoreError as StoreError
@@ -38,7 +40,29 @@ class NewerSchemaError(StoreError):
 
 
 class EngineBusy(TrackerError):
-    """Another engine holds the database."""
+    """Another engine holds the database; ``holder`` says who, when the lock file tells."""
+
+    def __init__(self, message: str, *, holder: object = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class Interrupted(TrackerError):
+    """A run stopped by a signal: recorded work is kept; exit 128 + the signal (130 for Ctrl-C)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class DiskFull(TrackerError):
+    """The disk (or a file-size limit) refused a write: stop, keep what is recorded, resume later."""
+
+
+# A write refused for want of room: no space, past a file-size limit, over a quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 class CannotListen(TrackerError):

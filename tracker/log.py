@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -86,18 +87,34 @@ def _stderr_logger_factory(*_args: Any) -> structlog.PrintLogger:
 
 # The level and secrets asked for; until the CLI asks, warning level with shape-based redaction (and
 # never structlog's own default, which prints everything to stdout and would corrupt --json output).
-_wanted: dict[str, Any] = {"level": logging.WARNING, "secrets": ()}
+_wanted: dict[str, Any] = {"level": logging.WARNING, "secrets": (), "fmt": "console"}
 _applied = False
 
 
 def configure_logging(
-    *, verbose: bool = False, debug: bool = False, secrets: Iterable[str] = ()
+    *, verbose: bool = False, debug: bool = False, secrets: Iterable[str] = (),
+    fmt: str = "console", level: str | None = None,
 ) -> None:
-    """Send structlog output to stderr as key=value lines: warning by default, info, or debug."""
-    _wanted.update(level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
-                   secrets=list(secrets))
+    """Send structlog output to stderr: key=value lines or (``fmt="json"``) one JSON object a line.
+
+    ``level`` (debug/info/warning/error) wins over ``verbose``/``debug``; the default is warning.
+    Colours only on a terminal, so journald and log files get plain text.
+    """
+    if level is not None:
+        threshold = getattr(logging, level.upper())
+    else:
+        threshold = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    _wanted.update(level=threshold, secrets=list(secrets), fmt=fmt)
     if _applied:
         _apply()
+
+
+def _stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (and colour is wanted there: NO_COLOR turns it off)."""
+    try:
+        return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):
+        return False
 
 
 def _apply() -> None:
@@ -112,7 +129,8 @@ def _apply() -> None:
             # Tracebacks become text before redaction, so a key inside one is masked too.
             structlog.processors.format_exc_info,
             Redactor(_wanted["secrets"]),
-            structlog.dev.ConsoleRenderer(colors=False),
+            structlog.processors.JSONRenderer() if _wanted["fmt"] == "json"
+            else structlog.dev.ConsoleRenderer(colors=_stderr_is_terminal()),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_wanted["level"]),
         logger_factory=_stderr_logger_factory,

@@ -9,7 +9,8 @@ from typing import Any
 from tracker.values import finite_float, non_negative_int, port_number, positive_int  # noqa: F401
 
 # Flags every command shares; what is left of the parsed namespace is the command's own options.
-COMMON = ("dry_run", "verbose", "json", "enqueue", "home", "debug", "handler", "command")
+COMMON = ("dry_run", "verbose", "json", "enqueue", "home", "debug", "log_format", "log_level",
+          "handler", "command")
 
 def command_options(args: argparse.Namespace) -> dict[str, Any]:
     """The command's own options from parsed arguments (common flags left out)."""

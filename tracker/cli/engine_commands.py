@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from projections.commands import Status
 from tracker import audit
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
 from tracker.config import DEFAULT_HTTP, Settings, http_address
 from tracker.db import open_database
+from tracker.engine.lock import EngineLock, Holder
+from tracker.engine.wake import poke
 from tracker.errors import UsageError
 
 
@@ -17,6 +20,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     """Queued, running and recent commands with their progress, then the next scheduled ones."""
     with open_database(settings.db_path, must_exist=False) as db:
         rows = audit.status_rows(db)
+        mark_interrupted(rows, EngineLock(settings.db_path).holder())
         upcoming = [] if args.json else _next_scheduled(settings, db)
     if not output.rows_or_empty(rows, args.json, "no commands yet"):
         for row in rows:
@@ -27,6 +31,18 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     for line in upcoming:
         print(line)
     return 0
+
+
+def mark_interrupted(rows: list[dict[str, Any]], holder: Holder | None) -> None:
+    """A 'running' command that no live engine is running is shown as interrupted.
+
+    The log says "running" from a command's start until its end is recorded; after a kill or a
+    stop, only the engine lock (free, or held by an engine running another command) tells the truth.
+    """
+    running_now = holder.command_id if holder is not None else None
+    for row in rows:
+        if row["status"] == Status.RUNNING and row["command_id"] != running_now:
+            row["status"] = Status.INTERRUPTED
 
 
 STATUS_NEXT = 3  # scheduled entries `status` shows
@@ -116,6 +132,7 @@ def cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Cancel a queued or running command."""
     with open_database(settings.db_path) as db:
         state = audit.cancel(db, args.command_id)
+    poke(settings.db_path)  # the engine stops starting its items now, not at its next poll
     print(f"{args.command_id}: {state}")
     return 0
 
@@ -126,7 +143,7 @@ def _setup_cancel(p: argparse.ArgumentParser) -> None:
 
 def daemon(args: argparse.Namespace, settings: Settings) -> int:
     """The long-running engine."""
-    from tracker.engine.engine import run_daemon
+    from tracker.engine.daemon import run_daemon
     return run_daemon(settings, until_idle=args.until_idle, http=args.http or settings.http)
 
 

@@ -20,7 +20,8 @@ from tracker import __version__
 from tracker.cli.arguments import positive_int
 from tracker.cli.help_text import examples
 from tracker.commands import COMMANDS
-from tracker.errors import KNOWN_ERRORS
+from tracker.config import LOG_FORMATS, LOG_LEVELS
+from tracker.errors import KNOWN_ERRORS, Interrupted
 
 if TYPE_CHECKING:
     from tracker.config import Settings
@@ -50,6 +51,7 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "verify": ("audit_commands", "Check the log's integrity and that the tables equal a fresh replay."),
     "export": ("audit_commands", "Write a table to stdout as json, jsonl or csv."),
     "checkpoint": ("audit_commands", "Save the read tables now beside the log (time travel starts there)."),
+    "backup": ("audit_commands", "Copy the database consistently (even while a daemon writes), checked."),
     "badges": ("tool_commands", "Which badges the collection has earned."),
     "sandbox": ("tool_commands", "Serve the built-in TMDB + YTS + image simulator on 127.0.0.1."),
     "demo": ("tool_commands", "Run the whole initial-setup workflow against the built-in sandbox."),
@@ -66,6 +68,10 @@ def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="data folder (default $TRACKER_HOME, else ~/.local/share/tracker)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="show tracebacks and debug logs (default off)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=default,
+                        help="log lines on stderr: console (key=value) or json (default console)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=default,
+                        help="least level logged (default warning; info for the daemon)")
 
 
 def _alias(name: str) -> str:
@@ -155,6 +161,13 @@ def build_parser(argv: Sequence[str] = ()) -> Parser:
     return parser
 
 
+def _default_level(command: str, debug: bool) -> str | None:
+    """A daemon logs its life at info; other commands speak through their output instead."""
+    if debug:
+        return "debug"
+    return "info" if command == "daemon" else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, configure, run; errors as one line with their exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -173,14 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     secrets: list[str] = []
     try:
-        settings = load_settings(home=getattr(args, "home", None))
+        settings = load_settings(home=getattr(args, "home", None),
+                                 log_format=getattr(args, "log_format", None),
+                                 log_level=getattr(args, "log_level", None))
         secrets = settings.secrets()
-        configure_logging(debug=debug, secrets=secrets)
+        configure_logging(debug=debug, secrets=secrets, fmt=settings.log_format,
+                          level=settings.log_level or _default_level(args.command, debug))
         return args.handler(args, settings)
     except KNOWN_ERRORS as exc:
         if debug:
             _print_traceback(secrets)
-        print(f"tracker {args.command}: error: {redact(str(exc), secrets)}", file=sys.stderr)
+        kind = "" if isinstance(exc, Interrupted) else "error: "
+        print(f"tracker {args.command}: {kind}{redact(str(exc), secrets)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"tracker {args.command}: interrupted", file=sys.stderr)

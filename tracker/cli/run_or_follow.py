@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from typing import IO, Any
 
@@ -19,9 +20,10 @@ from tracker.db import Database
 from tracker.engine.engine import run_engine
 from tracker.engine.lock import EngineLock
 from tracker.engine.submit import Submission, enqueue
-from tracker.errors import EngineBusy, TrackerError
+from tracker.errors import EngineBusy, Interrupted, TrackerError
 
 FOLLOW_POLL_S = 0.25
+RESUME_HINT = "it resumes on the next run (or: tracker daemon --until-idle)"
 
 
 def submit(settings: Settings, sub: Submission, options: dict[str, Any], *,
@@ -37,6 +39,11 @@ def submit(settings: Settings, sub: Submission, options: dict[str, Any], *,
     return asyncio.run(_run_or_follow(settings, sub, command_id, progress, as_json=as_json))
 
 
+def _say(text: str) -> None:
+    """A line for the person at the terminal, on stderr (stdout may be --json)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
                          progress: Progress, *, as_json: bool = False) -> dict[str, Any]:
     """Be the engine if no other is; else follow the daemon's progress on this command."""
@@ -47,32 +54,71 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
     def on_total(cid: str, total: int | None, done: int) -> None:
         if cid == command_id:
             progress.set(done, total)
+
+    def announce(text: str, **_fields: Any) -> None:
+        progress.close()
+        _say(text)
     while True:
         try:
-            await run_engine(settings, until=command_id, on_item=on_item, on_total=on_total)
-            return _outcome(settings, command_id)
-        except EngineBusy:
-            print(f"a daemon is running: following command {command_id}", file=sys.stderr)
+            sig = await run_engine(settings, until=command_id, on_item=on_item, on_total=on_total,
+                                   announce=announce)
+            return _outcome(settings, command_id, stopped_by=sig)
+        except EngineBusy as exc:
+            _say(f"{exc}: following command {command_id} (Ctrl-C stops following; "
+                 "the command goes on)")
         # with --json, stdout holds the summary alone: item lines go to stderr
         items_out = (sys.stderr if as_json else sys.stdout) if sub.verbose else None
-        if await follow(settings, command_id, progress, items_out=items_out):
+        ended, sig = await follow_until_signal(settings, command_id, progress, items_out=items_out)
+        if sig is not None:
+            raise Interrupted(f"stopped following; the daemon goes on with command {command_id}"
+                              " (see tracker status)", signum=sig)
+        if ended:
             return _outcome(settings, command_id)
-        print("the daemon stopped before the command ended: running it here", file=sys.stderr)
+        _say("the daemon stopped before the command ended: running it here")
 
 
-def _outcome(settings: Settings, command_id: str) -> dict[str, Any]:
+def _outcome(settings: Settings, command_id: str, *, stopped_by: int | None = None) -> dict[str, Any]:
     """The command's summary and status as recorded, or why it did not finish."""
     with Database(settings.db_path) as db:
         end = command_table.ending(db.conn, command_id)
-    assert end is not None  # the command was queued before it ran
+        now = command_table.progress(db.conn, command_id)
+    assert end is not None and now is not None  # the command was queued before it ran
     if end.status in ACTIVE:
-        raise TrackerError(f"interrupted; command {command_id} resumes on the next run "
-                           "(tracker daemon --until-idle)")
+        at = f" at {now.processed}/{now.total}" if now.total else ""
+        message = f"interrupted: command {command_id} stopped{at}; {RESUME_HINT}"
+        if stopped_by is not None:
+            raise Interrupted(message, signum=stopped_by)
+        raise TrackerError(message)
     result = end.summary if end.summary is not None else {"command_id": command_id}
     result["status"] = end.status
     if end.status == Status.FAILED:
         raise TrackerError(f"command {command_id} failed: {end.reason}")
     return result
+
+
+async def follow_until_signal(settings: Settings, command_id: str, progress: Progress, *,
+                              items_out: IO[str] | None = None) -> tuple[bool, int | None]:
+    """Follow until the command ends, the daemon goes away, or SIGINT/SIGTERM: (ended, signal)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(follow(settings, command_id, progress, items_out=items_out))
+    got: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        got.append(sig)
+        task.cancel()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await task, None
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        progress.close()
+        return False, got[0]
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 async def follow(settings: Settings, command_id: str, progress: Progress, *,

@@ -20,7 +20,15 @@ from yarl import URL
 
 from tracker.clients.files import SmallFiles, stream_to_file
 from tracker.config import Settings
-from tracker.errors import ApiError, AuthError, NotFound, TrackerError, UnstorableValue
+from tracker.errors import (
+    DISK_FULL_ERRNOS,
+    ApiError,
+    AuthError,
+    DiskFull,
+    NotFound,
+    TrackerError,
+    UnstorableValue,
+)
 from tracker.log import get_logger, redact
 from tracker.values import sanitized
 
@@ -393,7 +401,12 @@ class HttpClient:
         if isinstance(exc, msgspec.DecodeError):
             return _Transient("broken JSON body")
         # Network OSErrors are aiohttp errors, handled above; this one is the local disk.
-        return TrackerError(f"cannot write file for {display}: {getattr(exc, 'strerror', None) or exc}")
+        detail = getattr(exc, "strerror", None) or exc
+        if getattr(exc, "errno", None) in DISK_FULL_ERRNOS:
+            # Not an item's failure: the engine stops and the item is redone once there is room.
+            return DiskFull(f"cannot write file for {display}: {detail}; recorded work is kept "
+                            "and the command resumes on the next run")
+        return TrackerError(f"cannot write file for {display}: {detail}")
 
     async def _check_status(self, kind: str, resp: aiohttp.ClientResponse, display: _Shown) -> None:
         """Raise for any non-2xx answer: at once for 4xx, as a retryable outcome for 429 and 5xx."""

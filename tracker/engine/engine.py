@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from typing import Any
+
+import structlog
 
 from events.types import CommandCancelled, CommandFailed
 from projections import commands as command_table
@@ -20,28 +24,41 @@ from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine.lock import EngineLock
-from tracker.engine.runner import CommandAborted, run_command, summarize
-from tracker.engine.schedule import Scheduler, load_schedule
+from tracker.engine.runner import CommandAborted, RunControl, run_command, summarize
+from tracker.engine.schedule import Scheduler
 from tracker.engine.stats import EngineStats
+from tracker.engine.wake import WakeListener
 from tracker.engine.writer import Writer
-from tracker.errors import KNOWN_ERRORS, EngineBusy, TrackerError
+from tracker.errors import KNOWN_ERRORS, DiskFull, EngineBusy
 from tracker.log import get_logger
 
 log = get_logger("tracker.engine")
-IDLE_CHECK_S = 1.0  # how often an idle engine looks for new intents (a cheap PRAGMA, no busy loop)
-CANCEL_CHECK_S = 0.5
+# How often an idle engine looks for new intents when no poke arrives (the poke through the
+# wake FIFO is the normal way; this is the fallback, a cheap PRAGMA, no busy loop).
+IDLE_CHECK_S = 1.0
+CANCEL_CHECK_S = 1.0  # the same fallback for cancel requests (`tracker cancel` pokes too)
+# After the first signal, in-flight items this close to an answer are still recorded; the
+# rest are abandoned (nothing of theirs was recorded, so they are redone on resume).
+STOP_GRACE_S = 0.5
 # A command that starts this many times in a row and records no item before its process stops
 # is failed with that reason instead of being started again: it would stop the daemon forever.
 MAX_BARREN_STARTS = 5
 OnItem = Callable[[str, Item, Outcome], None]
 OnTotal = Callable[[str, "int | None", int], None]  # command id, items selected, already done
+Announce = Callable[..., None]  # (text, **fields): printed for a person, or logged
+
+
+def _log_announce(text: str, **fields: Any) -> None:
+    """A daemon says what it does through its log."""
+    log.info(text, **fields)
 
 
 class Engine:
     """Consumes intents from the log; ``async with`` takes the lock and opens what it needs."""
 
     def __init__(self, settings: Settings, *, on_item: OnItem | None = None,
-                 on_total: OnTotal | None = None, scheduler: Scheduler | None = None) -> None:
+                 on_total: OnTotal | None = None, scheduler: Scheduler | None = None,
+                 role: str = "run", announce: Announce = _log_announce) -> None:
         """Nothing is opened until ``async with``; the callbacks see every command's progress.
 
         With a ``scheduler`` (the daemon's), due entries are enqueued before each pick and an
@@ -51,17 +68,23 @@ class Engine:
         self.scheduler = scheduler
         self.on_item = on_item
         self.on_total = on_total
-        self.lock = EngineLock(settings.db_path)
+        self.announce = announce
+        self.lock = EngineLock(settings.db_path, role=role)
         self.stopping = False
+        self.stop_signal: int | None = None  # the signal that stopped us, if one did
         self.stats = EngineStats()
         self._wake = asyncio.Event()
+        self._cancel_poke = asyncio.Event()
         self._cancelled: set[str] = set()
+        self._control: RunControl | None = None  # the running command's, if any
         self._stack = AsyncExitStack()
         self._clients: Clients | None = None
 
     async def __aenter__(self) -> Engine:
         if not self.lock.acquire():
-            raise EngineBusy(f"another engine holds {self.settings.db_path}")
+            holder = self.lock.holder()
+            raise EngineBusy(holder.describe() if holder else f"another engine holds {self.settings.db_path}",
+                             holder=holder)
         self._stack.callback(self.lock.release)
         self.reader = Database(self.settings.db_path)
         self._stack.callback(self.reader.close)
@@ -69,15 +92,26 @@ class Engine:
         self._stack.callback(writer_db.close)
         self.writer = await self._stack.enter_async_context(
             Writer(writer_db, on_recorded=self.stats.recorded))
+        listener = WakeListener(self.settings.db_path, self._on_poke)
+        if listener.open():
+            self._stack.callback(listener.close)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
+    def _on_poke(self) -> None:
+        """Someone appended (an intent, a cancel): look now rather than at the next poll."""
+        self._wake.set()
+        self._cancel_poke.set()
+
     def stop(self) -> None:
-        """Finish in-flight items, record them, and stop (the command resumes next time)."""
+        """Take no new items; record what answers within STOP_GRACE_S, abandon the rest, stop."""
         self.stopping = True
         self._wake.set()
+        control = self._control
+        if control is not None:
+            asyncio.get_running_loop().call_later(STOP_GRACE_S, control.abandon.set)
 
     @property
     def state(self) -> str:
@@ -92,16 +126,30 @@ class Engine:
         return self._clients.http.stats if self._clients is not None else None
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT checkpoint and stop; a second one stops at once."""
+        """SIGTERM and SIGINT stop within about a second; a second one exits at once."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
 
     def _on_signal(self, sig: int) -> None:
-        log.info("engine_stopping", signal=signal.Signals(sig).name)
-        loop = asyncio.get_running_loop()
-        loop.remove_signal_handler(sig)  # a second signal takes the default (immediate) way
+        if self.stop_signal is not None:
+            self._exit_now(sig)
+            return
+        self.stop_signal = sig
+        in_flight = self._control.in_flight if self._control else 0
+        self.announce(f"stopping: {in_flight} items in flight (again to stop at once)",
+                      signal=signal.Signals(sig).name)
         self.stop()
+
+    def _exit_now(self, sig: int) -> None:
+        """The second signal: leave at once; the log holds only whole transactions, so it is safe."""
+        self.announce("stopped at once: recorded work is kept; the command resumes on the next run",
+                      signal=signal.Signals(sig).name)
+        self.lock.release()
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(128 + sig)
 
     async def run(self, *, until: str | None = None, until_idle: bool = False) -> None:
         """Run intents in order: until command ``until`` ends, until idle, or until stopped."""
@@ -152,9 +200,11 @@ class Engine:
                 return
 
     async def _watch_cancels(self) -> None:
-        """Notice cancel requests for running commands without asking the database per item."""
+        """Notice cancel requests for running commands: at once when poked, else every second."""
         while True:
-            await asyncio.sleep(CANCEL_CHECK_S)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._cancel_poke.wait(), timeout=CANCEL_CHECK_S)
+            self._cancel_poke.clear()
             self._cancelled.update(command_table.cancel_requested_running(self.reader.conn))
 
     async def _clients_for(self, network: bool) -> Clients | None:
@@ -164,46 +214,79 @@ class Engine:
         return self._clients if network else None
 
     async def _run_one(self, runnable: Runnable) -> None:
-        """Run (or resume) one command and record how it ended."""
+        """Run (or resume) one command, with its id on every log line and in the lock file."""
+        self.lock.note(runnable.command_id, runnable.name)
+        with structlog.contextvars.bound_contextvars(command_id=runnable.command_id):
+            try:
+                await self._run_command(runnable)
+            finally:
+                self.lock.note(None, None)
+
+    async def _run_command(self, runnable: Runnable) -> None:
+        """Run the command and record how it ended (a full disk stops the engine instead)."""
         command_id, name = runnable.command_id, runnable.name
         cmd = COMMANDS.get(name)
         if cmd is None:
-            await self._end(CommandFailed(command_id=command_id, reason=f"unknown command {name!r}"))
+            await self._fail(command_id, name, f"unknown command {name!r}")
             return
         if runnable.cancel_requested:
             await self._end(CommandCancelled(command_id=command_id))
             return
-        barren = self._barren_starts(command_id)
-        if barren >= MAX_BARREN_STARTS:
-            # Whatever stops the process (a crash, the kernel's OOM killer) would stop it again:
-            # give up on this command, so the queue and the daemon go on.
-            await self._end(CommandFailed(command_id=command_id, reason=(
-                f"started {barren} times in a row and stopped each time before recording an "
-                f"item; not started again (tracker {name} runs it anew)")))
+        if await self._refused_as_barren(command_id, name):
             return
-        on_item = (lambda item, outcome: self.on_item(command_id, item, outcome)) if self.on_item else None
-        on_total = (lambda total, done: self.on_total(command_id, total, done)) if self.on_total else None
-        stop = lambda: self.stopping or command_id in self._cancelled  # noqa: E731
-        log.info("command_started", command=name, command_id=command_id)
+        control = self._control = RunControl(
+            should_stop=lambda: self.stopping or command_id in self._cancelled)
+        started = time.monotonic()
+        log.info("command.started", command=name, options=runnable.options)
         try:
             run = Run(command_id, name, runnable.options, self.settings, self.reader,
                       clients=await self._clients_for(cmd.network))
             summary = await run_command(cmd, run, self.writer, concurrency=self.settings.concurrency,
-                                        on_item=on_item, on_total=on_total, should_stop=stop)
+                                        on_item=self._item_callback(command_id),
+                                        on_total=self._total_callback(command_id), control=control)
         except CommandAborted as exc:
-            log.warning("command_failed", command=name, command_id=command_id, reason=str(exc))
+            log.warning("command.failed", command=name, reason=str(exc))
             return
+        except DiskFull:
+            raise  # the engine cannot go on; the command resumes once there is room
         except KNOWN_ERRORS as exc:
-            await self._end(CommandFailed(command_id=command_id, reason=str(exc)))
+            await self._fail(command_id, name, str(exc))
             return
-        except Exception as exc:
-            log.debug("command_crashed", command=name, command_id=command_id, exc_info=True)
-            await self._end(CommandFailed(command_id=command_id,
-                                          reason=f"internal error: {type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a daemon outlives a command's bug
+            log.debug("command.crashed", command=name, exc_info=True)
+            await self._fail(command_id, name, f"internal error: {type(exc).__name__}: {exc}")
             return
+        finally:
+            self._control = None
+        status = "completed" if summary is not None else "interrupted"
         if summary is None and command_id in self._cancelled:
-            summary = await summarize(cmd, run, self.writer)
+            summary, status = await summarize(cmd, run, self.writer), "cancelled"
             await self._end(CommandCancelled(command_id=command_id, summary=summary))
+        _log_end(name, status, summary, time.monotonic() - started)
+
+    async def _refused_as_barren(self, command_id: str, name: str) -> bool:
+        """Fail a command that keeps stopping its process before recording an item; True if so."""
+        barren = self._barren_starts(command_id)
+        if barren < MAX_BARREN_STARTS:
+            return False
+        # Whatever stops the process (a crash, the kernel's OOM killer) would stop it again:
+        # give up on this command, so the queue and the daemon go on.
+        await self._fail(command_id, name, (
+            f"started {barren} times in a row and stopped each time before recording an "
+            f"item; not started again (tracker {name} runs it anew)"))
+        return True
+
+    def _item_callback(self, command_id: str) -> Callable[[Item, Outcome], None] | None:
+        on_item = self.on_item
+        return (lambda item, outcome: on_item(command_id, item, outcome)) if on_item else None
+
+    def _total_callback(self, command_id: str) -> Callable[[int | None, int], None] | None:
+        on_total = self.on_total
+        return (lambda total, done: on_total(command_id, total, done)) if on_total else None
+
+    async def _fail(self, command_id: str, name: str, reason: str) -> None:
+        log.warning("command.failed", command=name, reason=reason)
+        await self._end(CommandFailed(command_id=command_id, reason=reason))
 
     def _barren_starts(self, command_id: str) -> int:
         """How many times in a row the command started without recording an item since."""
@@ -219,33 +302,35 @@ class Engine:
         await self.writer.flush()
 
 
+def _log_end(name: str, status: str, summary: dict[str, Any] | None, duration_s: float) -> None:
+    """One line per command end: its counts, and the first failures with their reasons."""
+    if summary is None:
+        log.info("command.stopped", command=name, status=status, duration_s=round(duration_s, 2))
+        return
+    counts = {k: summary.get(k, 0) for k in ("processed", "updated", "skipped", "failed")}
+    failures = [f"{f['item']}: {f['reason']}" for f in summary.get("failures", [])[:5]]
+    level = log.warning if counts["failed"] else log.info
+    level("command.finished", command=name, status=status, duration_s=round(duration_s, 2),
+          **counts, **({"failures": failures} if failures else {}))
+
+
 async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
                      on_item: OnItem | None = None, on_total: OnTotal | None = None,
-                     http: str | None = None, scheduler: Scheduler | None = None) -> None:
-    """Take the lock and run (serving the web page on ``http``, HOST:PORT, if given)."""
-    async with Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler) as engine:
+                     http: str | None = None, scheduler: Scheduler | None = None, role: str = "run",
+                     announce: Announce = _log_announce,
+                     on_ready: Callable[[], None] | None = None) -> int | None:
+    """Take the lock and run (serving the web page on ``http``, HOST:PORT, if given).
+
+    Returns the signal that stopped it, if one did; EngineBusy if another engine holds the lock.
+    """
+    async with Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler, role=role,
+                      announce=announce) as engine:
         engine.install_signal_handlers()
         async with AsyncExitStack() as stack:
             if http:
                 from tracker.web.app import serve_web  # aiohttp.web, jinja2: only when asked for
                 await stack.enter_async_context(serve_web(settings, engine, http))
+            if on_ready is not None:
+                on_ready()
             await engine.run(until=until, until_idle=until_idle)
-
-
-def run_daemon(settings: Settings, *, until_idle: bool = False, http: str | None = None) -> int:
-    """``tracker daemon``: 0 after SIGTERM/SIGINT or (with --until-idle) once idle.
-
-    The long-running daemon keeps the schedule (a bad entry is refused here, exit 2); with
-    --until-idle it only drains what is queued, as cron, the schedule there, expects.
-    """
-    scheduler = None
-    if not until_idle:
-        schedule = load_schedule(settings)
-        log.info("schedule", source=schedule.source, entries=[e.label for e in schedule.entries],
-                 left_out=list(schedule.left_out))
-        scheduler = Scheduler(schedule) if schedule.entries else None
-    try:
-        asyncio.run(run_engine(settings, until_idle=until_idle, http=http, scheduler=scheduler))
-    except EngineBusy as exc:
-        raise TrackerError(f"{exc}: a daemon is already running") from exc
-    return 0
+        return engine.stop_signal

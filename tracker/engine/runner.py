@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from events.types import CommandCompleted, CommandFailed, CommandStarted, Event, ItemProcessed
@@ -20,6 +20,19 @@ OnItem = Callable[[Item, Outcome], None]
 
 class CommandAborted(TrackerError):
     """The command as a whole cannot go on (a refused key, a host that stopped answering)."""
+
+
+@dataclass
+class RunControl:
+    """How the engine steers a running command: stop taking items, abandon those in flight.
+
+    Abandoning is safe: an item's events are queued for the writer as one unit only once its
+    answers are in, so a cancelled item left nothing recorded and is redone on resume.
+    """
+
+    should_stop: Callable[[], bool] = lambda: False
+    abandon: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
 
 
 @dataclass
@@ -62,21 +75,26 @@ class HostWatch:
 async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: int,
                       on_item: OnItem | None = None,
                       on_total: Callable[[int | None, int], None] | None = None,
-                      should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any] | None:
+                      control: RunControl | None = None) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
+    control = control or RunControl()
     run.state = cmd.prepare(run)
     await cmd.plan(run)
     done = command_table.done_items(run.db.conn, run.command_id)  # committed only: a dry run has none
     selection = cmd.select(run)
-    total = len(selection) if isinstance(selection, Sized) else None  # a streamed file: unknown
-    items = (item for item in selection if item.key not in done)
+    items: Iterator[Item] = (item for item in selection if item.key not in done)
+    total = None  # a streamed file: unknown
+    if isinstance(selection, Sized):
+        # A resumed command counts what it did before, whether or not its select still lists it.
+        pending = list(items)
+        items, total = iter(pending), len(pending) + len(done)
     await writer.write([CommandStarted(command_id=run.command_id, total=total)], run.command_id)
-    await writer.flush()  # the start is on record before any item: crash loops are counted
+    await writer.flush()  # on record before any item (crash loops are counted; status shows it)
     if on_total is not None:
         on_total(total, len(done))
     workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)
     try:
-        finished = await _drain(cmd, run, writer, items, workers, on_item, should_stop)
+        finished = await _drain(cmd, run, writer, items, workers, on_item, control)
     except CommandAborted as exc:
         summary = await summarize(cmd, run, writer)
         await writer.write([CommandFailed(command_id=run.command_id, reason=str(exc), summary=summary)],
@@ -95,7 +113,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
 
 
 async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], workers: int,
-                 on_item: OnItem | None, should_stop: Callable[[], bool]) -> bool:
+                 on_item: OnItem | None, control: RunControl) -> bool:
     """Workers pull items from one shared iterator; True when every item was processed.
 
     A host that stops answering ends the drain early (CommandAborted with the reason), so a
@@ -106,12 +124,16 @@ async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], 
 
     async def worker() -> None:
         nonlocal exhausted
-        while not should_stop() and not watch.stop_reason:
+        while not control.should_stop() and not watch.stop_reason:
             item = next(items, None)
             if item is None:
                 exhausted = True
                 return
-            outcome = await process_item(cmd, run, item, watch)
+            control.in_flight += 1
+            try:
+                outcome = await process_item(cmd, run, item, watch)
+            finally:
+                control.in_flight -= 1
             events: list[Event] = [*outcome.events, ItemProcessed(
                 command_id=run.command_id, item=item.key, outcome=outcome.kind,
                 reason=outcome.reason, changes=outcome.changes)]
@@ -121,17 +143,34 @@ async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], 
 
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     try:
-        await asyncio.gather(*tasks)
+        abandoned = await _until_done_or_abandoned(tasks, control.abandon)
     except BaseException:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    if watch.stop_reason:
+    if watch.stop_reason and not abandoned:
         log.warning("host_down", command=run.name, command_id=run.command_id, host=watch.host,
                     reason=watch.stop_reason)
         raise CommandAborted(watch.stop_reason)
-    return exhausted
+    return exhausted and not abandoned
+
+
+async def _until_done_or_abandoned(tasks: list[asyncio.Task], abandon: asyncio.Event) -> bool:
+    """Wait for the workers; True if told to abandon them first (they are then cancelled)."""
+    everyone = asyncio.gather(*tasks)
+    told = asyncio.ensure_future(abandon.wait())
+    try:
+        await asyncio.wait({everyone, told}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        told.cancel()
+    if everyone.done():
+        everyone.result()  # a worker's error surfaces here
+        return False
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(everyone, return_exceptions=True)
+    return True
 
 
 async def process_item(cmd: Command, run: Run, item: Item, watch: HostWatch | None = None) -> Outcome:

@@ -13,6 +13,7 @@ from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
+from tracker.engine.wake import poke
 from tracker.errors import UsageError
 
 
@@ -49,14 +50,18 @@ class Queued(NamedTuple):
 
 
 def enqueue(db: Database, name: str, options: dict[str, Any]) -> Queued:
-    """Append the intent unless an equal one is queued or running."""
+    """Append the intent unless an equal one is queued or running.
+
+    An idle engine is poked once the intent is committed, so it starts at once.
+    """
     with db.atomic():
         existing = equal_active(db.conn, name, options)
         if existing:
             return Queued(existing, fresh=False)
         command_id = new_command_id()
         db.record([CommandRequested(command_id=command_id, name=name, options=options)], command_id)
-        return Queued(command_id, fresh=True)
+    poke(db.path)
+    return Queued(command_id, fresh=True)
 
 
 async def run_in_process(settings: Settings, sub: Submission, options: dict[str, Any],

@@ -52,6 +52,7 @@ class Writer:
         self._held: list[tuple[list[Event], str | None]] = []  # a dry run's events, not yet applied
         self._open = False
         self._lingering: asyncio.Future | None = None  # set while the writer lets events gather
+        self._flushes = 0  # flushes waiting: no linger then
 
     async def __aenter__(self) -> Writer:
         if not self.dry_run:
@@ -83,10 +84,14 @@ class Writer:
         if self.dry_run:
             return
         done: asyncio.Future = asyncio.get_running_loop().create_future()
-        await self._queue.put(done)
-        if self._lingering is not None:
-            _resolve(self._lingering)  # a flush waits for no more events than it has to
-        await done
+        self._flushes += 1  # seen by a linger that has not begun yet
+        try:
+            await self._queue.put(done)
+            if self._lingering is not None:
+                _resolve(self._lingering)  # a flush waits for no more events than it has to
+            await done
+        finally:
+            self._flushes -= 1
 
     async def call(self, fn: Callable[[Database], T]) -> T:
         """Run ``fn(db)`` on the writer's thread, after what is already recorded."""
@@ -118,7 +123,7 @@ class Writer:
         """Take what is queued, up to a batch, and record it; wake flushers after."""
         while True:
             first = await self._queue.get()
-            if not isinstance(first, asyncio.Future):
+            if not isinstance(first, asyncio.Future) and not self._flushes:
                 await self._linger()
             batch, waiters = self._collect(first)
             if batch:
