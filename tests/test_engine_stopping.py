@@ -18,6 +18,7 @@ from tests.engine_support import (
     spawn,
     wait_for,
 )
+from tracker.engine.lock import EngineLock
 from tracker.sandbox.server import SandboxThread
 
 N = 60
@@ -118,7 +119,7 @@ def test_ctrl_c_while_following_leaves_the_daemon_running(tmp_path: Path, env) -
     imported(tmp_path, env, N)
     daemon = spawn(tmp_path, env, "daemon")
     try:
-        wait_for(lambda: (tmp_path / "tracker.db.lock").stat().st_size > 0)
+        wait_for(lambda: getattr(EngineLock(tmp_path / "tracker.db").holder(), "role", None) == "daemon")
         follower = spawn(tmp_path, env, "refresh-missing-details")
         wait_for(lambda: items_done(tmp_path, "refresh-missing-details") >= 3)
         follower.send_signal(signal.SIGINT)
@@ -130,7 +131,8 @@ def test_ctrl_c_while_following_leaves_the_daemon_running(tmp_path: Path, env) -
                  timeout_s=60)
     finally:
         daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=30) == 0
+        _, daemon_err = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0, daemon_err
     assert_each_dvd_refreshed_once(tmp_path, N)
 
 
