@@ -30,6 +30,9 @@ class Status:
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Never stored: how status shows a "running" command that no live engine is running
+    # (killed, stopped, out of disk); the next run or daemon start resumes it.
+    INTERRUPTED = "interrupted"
 
 
 class ItemOutcome:
