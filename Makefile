@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/web_bench.py
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/wake_bench.py
+
+# Long runs that are not tests: 100 kill -9, 20 double Ctrl-C, full disks, exports (~15 min).
+soak: $(VENV)/.installed
+	$(BIN)/python -m tests.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,6 +2,9 @@
 
 import sys
 
-from tracker.cli.main import main
+try:
+    from tracker.cli.main import main
+except KeyboardInterrupt:  # Ctrl-C while still loading: no traceback
+    sys.exit(130)
 
 sys.exit(main())

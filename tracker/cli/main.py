@@ -169,7 +169,19 @@ def _default_level(command: str, debug: bool) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, configure, run; errors as one line with their exit code."""
+    """Entry point: parse, configure, run; errors as one line with their exit code.
+
+    Ctrl-C at any moment, even while modules are still loading, is one line and exit 130.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("tracker: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse, configure, run."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
