@@ -311,8 +311,11 @@ def with_imdb_id(conn: sqlite3.Connection, *, added_since: str | None = None,
 
 
 def with_uppercase_certification(conn: sqlite3.Connection, *, limit: int | None = None) -> list[Any]:
-    """DVDs whose UK certificate has upper-case letters, by id."""
-    return _live(conn, "uk_certification != lower(uk_certification)", limit=limit)
+    """DVDs whose UK certificate has upper-case letters, by id (only ``id`` and
+    ``uk_certification`` are read: a whole row per DVD would hold the collection in memory)."""
+    sql = (f"SELECT id, uk_certification FROM dvds WHERE {_LIVE} AND uk_certification != lower(uk_certification)"
+           " ORDER BY id" + (" LIMIT ?" if limit else ""))
+    return [Dvd(id=i, uk_certification=c) for i, c in conn.execute(sql, (limit,) if limit else ())]
 
 
 def held_keys(conn: sqlite3.Connection) -> HeldKeys:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
@@ -18,6 +19,7 @@ from projections.tables import TABLES, Table
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.decode
 _ABSENT = object()
+RUN_ROWS = 256  # rows loaded ahead once reads follow the key order
 
 
 def to_json(value: Any) -> str:
@@ -44,8 +46,11 @@ class RowCache:
     """Rows (``Table.row`` structs) by table and key; ``None`` marks a missing or deleted row."""
 
     def __init__(self, conn: sqlite3.Connection, *, known_empty: bool = False,
-                 max_cells: int = 2_000_000) -> None:
+                 max_cells: int = 2_000_000, write_behind: bool = False) -> None:
+        """``write_behind``: bounded flushes write on a thread of their own (``conn`` must
+        allow use from another thread, and nothing else may use it until ``close``)."""
         self.conn = conn
+        self.write_behind = write_behind
         # The bound counts cells (rows times columns), a fair proxy for memory: most values
         # are short strings or numbers, and a dvds row is four times a command_items row.
         self.max_cells = max_cells
@@ -62,6 +67,9 @@ class RowCache:
         self._size = 0
         self._sql = {t.name: _statements(t) for t in TABLES.values()}
         self._updates: dict[tuple[str, tuple[int, ...]], str] = {}
+        self._writer: ThreadPoolExecutor | None = None  # flush_behind's thread, made on first use
+        self._pending: Future[None] | None = None
+        self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
 
     def get(self, table: str, key: tuple) -> Any:
         """The row at ``key`` (change its attributes, then ``put`` it back), or None."""
@@ -75,12 +83,32 @@ class RowCache:
         return row
 
     def _load(self, table: str, key: tuple) -> Any:
+        self.wait()  # a row being written behind must be in SQL before it is read back
+        if len(key) == 1 and type(key[0]) is int:
+            if self._last_miss.get(table) == key[0] - 1:
+                self._load_run(table, key[0])
+            self._last_miss[table] = key[0]
         found = self.conn.execute(self._sql[table][0], key).fetchone()
+        return self._keep_loaded(table, key, found)
+
+    def _keep_loaded(self, table: str, key: tuple, found: tuple | None) -> Any:
+        """Remember what SQL holds at ``key``; the row struct to cache (None: no row)."""
         self._stored[table][key] = found
         if found is None:
             return None
         self._size += self._width[table]  # the stored copy costs as much again
         return TABLES[table].row(*found)
+
+    def _load_run(self, table: str, first: int) -> None:
+        """Rows read in key order (a command walking DVDs by id): load the next ones in one go."""
+        t, rows = TABLES[table], self._rows[table]
+        cursor = self.conn.execute(f"SELECT {', '.join(t.columns)} FROM {table} WHERE {t.key[0]} > ?"
+                                   f" ORDER BY {t.key[0]} LIMIT {RUN_ROWS}", (first,))
+        for found in cursor:
+            key = (found[t.columns.index(t.key[0])],)
+            if key not in rows:
+                rows[key] = self._keep_loaded(table, key, found)
+                self._size += self._width[table]
 
     def put(self, table: str, key: tuple, row: Any) -> None:
         """Store ``row`` at ``key`` (None deletes it) until the next flush."""
@@ -99,7 +127,10 @@ class RowCache:
         if self._size < self.max_cells:
             return
         hot = {name: set(keys) for name, keys in self._dirty.items()}
-        self.flush()
+        if self.write_behind:
+            self.flush_behind()
+        else:
+            self.flush()
         # A write-only table is never read back: forgetting it costs no reload.
         self._forget(name for name in self._rows if name not in self._read)
         if self._size >= self.max_cells // 2:  # then the read tables' rows changed of late
@@ -127,6 +158,38 @@ class RowCache:
 
     def flush(self) -> None:
         """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
+        self.wait()
+        _execute(self.conn, self._writes())
+
+    def flush_behind(self) -> None:
+        """Start writing every dirty row on the writing thread, and return at once.
+
+        The rows' values are taken now, so the cache may change or forget them meanwhile;
+        the next flush, and any read of SQL, waits for this write first.
+        """
+        self.wait()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-flush")
+        self._pending = self._writer.submit(_execute, self.conn, self._writes())
+
+    def wait(self) -> None:
+        """Wait for a write started by ``flush_behind`` (raising what it raised)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for any write in flight and end the writing thread."""
+        try:
+            self.wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
+
+    def _writes(self) -> list[tuple[str, list[tuple]]]:
+        """The statements that write every dirty row, with their parameters; nothing dirty after."""
+        out: list[tuple[str, list[tuple]]] = []
         for name, keys in self._dirty.items():
             if not keys:
                 continue
@@ -135,14 +198,15 @@ class RowCache:
             if not stored:  # nothing loaded from SQL (a replay): every row is written whole
                 gone = [k for k in keys if rows[k] is None]
                 if gone:
-                    self.conn.executemany(delete, gone)
-                self.conn.executemany(upsert, map(values, filter(None, map(rows.__getitem__, keys))))
+                    out.append((delete, gone))
+                out.append((upsert, list(map(values, filter(None, map(rows.__getitem__, keys))))))
             else:
-                self._write_changes(name, keys)
+                out += self._changes(name, keys)
             keys.clear()
+        return out
 
-    def _write_changes(self, name: str, keys: set[tuple]) -> None:
-        """Flush one table whose rows were loaded: UPDATE only the columns that changed."""
+    def _changes(self, name: str, keys: set[tuple]) -> list[tuple[str, list[tuple]]]:
+        """The writes of one table whose rows were loaded: UPDATEs of the changed columns only."""
         _select, delete, upsert, values = self._sql[name]
         rows, stored = self._rows[name], self._stored[name]
         gone: list[tuple] = []
@@ -161,12 +225,9 @@ class RowCache:
                 changed.setdefault(cols, []).append((*(now[i] for i in cols), *key))
             if was is not _ABSENT:
                 stored[key] = now
-        if gone:
-            self.conn.executemany(delete, gone)
-        if whole:
-            self.conn.executemany(upsert, whole)
-        for cols, params in changed.items():
-            self.conn.executemany(self._update(name, cols), params)
+        out = [(delete, gone), (upsert, whole)]
+        out += [(self._update(name, cols), params) for cols, params in changed.items()]
+        return [(sql, params) for sql, params in out if params]
 
     def _update(self, name: str, cols: tuple[int, ...]) -> str:
         """``UPDATE name SET <those columns> WHERE <key>``, built once per set of columns."""
@@ -177,6 +238,12 @@ class RowCache:
                    f"WHERE {' AND '.join(f'{k} = ?' for k in t.key)}")
             self._updates[name, cols] = sql
         return sql
+
+
+def _execute(conn: sqlite3.Connection, writes: list[tuple[str, list[tuple]]]) -> None:
+    """Run each statement over its parameters (on either thread: SQLite lets go of the GIL)."""
+    for sql, params in writes:
+        conn.executemany(sql, params)
 
 
 def _statements(t: Table) -> tuple[str, str, str, attrgetter]:

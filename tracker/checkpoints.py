@@ -21,7 +21,7 @@ from tracker.errors import StoreError
 from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoints")
-EVERY_EVENTS = 100_000  # a big command or a long time travel saves one once this many events passed
+EVERY_EVENTS = 50_000  # a big command or a long time travel saves one once this many events passed
 KEEP = 8  # the newest checkpoints kept; older ones are deleted when a new one is saved
 
 

@@ -28,8 +28,8 @@ from events.types import (
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
 from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
-REPLAY_CACHE_CELLS = 1_000_000  # rows times columns: about 90 MB of cached rows at most
-REPLAY_CACHE_KIB = 64 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
+REPLAY_CACHE_CELLS = 600_000  # rows times columns: with as many again being written behind, ~110 MB at most
+REPLAY_CACHE_KIB = 32 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
 _union_decode = msgspec.json.Decoder(AnyEvent).decode
 
 
@@ -208,12 +208,15 @@ class Database:
         state at ``after_seq`` already (a checkpoint copied in). The number of events folded.
         """
         conn = target or self.conn
+        # Rows this connection appended and has not committed are not seen by another one.
+        read = self.store.read if self.store.in_transaction else self.store.read_ahead
+        records = read(after_seq=after_seq, until_seq=until_seq)
         if target is None:
-            with self.store.atomic():
-                return _rebuild(self.store, conn, after_seq, until_seq)
+            with self.store.atomic():  # the live connection: its rows may be written behind
+                return _rebuild(records, conn, fresh=after_seq == 0, write_behind=True)
         conn.execute("BEGIN")
         try:
-            count = _rebuild(self.store, conn, after_seq, until_seq)
+            count = _rebuild(records, conn, fresh=after_seq == 0)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -325,25 +328,38 @@ def decode_record(rec: StoredRecord) -> Event:
         raise StoreError(f"event {rec.seq} ({rec.type}) cannot be decoded: {exc}") from exc
 
 
-def _rebuild(store: EventStore, conn: sqlite3.Connection, after_seq: int, until_seq: int | None) -> int:
-    """Fold the events (after_seq, until_seq] of ``store`` into the read tables on ``conn``."""
+def _rebuild(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool,
+             write_behind: bool = False) -> int:
+    """Fold ``records`` into the read tables on ``conn`` (from nothing if ``fresh``)."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
     try:
-        return _refold(store, conn, after_seq, until_seq)
+        return _refold(records, conn, fresh=fresh, write_behind=write_behind)
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
 
 
-def _refold(store: EventStore, conn: sqlite3.Connection, after_seq: int, until_seq: int | None) -> int:
-    """The body of a fold: from seq 0 empty tables first, indexes built once at the end."""
-    fresh = after_seq == 0
+def _refold(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool,
+            write_behind: bool) -> int:
+    """The body of a fold: if fresh, empty tables first and indexes built once at the end."""
     if fresh:
         drop_tables(conn)
         create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS)
+    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS, write_behind=write_behind)
+    try:
+        count = _fold_all(records, rows)
+        rows.flush()
+    finally:
+        rows.close()
+    if fresh:
+        create_indexes(conn)
+    return count
+
+
+def _fold_all(records: Iterator[StoredRecord], rows: projections.RowCache) -> int:
+    """Decode and fold every record, the row cache kept to its bound; how many."""
     handlers, known, count = projections.HANDLERS.get, EVENT_TYPES, 0
-    for rec in store.read(after_seq=after_seq, until_seq=until_seq):
+    for rec in records:
         try:  # the common case inline: a current row of a known type is one C call
             fast = rec.v == SCHEMA_VERSION and rec.type in known
             event = _union_decode(rec.data) if fast else decode_record(rec)
@@ -354,7 +370,4 @@ def _refold(store: EventStore, conn: sqlite3.Connection, after_seq: int, until_s
         count += 1
         if count % 1024 == 0:
             rows.maybe_flush()
-    rows.flush()
-    if fresh:
-        create_indexes(conn)
     return count
