@@ -263,3 +263,12 @@ def test_a_writer_waits_behind_another_process_lock_and_says_so(tmp_path: Path, 
         assert db.conn.execute("SELECT title FROM dvds").fetchall() == [("Patient",)]
     holder.close()
     assert "waiting for another tracker process that is writing" in capsys.readouterr().err
+
+
+def test_audit_reads_use_the_subject_and_command_indexes(store: EventStore) -> None:
+    """history --dvd and --command read through their indexes, in seq order, never a scan of the log."""
+    store.append([NewRecord("DvdAdded", "{}", f"c{n % 7}", f"dvd:{n}") for n in range(500)])
+    assert store.read_plan(subject="dvd:12") == ["SEARCH events USING INDEX events_subject (subject=? AND rowid>?)"]
+    assert store.read_plan(command_id="c3") == ["SEARCH events USING INDEX events_command (command_id=? AND rowid>?)"]
+    assert store.read_plan(until_seq=40) == ["SEARCH events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"]
+    assert [r.seq for r in store.read(subject="dvd:12")] == [13]

@@ -162,7 +162,7 @@ class Database:
             return self.store.head()[0]
         with self.store.atomic():
             events = self._assign_dvd_ids(events)
-            records = [NewRecord(type_name(e), encode(e).decode(), command_id, e.subject(), SCHEMA_VERSION)
+            records = [NewRecord(type_name(e), encode(e), command_id, e.subject(), SCHEMA_VERSION)
                        for e in events]
             placed = self.store.append(records)
             rows = projections.RowCache(self.conn)
