@@ -208,8 +208,8 @@ class Database:
         state at ``after_seq`` already (a checkpoint copied in). The number of events folded.
         """
         conn = target or self.conn
-        # Rows this connection appended and has not committed are not seen by another one.
-        read = self.store.read if self.store.in_transaction else self.store.read_ahead
+        # Another connection would not see this one's snapshot (a verify's) or uncommitted rows.
+        read = self.store.read if self.conn.in_transaction else self.store.read_ahead
         records = read(after_seq=after_seq, until_seq=until_seq)
         if target is None:
             with self.store.atomic():  # the live connection: its rows may be written behind
