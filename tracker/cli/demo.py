@@ -99,11 +99,14 @@ async def _demo(home: Path) -> int:
 async def _serve(home: Path) -> None:
     """Serve the demo's home on loopback until Ctrl-C (another port if the usual one is taken)."""
     settings = load_settings(home=home)
-    print("\nServing it on loopback; open the address below in a browser. Ctrl-C stops.", flush=True)
+    print("\nServing it on loopback: open the address below in a browser. Ctrl-C stops.", flush=True)
+
+    def say(text: str, **_fields: Any) -> None:
+        print(f"tracker demo: {text}", flush=True)
     try:
-        await run_engine(settings, http=DEFAULT_HTTP)
+        await run_engine(settings, http=DEFAULT_HTTP, announce=say)
     except CannotListen:  # the usual port is taken (say, by `tracker sandbox`): let the OS pick
-        await run_engine(settings, http="127.0.0.1:0")
+        await run_engine(settings, http="127.0.0.1:0", announce=say)
 
 
 def run_demo(home: str | None, *, serve: bool = False) -> int:

@@ -6,7 +6,6 @@ import asyncio
 import errno
 import os
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -136,7 +135,7 @@ async def serve_web(settings: Settings, engine: Any, address: str) -> AsyncItera
         raise CannotListen(f"--http: cannot listen on {address}: {_why(exc)}") from exc
     bound = runner.addresses[0][1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}/"
-    print(f"tracker: web page at {url}", file=sys.stderr, flush=True)
+    engine.announce(f"web page at {url}", url=url)  # the daemon's log; the demo prints it
     try:
         yield url
     finally:
