@@ -28,7 +28,7 @@ from events.types import (
 from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
 from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
-REPLAY_CACHE_CELLS = 600_000  # rows times columns: with as many again being written behind, ~110 MB at most
+REPLAY_CACHE_CELLS = 400_000  # rows times columns; as many again may be in flight to SQLite (write-behind)
 REPLAY_CACHE_KIB = 32 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
 _union_decode = msgspec.json.Decoder(AnyEvent).decode
 
