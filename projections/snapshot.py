@@ -86,10 +86,10 @@ def differences(conn: sqlite3.Connection, path: Path) -> dict[str, int]:
     try:
         out: dict[str, int] = {}
         for name, t in TABLES.items():
-            cols = ", ".join(t.columns)
-            count = conn.execute(
-                f"SELECT (SELECT COUNT(*) FROM (SELECT {cols} FROM main.{name} EXCEPT"
-                f" SELECT {cols} FROM {_SCHEMA}.{name})) + (SELECT COUNT(*) FROM (SELECT {cols}"
+            cols, keys = ", ".join(t.columns), ", ".join(t.key)
+            count = conn.execute(  # rows whose key is on one side only or whose values differ
+                f"SELECT COUNT(*) FROM (SELECT {keys} FROM (SELECT {cols} FROM main.{name} EXCEPT"
+                f" SELECT {cols} FROM {_SCHEMA}.{name}) UNION SELECT {keys} FROM (SELECT {cols}"
                 f" FROM {_SCHEMA}.{name} EXCEPT SELECT {cols} FROM main.{name}))").fetchone()[0]
             if count:
                 out[name] = count

@@ -173,7 +173,7 @@ def problems(db: Database) -> list[str]:
             reached = ck.seq
             for table, count in snapshot.differences(fresh, ck.path).items():
                 out.append(f"checkpoint {ck.path.name}: {table}: {count} row(s) differ from a replay "
-                           f"of the log to seq {ck.seq}")
+                           f"of the log to seq {ck.seq} (delete it; tracker checkpoint saves a new one)")
     finally:
         fresh.close()
     return out
