@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import quote
 
 from events.errors import NotATrackerDatabase, StoreError
 
@@ -107,7 +106,7 @@ def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connec
         raise StoreError(f"{path}: cannot open the database ({_why_unopenable(Path(path), exc)})") from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        _refuse_foreign(conn)  # before WAL: switching the journal mode rewrites the file header
+        refuse_foreign(conn)  # before WAL: switching the journal mode rewrites the file header
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except NotATrackerDatabase as exc:
@@ -136,49 +135,7 @@ def _why_unopenable(path: Path, exc: BaseException) -> str:
     return str(exc)
 
 
-def connect_read_only(path: Path | str) -> sqlite3.Connection:
-    """A connection that never writes, not even the WAL's -shm file: for a read-only home.
-
-    ``mode=ro`` reads a WAL database whose -shm file exists (the daemon's, or one left behind);
-    without it SQLite cannot open read-only, and ``immutable=1`` does, which is right only when
-    no -wal file holds changes (immutable ignores it): then the only way is a writable copy.
-    """
-    path = Path(path)
-    base = "file:" + quote(str(path.resolve()))
-    try:
-        conn = _read_only_conn(base + "?mode=ro")
-    except sqlite3.OperationalError as exc:
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise StoreError(
-                f"{path}: cannot be read in place: it is read-only and {wal.name} holds changes "
-                f"that need a writable folder; copy the home somewhere writable") from exc
-        try:
-            conn = _read_only_conn(base + "?immutable=1")
-        except sqlite3.DatabaseError as exc2:
-            raise NotATrackerDatabase(f"{path}: not a tracker database ({exc2})") from exc2
-    except sqlite3.DatabaseError as exc:
-        raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
-    try:
-        _refuse_foreign(conn)
-    except NotATrackerDatabase as exc:
-        conn.close()
-        raise NotATrackerDatabase(f"{path}: {exc}") from exc
-    return conn
-
-
-def _read_only_conn(uri: str) -> sqlite3.Connection:
-    """Open ``uri`` and read the schema once, so a file that cannot be opened fails here."""
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _refuse_foreign(conn: sqlite3.Connection) -> None:
+def refuse_foreign(conn: sqlite3.Connection) -> None:
     """Raise NotATrackerDatabase for a SQLite file of another application (reads only)."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' LIMIT 1").fetchone()
@@ -211,7 +168,7 @@ class EventStore:
                 present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
                 if present >= _SCHEMA_OBJECTS:
                     return  # nothing to create: a reader must not wait for the write lock
-            _refuse_foreign(self.conn)
+            refuse_foreign(self.conn)
         except sqlite3.DatabaseError as exc:
             raise NotATrackerDatabase(f"not a tracker database ({exc})") from exc
         with self.atomic():

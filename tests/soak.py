@@ -50,6 +50,7 @@ class Figures:
     verify_ok: bool = False
     stop_times_s: list[float] = field(default_factory=list)  # first Ctrl-C to exit
     problems: list[str] = field(default_factory=list)  # what went wrong, for the person reading
+    disk_full_exits: int = 0  # runs that met the file-size cap (the rest finished under it)
 
     def ok(self) -> bool:
         """Nothing lost, nothing doubled, every DVD right, the log verifiable, every stop clean."""
@@ -102,6 +103,8 @@ def interrupt_once(home: Path, env: dict[str, str], rng: random.Random, kind: st
     if kind == "sigint":
         figures.stop_times_s.append(time.monotonic() - sent)
     clean = _clean_exit(kind, proc.returncode, err)
+    figures.disk_full_exits += kind == "full-disk" and proc.returncode == 1
+    print(f"{kind} {step + 1}: exit {proc.returncode}", file=sys.stderr, flush=True)
     figures.survived += clean
     if not clean:
         figures.problems.append(f"{kind} #{step}: exit {proc.returncode}: {err.strip()[-300:]}")
@@ -204,6 +207,10 @@ def table(results: list[Figures]) -> str:
         timing = f"{statistics.median(times):.2f} / {max(times):.2f}" if times else "-"
         lines.append(f"| {f.name} | {f.interruptions} | {f.survived} | {f.lost} | {f.duplicates} |"
                      f" {f.wrong_dvds} | {'ok' if f.verify_ok else 'FAILED'} | {timing} |")
+    full = next((f for f in results if f.name == "full-disk"), None)
+    if full is not None:
+        lines.append(f"\nfull disk: {full.disk_full_exits} of {full.interruptions} capped runs met the cap"
+                     " (exit 1, one line); the others finished under it")
     return "\n".join(lines)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import msgspec
 
 import projections
-from events.store import EventStore, NewRecord, StoredRecord, connect, connect_read_only
+from events.read_only import connect_read_only
+from events.store import EventStore, NewRecord, StoredRecord, connect
 from events.types import (
     EVENT_TYPES,
     RENAMED,
