@@ -105,10 +105,12 @@ def test_kill_9_shows_interrupted_and_sigterm_to_a_daemon_is_prompt(tmp_path: Pa
     proc.wait()
     assert _status(tmp_path, env, "refresh-missing-details")["status"] == "interrupted"
     daemon = spawn(tmp_path, env, "daemon")
-    wait_for(lambda: _status(tmp_path, env, "refresh-missing-details")["status"] == "running")
-    sent = time.monotonic()
-    daemon.send_signal(signal.SIGTERM)
-    _, err = daemon.communicate(timeout=30)
+    try:
+        wait_for(lambda: _status(tmp_path, env, "refresh-missing-details")["status"] == "running")
+    finally:
+        sent = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0 and time.monotonic() - sent < 1.5
     assert "stopping: " in err and "daemon.stopped" in err
     _resumed_and_whole(tmp_path, env)
@@ -172,3 +174,18 @@ def test_cancel_stops_starting_items_at_once(tmp_path: Path, env) -> None:
         assert daemon.wait(timeout=30) == 0
     again = run(tmp_path, env, "cancel", command_id)
     assert again.returncode == 1 and "already cancelled" in again.stderr
+
+
+def test_sigterm_stops_a_daemon_whose_stderr_is_gone(tmp_path: Path, env) -> None:
+    """A daemon whose stderr reader went away still stops on SIGTERM (and exits at the second)."""
+    imported(tmp_path, env, N)
+    daemon = spawn(tmp_path, env, "daemon")
+    wait_for(lambda: getattr(EngineLock(tmp_path / "tracker.db").holder(), "role", None) == "daemon")
+    daemon.stderr.close()  # like a terminal closed under a nohup-less daemon
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(timeout=10)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode in (0, 128 + signal.SIGTERM)

@@ -137,14 +137,19 @@ class Engine:
             return
         self.stop_signal = sig
         in_flight = self._control.in_flight if self._control else 0
-        self.announce(f"stopping: {in_flight} items in flight (again to stop at once)",
-                      signal=signal.Signals(sig).name)
-        self.stop()
+        self.stop()  # first: a stderr nobody reads any more must not keep us running
+        self._say(f"stopping: {in_flight} items in flight (again to stop at once)",
+                  signal=signal.Signals(sig).name)
+
+    def _say(self, text: str, **fields: Any) -> None:
+        """Announce, unless stderr is gone (a closed pipe): stopping matters more than saying so."""
+        with suppress(OSError, ValueError):
+            self.announce(text, **fields)
 
     def _exit_now(self, sig: int) -> None:
         """The second signal: leave at once; the log holds only whole transactions, so it is safe."""
-        self.announce("stopped at once: recorded work is kept; the command resumes on the next run",
-                      signal=signal.Signals(sig).name)
+        self._say("stopped at once: recorded work is kept; the command resumes on the next run",
+                  signal=signal.Signals(sig).name)
         self.lock.release()
         for stream in (sys.stdout, sys.stderr):
             with suppress(OSError, ValueError):
