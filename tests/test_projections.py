@@ -153,7 +153,7 @@ def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypa
         live = tables(db.conn)
         assert len(live["dvds"]) == 300
         assert replayed(db) == live
-        db.replay()  # the live tables: bounded flushes written behind, on the writing thread
+        db.replay()  # the live tables too: evictions, then rows loaded back and updated
         assert tables(db.conn) == live
 
 
