@@ -365,3 +365,21 @@ def test_export_formats_and_fields(cli: Cli) -> None:
     assert cli.ok("export", "movies", "--format", "csv") == ""
     for table in ("movies", "tv", "genres", "providers", "availability", "badges"):
         assert cli.export(table) == []
+
+
+def test_a_closed_pipe_ends_the_listing_not_the_command(tmp_path: Path) -> None:
+    """`load-sample-data --verbose | head -1`: the reader leaves, the command still completes, exit 0."""
+    env = {**os.environ, "TRACKER_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "load-sample-data", "--verbose"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does once it has its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert first.startswith("line:2 (Fight Club): updated")
+    assert "BrokenPipe" not in err and "internal error" not in err
+    status = subprocess.run([sys.executable, "-m", "tracker.cli", "status", "--json"], env=env,
+                            capture_output=True, text=True, check=True)
+    rows = [json.loads(line) for line in status.stdout.splitlines() if line.startswith("{")]
+    assert [(r["name"], r["status"], r["processed"]) for r in rows] == [("load-sample-data", "completed", 29)]

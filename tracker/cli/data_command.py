@@ -27,7 +27,7 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
         progress.item(item, outcome)
         if show_items:
             progress.close()
-            print(output.item_line(item, outcome), file=verbose_out)
+            output.print_line_or_quiet(output.item_line(item, outcome), verbose_out)
 
     sub = Submission(args.command, command_options(args), dry_run=args.dry_run,
                      enqueue=getattr(args, "enqueue", False), verbose=show_items,

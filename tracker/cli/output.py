@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -72,6 +73,18 @@ def _title(payload: Any) -> str | None:
     """The title an item's payload carries (a DVD row, say), if any."""
     title = payload.get("title") if isinstance(payload, dict) else getattr(payload, "title", None)
     return title if isinstance(title, str) and title else None
+
+
+def print_line_or_quiet(line: str, out: IO[str]) -> None:
+    """Print one line; if the reader went away (``tracker ... --verbose | head``), print no more.
+
+    The command itself goes on and its work is recorded: a closed pipe ends what is shown, not
+    what is done, so the stream is pointed at /dev/null rather than the error raised mid-run.
+    """
+    try:
+        print(line, file=out, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def item_line(item: Item, outcome: Outcome) -> str:

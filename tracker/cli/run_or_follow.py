@@ -13,7 +13,7 @@ from events.types import ItemProcessed
 from projections import commands as command_table
 from projections import dvds
 from projections.commands import ACTIVE, TERMINAL, Status
-from tracker.cli.output import Progress, item_line
+from tracker.cli.output import Progress, item_line, print_line_or_quiet
 from tracker.commands.base import Item, Outcome
 from tracker.config import Settings
 from tracker.db import Database
@@ -156,6 +156,6 @@ def _print_items(db: Database, command_id: str, after: int, progress: Progress, 
         assert isinstance(e, ItemProcessed)
         progress.close()
         outcome = Outcome(e.outcome, reason=e.reason, changes=e.changes)
-        print(item_line(Item(e.item, _dvd_of(db, e.item)), outcome), file=out)
+        print_line_or_quiet(item_line(Item(e.item, _dvd_of(db, e.item)), outcome), out)
         after = rec.seq
     return after
