@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import re
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -313,25 +311,6 @@ class EventStore:
         sql, args = _read_query(**filters)
         return [r[3] for r in self.conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0, *args, READ_BATCH))]
 
-    def read_ahead(self, *, after_seq: int = 0, until_seq: int | None = None) -> Iterator[StoredRecord]:
-        """Like ``read``, but a thread with a connection of its own fetches the next batches
-        while the caller works on this one (SQLite lets go of the GIL as it steps).
-
-        Only committed rows are seen: call it outside a transaction that appended. A log in
-        memory has no second connection and is read as ``read`` does.
-        """
-        path = self.conn.execute("PRAGMA database_list").fetchone()[2]
-        if not path:
-            yield from self.read(after_seq=after_seq, until_seq=until_seq)
-            return
-        sql = ("SELECT seq, type, at, command_id, subject, v, data FROM events WHERE seq > ?"
-               + ("" if until_seq is None else " AND seq <= ?") + " ORDER BY seq LIMIT ?")
-        ahead = _ReadAhead(path, sql, after_seq, () if until_seq is None else (until_seq,))
-        try:
-            for rows in ahead:
-                yield from map(_stored, rows)
-        finally:
-            ahead.stop()
 
     def count_of(self, command_id: str, type_: str) -> int:
         """How many events of a type a command has appended."""
@@ -421,51 +400,6 @@ def _batches(conn: sqlite3.Connection, sql: str, after_seq: int, params: tuple,
             return
         cursor_seq = rows[-1][0]
 
-
-class _ReadAhead:
-    """Batches of rows fetched on a thread of its own, a few ahead of the consumer."""
-
-    def __init__(self, path: str, sql: str, after_seq: int, params: tuple) -> None:
-        self._queue: queue.Queue[list[tuple] | BaseException | None] = queue.Queue(maxsize=4)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._fetch, args=(path, sql, after_seq, params),
-                                        name="tracker-read-ahead", daemon=True)
-        self._thread.start()
-
-    def _fetch(self, path: str, sql: str, after_seq: int, params: tuple) -> None:
-        try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            try:
-                for rows in _batches(conn, sql, after_seq, params, READ_BATCH):
-                    if not self._put(rows):
-                        return
-            finally:
-                conn.close()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            self._put(StoreError(f"cannot read the event log: {exc}"))
-            return
-        self._put(None)
-
-    def _put(self, item: list[tuple] | BaseException | None) -> bool:
-        """Queue an item unless the consumer has stopped; whether it was queued."""
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[list[tuple]]:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def stop(self) -> None:
-        """Let the thread end (it may be waiting to queue a batch nobody will take)."""
-        self._stopped.set()
-        self._thread.join()
 
 
 def open_store(path: Path | str, *, create: bool = True) -> EventStore:

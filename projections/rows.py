@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
@@ -46,11 +45,9 @@ class RowCache:
     """Rows (``Table.row`` structs) by table and key; ``None`` marks a missing or deleted row."""
 
     def __init__(self, conn: sqlite3.Connection, *, known_empty: bool = False,
-                 max_cells: int = 2_000_000, write_behind: bool = False) -> None:
-        """``write_behind``: bounded flushes write on a thread of their own (``conn`` must
-        allow use from another thread, and nothing else may use it until ``close``)."""
+                 max_cells: int = 2_000_000) -> None:
+        """A cache over ``conn`` holding at most about ``max_cells`` cells before it flushes."""
         self.conn = conn
-        self.write_behind = write_behind
         # The bound counts cells (rows times columns), a fair proxy for memory: most values
         # are short strings or numbers, and a dvds row is four times a command_items row.
         self.max_cells = max_cells
@@ -67,8 +64,6 @@ class RowCache:
         self._size = 0
         self._sql = {t.name: _statements(t) for t in TABLES.values()}
         self._updates: dict[tuple[str, tuple[int, ...]], str] = {}
-        self._writer: ThreadPoolExecutor | None = None  # flush_behind's thread, made on first use
-        self._pending: Future[None] | None = None
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
 
     def get(self, table: str, key: tuple) -> Any:
@@ -83,7 +78,6 @@ class RowCache:
         return row
 
     def _load(self, table: str, key: tuple) -> Any:
-        self.wait()  # a row being written behind must be in SQL before it is read back
         if len(key) == 1 and type(key[0]) is int:
             if self._last_miss.get(table) == key[0] - 1:
                 self._load_run(table, key[0])
@@ -127,10 +121,7 @@ class RowCache:
         if self._size < self.max_cells:
             return
         hot = {name: set(keys) for name, keys in self._dirty.items()}
-        if self.write_behind:
-            self.flush_behind()
-        else:
-            self.flush()
+        self.flush()
         # A write-only table is never read back: forgetting it costs no reload.
         self._forget(name for name in self._rows if name not in self._read)
         if self._size >= self.max_cells // 2:  # then the read tables' rows changed of late
@@ -158,34 +149,9 @@ class RowCache:
 
     def flush(self) -> None:
         """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
-        self.wait()
         _execute(self.conn, self._writes())
 
-    def flush_behind(self) -> None:
-        """Start writing every dirty row on the writing thread, and return at once.
 
-        The rows' values are taken now, so the cache may change or forget them meanwhile;
-        the next flush, and any read of SQL, waits for this write first.
-        """
-        self.wait()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-flush")
-        self._pending = self._writer.submit(_execute, self.conn, self._writes())
-
-    def wait(self) -> None:
-        """Wait for a write started by ``flush_behind`` (raising what it raised)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def close(self) -> None:
-        """Wait for any write in flight and end the writing thread."""
-        try:
-            self.wait()
-        finally:
-            if self._writer is not None:
-                self._writer.shutdown()
-                self._writer = None
 
     def _writes(self) -> list[tuple[str, list[tuple]]]:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""

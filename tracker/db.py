@@ -209,12 +209,12 @@ class Database:
         state at ``after_seq`` already (a checkpoint copied in). The number of events folded.
         """
         conn = target or self.conn
-        # Read ahead and write behind on threads of their own cost more than they saved on
-        # this 2-CPU VM shared with others (22.9 s against 21.3 s for 1M events): kept off.
+        # Reading ahead and writing behind on threads of their own was tried and cost more
+        # than it saved on a shared 2-CPU machine (22.9 s against 21.3 s for 1M events).
         records = self.store.read(after_seq=after_seq, until_seq=until_seq)
         if target is None:
             with self.store.atomic():
-                return _rebuild(records, conn, fresh=after_seq == 0, write_behind=False)
+                return _rebuild(records, conn, fresh=after_seq == 0)
         conn.execute("BEGIN")
         try:
             count = _rebuild(records, conn, fresh=after_seq == 0)
@@ -329,29 +329,24 @@ def decode_record(rec: StoredRecord) -> Event:
         raise StoreError(f"event {rec.seq} ({rec.type}) cannot be decoded: {exc}") from exc
 
 
-def _rebuild(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool,
-             write_behind: bool = False) -> int:
+def _rebuild(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool) -> int:
     """Fold ``records`` into the read tables on ``conn`` (from nothing if ``fresh``)."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
     try:
-        return _refold(records, conn, fresh=fresh, write_behind=write_behind)
+        return _refold(records, conn, fresh=fresh)
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
 
 
-def _refold(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool,
-            write_behind: bool) -> int:
+def _refold(records: Iterator[StoredRecord], conn: sqlite3.Connection, *, fresh: bool) -> int:
     """The body of a fold: if fresh, empty tables first and indexes built once at the end."""
     if fresh:
         drop_tables(conn)
         create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS, write_behind=write_behind)
-    try:
-        count = _fold_all(records, rows)
-        rows.flush()
-    finally:
-        rows.close()
+    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS)
+    count = _fold_all(records, rows)
+    rows.flush()
     if fresh:
         create_indexes(conn)
     return count
