@@ -10,11 +10,11 @@ from events.types import DvdDetailsRefreshed, DvdImdbIdPopulated, DvdPosterSaved
 from projections import dvds
 from projections.dvds import DETAIL_FIELDS, locked
 from projections.rows import from_json
-from tracker.cli.arguments import positive_int
 from tracker.clients.tmdb_terms import POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg
 from tracker.commands.matching import best_match, no_match_reason, search_query
 from tracker.errors import ApiError, BadInputError, TrackerError, UnsafePath
+from tracker.values import positive_int
 
 if TYPE_CHECKING:
     import asyncio
