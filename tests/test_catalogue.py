@@ -205,3 +205,26 @@ def test_verbose_json_and_django_aliases(home: Home) -> None:
     assert s["command"] == "populate-db"
     code, out, _ = home.run("update_details", "--media-type", "tv", "--limit", "1", "--verbose")
     assert code == 0 and "number_of_seasons" in out
+
+
+def test_populate_db_begun_yesterday_is_not_resumed(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages walked yesterday are not today's pages: the resume fails with its reason, asks nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from events.types import CommandRequested, CommandStarted, ItemProcessed
+    from tracker.db import Database
+
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    monkeypatch.setattr("events.store.utc_now", lambda: yesterday.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    with Database(home.path / "tracker.db") as db:
+        db.record([CommandRequested(command_id="stale0000001", name="populate-db", options={"pages": 2}),
+                   CommandStarted(command_id="stale0000001", total=4),
+                   ItemProcessed(command_id="stale0000001", item="popular:movie:1", outcome="updated")],
+                  "stale0000001")
+    monkeypatch.undo()
+    code, _, _ = home.run("daemon", "--until-idle")
+    assert code == 0
+    (status, reason), = home.query("SELECT status, reason FROM commands WHERE command_id = 'stale0000001'")
+    assert status == "failed"
+    assert reason.startswith(f"populate-db stale0000001 began on {yesterday:%Y-%m-%d} and TMDB's popular lists")
+    assert home.query("SELECT COUNT(*) FROM events WHERE type IN ('MovieListed', 'TvShowListed')") == [(0,)]

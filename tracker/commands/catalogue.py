@@ -19,10 +19,11 @@ from events.types import (
     TvShowListed,
 )
 from projections import catalogue
+from projections import commands as command_table
 from projections.catalogue import MEDIA_TABLE
 from tracker.clients.tmdb_terms import MAX_LIST_PAGE, MEDIA_TYPES, POSTER_SIZE
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Item, Outcome, Run, TmdbCommand, arg, changes_between
-from tracker.errors import ApiError, UnsafePath, UsageError
+from tracker.errors import ApiError, TrackerError, UnsafePath, UsageError
 from tracker.values import positive_int
 
 if TYPE_CHECKING:  # the TMDB client (and aiohttp under it) loads only when a command runs
@@ -164,6 +165,25 @@ def _listed_event(media: str, entry: ListItem) -> Event:
     return cls(tmdb_id=entry.id, **f)
 
 
+def refuse_stale_resume(run: Run) -> None:
+    """Refuse to resume a page walk begun on an earlier UTC day.
+
+    Items are page numbers of lists that TMDB reorders every day: yesterday's page 3 is not
+    today's, so a resume would skip titles it never saw. The command fails with its reason
+    (the queue goes on) and a new run walks every page afresh.
+    """
+    if not command_table.done_items(run.db.conn, run.command_id):
+        return
+    began = command_table.status_row(run.db.conn, run.command_id)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    if began is None or not began.started_at or began.started_at[:10] == today:
+        return
+    raise TrackerError(
+        f"{run.name} {run.command_id} began on {began.started_at[:10]} and TMDB's popular lists "
+        f"have changed since: not resumed, so no title is skipped unseen; run tracker {run.name} "
+        "again to walk every page afresh")
+
+
 class PopulateDb(TmdbCommand):
     """populate-db: the popular movie and TV lists, page by page, with posters."""
 
@@ -190,7 +210,8 @@ class PopulateDb(TmdbCommand):
         return {**options, "pages": pages}
 
     def select(self, run: Run) -> Iterable[Item]:
-        """Pages 1..N of each list, at most --limit of them."""
+        """Pages 1..N of each list, at most --limit of them (a resume only on the day it began)."""
+        refuse_stale_resume(run)
         pages = run.options.get("pages", DEFAULT_PAGES)
         items = [Item(f"popular:{m}:{p}", (m, p)) for m in media_types(run.options)
                  for p in range(1, pages + 1)]
