@@ -95,6 +95,16 @@ class CommandCancelled(Event, frozen=True):
     summary: dict[str, Any] = {}
 
 
+class CommandInterrupted(Event, frozen=True):
+    """The engine stopped a command cleanly before it ended (a signal); it resumes next time.
+
+    A stop that leaves no such event (a kill, a crash) counts towards the crash-loop rule;
+    a clean one does not.
+    """
+
+    command_id: str
+
+
 # --- DVD collection -------------------------------------------------------------------------
 
 
@@ -399,7 +409,7 @@ class ChangesSynced(Event, frozen=True):
 
 AnyEvent = Union[  # noqa: UP007 - one long list that each feature appends to; reads best as Union[...]
     CommandRequested, CommandStarted, ItemProcessed, CommandCancelRequested, CommandCompleted,
-    CommandFailed, CommandCancelled,
+    CommandFailed, CommandCancelled, CommandInterrupted,
     DvdAdded, DvdTmdbIdMatched, DvdImdbIdPopulated, DvdDetailsRefreshed, DvdPosterSaved,
     DvdUkCertificationNormalized, DvdTorrentsChecked, PosterFileDeleted, DvdEdited,
     DvdFieldsLocked, DvdFieldsUnlocked, DvdIdentified, DvdMerged, DvdRemoved,

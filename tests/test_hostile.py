@@ -363,6 +363,20 @@ def test_a_command_that_keeps_dying_on_start_is_failed(cli: Cli) -> None:
     assert [d["title"] for d in cli.export("dvds")] == ["Next"]
 
 
+
+def test_clean_stops_do_not_count_as_dying_on_start(cli: Cli) -> None:
+    """Five starts each ended by a clean stop (Ctrl-C, SIGTERM) are not a crash loop: the command runs."""
+    from events.types import CommandInterrupted, CommandRequested, CommandStarted
+    stops = [e for _ in range(5) for e in (CommandStarted(command_id="paused"),
+                                           CommandInterrupted(command_id="paused"))]
+    with Database(cli.db) as db:
+        options = {"title": "P", "year": None, "tmdb_id": None, "imdb_id": None, "uk_certification": None}
+        db.record([CommandRequested(command_id="paused", name="add", options=options), *stops], "paused")
+    assert cli("daemon", "--until-idle")[0] == 0
+    rows = {r["command_id"]: r for r in map(json.loads, cli.ok("status", "--json").splitlines())}
+    assert rows["paused"]["status"] == "completed"
+    assert [d["title"] for d in cli.export("dvds")] == ["P"]
+
 # --- poisoned API answers, served by the sandbox -------------------------------------------------
 
 POISON: list[tuple[str, dict[str, Any], str]] = [

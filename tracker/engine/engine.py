@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from events.types import CommandCancelled, CommandFailed
+from events.types import CommandCancelled, CommandFailed, CommandInterrupted
 from projections import commands as command_table
 from projections.commands import TERMINAL, Runnable
 from tracker import checkpoints
@@ -267,6 +267,8 @@ class Engine:
         if summary is None and command_id in self._cancelled:
             summary, status = await summarize(cmd, run, self.writer), "cancelled"
             await self._end(CommandCancelled(command_id=command_id, summary=summary))
+        elif summary is None:
+            await self._end(CommandInterrupted(command_id=command_id))  # a clean stop, not a crash
         _log_end(name, status, summary, time.monotonic() - started)
 
     async def _refused_as_barren(self, command_id: str, name: str) -> bool:
@@ -297,7 +299,7 @@ class Engine:
         """How many times in a row the command started without recording an item since."""
         count = 0
         for type_ in self.reader.store.last_types(command_id, 2 * MAX_BARREN_STARTS + 2):
-            if type_ == "ItemProcessed":
+            if type_ in ("ItemProcessed", "CommandInterrupted"):  # progress, or a clean stop
                 break
             count += type_ == "CommandStarted"
         return count
