@@ -176,3 +176,15 @@ def test_demo_serve_prints_the_address_and_stops_on_ctrl_c(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_commands_api_shows_a_command_no_engine_runs_as_interrupted(hostile_home):
+    """A command left 'running' by a killed process is shown interrupted, as `tracker status` does."""
+    from events.types import CommandRequested, CommandStarted
+    with Database(hostile_home / "tracker.db") as db:
+        db.record([CommandRequested(command_id="killed000001", name="refresh-torrent-data"),
+                   CommandStarted(command_id="killed000001", total=3)], "killed000001")
+    async with serving(load_settings(home=hostile_home, env={})) as (_engine, http):
+        body = await (await http.get("/api/commands")).json()
+    statuses = {c["command_id"]: c["status"] for c in body["commands"]}
+    assert statuses["killed000001"] == "interrupted"

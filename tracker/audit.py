@@ -19,6 +19,7 @@ from projections.tables import TABLES, rows_by_key
 from tracker import checkpoints
 from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record, scratch_database
+from tracker.engine.lock import Holder
 from tracker.errors import StoreError, TrackerError, UsageError
 from tracker.textfmt import value_text
 from tracker.values import quote
@@ -194,3 +195,14 @@ def cancel(db: Database, command_id: str) -> str:
             events.append(CommandCancelled(command_id=command_id))
         db.record(events, command_id)
     return Status.CANCELLED if status == Status.QUEUED else "cancelling"
+
+def mark_interrupted(rows: list[dict[str, Any]], holder: Holder | None) -> None:
+    """A 'running' command that no live engine is running is shown as interrupted.
+
+    The log says "running" from a command's start until its end is recorded; after a kill or a
+    stop, only the engine lock (free, or held by an engine running another command) tells the truth.
+    """
+    running_now = holder.command_id if holder is not None else None
+    for row in rows:
+        if row["status"] == Status.RUNNING and row["command_id"] != running_now:
+            row["status"] = Status.INTERRUPTED

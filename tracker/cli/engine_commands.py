@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from projections.commands import Status
 from tracker import audit
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
 from tracker.config import DEFAULT_HTTP, Settings, http_address
 from tracker.db import open_database
-from tracker.engine.lock import EngineLock, Holder
+from tracker.engine.lock import EngineLock
 from tracker.engine.wake import poke
 from tracker.errors import UsageError
 
@@ -20,7 +19,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     """Queued, running and recent commands with their progress, then the next scheduled ones."""
     with open_database(settings.db_path, must_exist=False) as db:
         rows = audit.status_rows(db)
-        mark_interrupted(rows, EngineLock(settings.db_path).holder())
+        audit.mark_interrupted(rows, EngineLock(settings.db_path).holder())
         upcoming = [] if args.json else _next_scheduled(settings, db)
     if not output.rows_or_empty(rows, args.json, "no commands yet"):
         for row in rows:
@@ -33,16 +32,6 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def mark_interrupted(rows: list[dict[str, Any]], holder: Holder | None) -> None:
-    """A 'running' command that no live engine is running is shown as interrupted.
-
-    The log says "running" from a command's start until its end is recorded; after a kill or a
-    stop, only the engine lock (free, or held by an engine running another command) tells the truth.
-    """
-    running_now = holder.command_id if holder is not None else None
-    for row in rows:
-        if row["status"] == Status.RUNNING and row["command_id"] != running_now:
-            row["status"] = Status.INTERRUPTED
 
 
 STATUS_NEXT = 3  # scheduled entries `status` shows

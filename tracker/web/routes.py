@@ -16,6 +16,7 @@ from projections.commands import ACTIVE, queue_state
 from projections.export import count_dvds, exported_dvd, exported_dvds
 from tracker import audit
 from tracker.db import Database
+from tracker.engine.lock import EngineLock
 from tracker.errors import StoreError
 from tracker.web.app import STATE, render
 from tracker.web.metrics import CONTENT_TYPE
@@ -96,7 +97,9 @@ def _commands(request: web.Request) -> Callable[[Database], dict[str, Any]]:
     scheduler = getattr(request.app[STATE].engine, "scheduler", None)
 
     def read(db: Database) -> dict[str, Any]:
-        data = {**queue_state(db.conn), "commands": audit.status_rows(db, recent=RECENT_COMMANDS)}
+        commands = audit.status_rows(db, recent=RECENT_COMMANDS)
+        audit.mark_interrupted(commands, EngineLock(db.path).holder())  # as `tracker status` does
+        data = {**queue_state(db.conn), "commands": commands}
         states = sorted(scheduler.states(db), key=lambda s: s.next_due) if scheduler else []
         now = scheduler.clock() if scheduler else None
         return {**data, "schedule": [s.as_row(now) for s in states]}
