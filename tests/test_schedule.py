@@ -178,3 +178,20 @@ def _gap_s(a: str, b: str) -> float:
     """Seconds between two log times."""
     parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
     return (parse(b) - parse(a)).total_seconds()
+
+
+def test_a_scheduled_command_no_engine_runs_shows_as_interrupted(home: Path, capsys) -> None:
+    """status and schedule call a 'running' entry that no engine runs interrupted, not 'running now'."""
+    from events.types import CommandStarted
+    from tracker.engine.schedule import options_from_args
+    settings = load_settings(home=home, env={})
+    with Database(settings.db_path) as db:
+        command_id, _ = enqueue(db, OFFLINE, options_from_args(settings, OFFLINE, []))
+        db.record([CommandStarted(command_id=command_id, total=1)], command_id)
+    code, out, _ = cli(capsys, "status")
+    assert code == 0 and f"{OFFLINE}: interrupted (command {command_id}; resumes on the next run)" in out
+    assert "running now" not in out
+    code, out, _ = cli(capsys, "schedule")
+    assert code == 0 and "(interrupted)" in out and "running" not in out
+    code, out, _ = cli(capsys, "schedule", "--json")
+    assert json.loads(out.splitlines()[0])["last_status"] == "interrupted"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from projections.commands import Status
 from tracker import audit
 from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
@@ -19,8 +20,9 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     """Queued, running and recent commands with their progress, then the next scheduled ones."""
     with open_database(settings.db_path, must_exist=False) as db:
         rows = audit.status_rows(db)
-        audit.mark_interrupted(rows, EngineLock(settings.db_path).holder())
-        upcoming = [] if args.json else _next_scheduled(settings, db)
+        holder = EngineLock(settings.db_path).holder()
+        audit.mark_interrupted(rows, holder)
+        upcoming = [] if args.json else _next_scheduled(settings, db, _running_now(holder))
     if not output.rows_or_empty(rows, args.json, "no commands yet"):
         for row in rows:
             total = row["total"]
@@ -37,7 +39,12 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
 STATUS_NEXT = 3  # scheduled entries `status` shows
 
 
-def _next_scheduled(settings: Settings, db: Any) -> list[str]:
+def _running_now(holder: Any) -> str | None:
+    """The id of the command a live engine is running, if any (the lock tells, not the log)."""
+    return holder.command_id if holder is not None else None
+
+
+def _next_scheduled(settings: Settings, db: Any, running_now: str | None) -> list[str]:
     """Lines naming the schedule's next due entries (or why there are none)."""
     from tracker.engine.schedule import Scheduler, load_schedule
     try:
@@ -49,16 +56,27 @@ def _next_scheduled(settings: Settings, db: Any) -> list[str]:
     scheduler = Scheduler(schedule)
     states = sorted(scheduler.states(db), key=lambda s: s.next_due)
     now = scheduler.clock()
-    shown = [f"  {s.entry.label}: {_due_text(s, now)}" for s in states[:STATUS_NEXT]]
+    shown = [f"  {s.entry.label}: {_due_text(s, now, running_now)}" for s in states[:STATUS_NEXT]]
     more = len(states) - STATUS_NEXT
     return ["next scheduled (tracker schedule shows all):", *shown,
             *([f"  ... and {more} more"] if more > 0 else [])]
 
 
-def _due_text(state: Any, now: Any) -> str:
+def _shown_status(state: Any, running_now: str | None) -> str | None:
+    """The entry's last status as people should read it: a "running" one no engine runs is
+    interrupted (killed or stopped; the next run or daemon start resumes it)."""
+    if state.last_status == Status.RUNNING and state.last_command_id != running_now:
+        return Status.INTERRUPTED
+    return state.last_status
+
+
+def _due_text(state: Any, now: Any, running_now: str | None) -> str:
     """When an entry is due, as people read it."""
     if state.pending:
-        return f"{state.last_status} now (command {state.last_command_id})"
+        shown = _shown_status(state, running_now)
+        if shown == Status.INTERRUPTED:
+            return f"interrupted (command {state.last_command_id}; resumes on the next run)"
+        return f"{shown} now (command {state.last_command_id})"
     if state.next_due <= now:
         return "due now"
     return f"due {format_at(state.next_due)} (in {format_wait(state.next_due - now)})"
@@ -89,17 +107,20 @@ def schedule(args: argparse.Namespace, settings: Settings) -> int:
     with open_database(settings.db_path, must_exist=False) as db:
         scheduler = Scheduler(plan)
         states = scheduler.states(db)
+    running_now = _running_now(EngineLock(settings.db_path).holder())
     now = scheduler.clock()
     rows = [s.as_row(now) for s in states]
+    for row, state in zip(rows, states, strict=True):
+        row["last_status"] = _shown_status(state, running_now)
     if args.json:
         for row in rows:
             print(output.json_line(row))
         return 0
     print(_schedule_title(plan))
     for row, state in zip(rows, states, strict=True):
-        row["last_run"] = (f"{format_at(state.last_run_at)} ({state.last_status})"
+        row["last_run"] = (f"{format_at(state.last_run_at)} ({_shown_status(state, running_now)})"
                            if state.last_run_at else "never")
-        row["next_due"] = _due_text(state, now)
+        row["next_due"] = _due_text(state, now, running_now)
     if rows:
         print(output.table(rows, ["command", "every", "last_run", "next_due"]), end="")
     return 0
