@@ -74,3 +74,40 @@ def test_log_settings_come_from_tracker_toml_and_bad_values_are_refused(tmp_path
     daemon = run(tmp_path, {}, "daemon", "--until-idle")
     assert daemon.returncode == 0
     assert json.loads(daemon.stderr.splitlines()[0])["event"] == "daemon.started"
+
+
+class _GoneStderr:
+    """A stderr whose reader went away: every write fails as the OS would say it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        raise self.error
+
+    def flush(self) -> None:
+        raise self.error
+
+
+def test_a_log_line_to_a_stderr_that_is_gone_is_dropped_not_raised(monkeypatch) -> None:
+    """A closed stderr or a broken pipe loses the log line; the code that logged goes on."""
+    import io
+
+    from tracker.log import configure_logging, get_logger
+    configure_logging(level="info")
+    log = get_logger("tracker.test")
+    for error in (BrokenPipeError(32, "Broken pipe"), OSError(5, "Input/output error")):
+        gone = _GoneStderr(error)
+        monkeypatch.setattr("sys.stderr", gone)
+        log.warning("nobody_reads_this", item="dvd:1")
+        assert gone.writes >= 1  # it was tried
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr("sys.stderr", closed)
+    log.error("nor_this")
+    heard = io.StringIO()
+    monkeypatch.setattr("sys.stderr", heard)
+    log.warning("back_again")
+    assert "back_again" in heard.getvalue()

@@ -79,10 +79,35 @@ class Redactor:
         return redact(str(value), self.secrets)
 
 
+class _StderrNoMatterWhat:
+    """sys.stderr (looked up at each write, so redirections are honoured) that never raises.
+
+    A daemon whose stderr was closed or whose reader went away (a terminal closed, a pipe into
+    a pager that quit) must go on with its work: a log line nobody can read is dropped.
+    """
+
+    def write(self, text: str) -> int:
+        """Write ``text`` to stderr, or drop it if stderr is gone."""
+        try:
+            return sys.stderr.write(text)
+        except (OSError, ValueError, AttributeError):  # EPIPE, EIO, a closed file, no stderr
+            return 0
+
+    def flush(self) -> None:
+        """Flush stderr, if it is still there."""
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+_STDERR = _StderrNoMatterWhat()  # one object: structlog keeps a write lock per file object
+
+
 def _stderr_logger_factory(*_args: Any) -> structlog.PrintLogger:
-    """A logger writing to the current sys.stderr (looked up late, so redirections are honoured)."""
+    """A logger writing to the current sys.stderr, dropping lines once nobody can read them."""
     import structlog
-    return structlog.PrintLogger(file=sys.stderr)
+    return structlog.PrintLogger(file=_STDERR)
 
 
 # The level and secrets asked for; until the CLI asks, warning level with shape-based redaction (and
