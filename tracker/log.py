@@ -7,6 +7,7 @@ the wish, and the first log call applies it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -79,6 +80,9 @@ class Redactor:
         return redact(str(value), self.secrets)
 
 
+_GONE = (OSError, ValueError, AttributeError)  # EPIPE, EIO; a closed file; no stderr at all
+
+
 class _StderrNoMatterWhat:
     """sys.stderr (looked up at each write, so redirections are honoured) that never raises.
 
@@ -90,15 +94,13 @@ class _StderrNoMatterWhat:
         """Write ``text`` to stderr, or drop it if stderr is gone."""
         try:
             return sys.stderr.write(text)
-        except (OSError, ValueError, AttributeError):  # EPIPE, EIO, a closed file, no stderr
+        except _GONE:
             return 0
 
     def flush(self) -> None:
         """Flush stderr, if it is still there."""
-        try:
+        with contextlib.suppress(*_GONE):
             sys.stderr.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
 
 
 _STDERR = _StderrNoMatterWhat()  # one object: structlog keeps a write lock per file object
