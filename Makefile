@@ -23,7 +23,6 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/store_bench.py
-	$(BIN)/python bench/wide_bench.py
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/web_bench.py
 	$(BIN)/python bench/sync_bench.py

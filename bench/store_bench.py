@@ -1,7 +1,7 @@
 """Store benchmark: append and replay rates, peak memory, replay against a bare scan + decode,
 audit queries and time travel from checkpoints, on the realistic mix of events.
 
-Usage: python bench/store_bench.py [--sizes 100000 1000000] [--out bench/RESULTS-store.md]
+Usage: python bench/store_bench.py [--sizes 100000 1000000] [--wide 250000] [--out bench/RESULTS-store.md]
 
 Each measurement runs in a fresh subprocess so its peak memory (ru_maxrss) is its own. Replay
 and the bare scan run in turns (scan, replay, scan, replay, ...) and the medians are reported,
@@ -302,12 +302,49 @@ def table(all_results: dict[int, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TARGETS = "| target (issue 12) | figure | met |\n| --- | --- | --- |\n"
+
+
+def _row(target: str, figure: str, met: bool) -> str:
+    return f"| {target} | {figure} | {'yes' if met else 'no'} |\n"
+
+
+def targets_table(total: int, mix: dict, wide: dict | None) -> str:
+    """Every target of issue 12 beside this run's figure for it: met or not, computed."""
+    out = TARGETS
+    shapes = [(f"mix, {total:,} events", mix["replay"])]
+    shapes += [(f"wide, {wide['events']:,} events", wide["replay"])] if wide else []
+    for name, rp in shapes:
+        out += _row(f"replay <= 5 s ({name})", f"{rp['replay_s']:.2f} s", rp["replay_s"] <= 5)
+        out += _row(f"replay <= 3x scan + decode ({name})", f"{rp['ratio']:.2f}x (scan {rp['scan_s']:.2f} s)",
+                    rp["ratio"] <= 3)
+        out += _row(f"replay peak <= 150 MB ({name})", f"{rp['peak_mb']:.0f} MB", rp["peak_mb"] <= 150)
+    out += _row("appends >= 100,000 ev/s batched", f"{mix['append']['rate']:,.0f} ev/s",
+                mix["append"]["rate"] >= 100_000)
+    out += _row("record path >= 50,000 ev/s", f"{mix['record']['rate']:,.0f} ev/s",
+                mix["record"]["rate"] >= 50_000)
+    if wide:
+        for step in ("import", "normalize"):
+            secs = wide[step]["seconds"]
+            out += _row(f"{step} of {wide['rows']:,} rows <= 10 s (CLI)", f"{secs:.1f} s", secs <= 10)
+        out += _row("export dvds --as-of 1% before the end < 1 s (wide, CLI)", f"{wide['near_end']:.2f} s",
+                    wide["near_end"] < 1)
+    t = mix["travel"]
+    out += _row("export dvds --as-of 1% before the end < 1 s (mix, CLI)", f"{t['as_of_s']:.2f} s", t["as_of_s"] < 1)
+    for name, queries in [("mix", mix["audit"])] + ([("wide", wide["audit"])] if wide else []):
+        ms = [queries[k] for k in ("history_dvd_ms", "history_command_ms", "show_ms")]
+        out += _row(f"history --dvd, history --command, show < 100 ms ({name})",
+                    " / ".join(f"{v:.1f}" for v in ms) + " ms", max(ms) < 100)
+    return out
+
+
 def main() -> None:
     """Parse arguments; run as the parent (every size) or as one measurement's child."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--repeat", type=int, default=3, help="scan + replay pairs; the medians are kept")
+    parser.add_argument("--wide", type=int, default=250_000, help="rows of the wide shape (0: skip it)")
     parser.add_argument("--child", choices=MEASURES)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--n", type=int)
@@ -315,15 +352,29 @@ def main() -> None:
     if args.child:
         child(args.child, args.db, args.n)
         return
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         results = {n: run_size(n, Path(tmp), args.repeat) for n in args.sizes}
+        wide = _run_wide(Path(tmp), args.wide, args.repeat) if args.wide else None
     cpu = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     report = (f"Store benchmark, realistic mix ({cpu}; batches of {BATCH} events a transaction; "
-              f"medians of {args.repeat} scan + replay pairs; queries medians of 5, CLI exports of 3)\n\n"
+              f"medians of {args.repeat} scan + replay pairs; queries medians of 5, CLI exports of 3; "
+              f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n\n"
               f"{table(results)}")
+    if wide:
+        from wide_bench import wide_table
+        report += f"\n{wide_table(wide)}"
+    report += f"\n{targets_table(max(results), results[max(results)], wide)}"
     print(report)
     if args.out:
         args.out.write_text(f"# Store benchmark\n\n{report}", encoding="utf-8")
+
+
+def _run_wide(folder: Path, rows: int, repeat: int) -> dict:
+    """The wide shape (bench/wide_bench.py), in the same run."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from wide_bench import run_wide
+    return run_wide(folder, rows, repeat)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The wide shape, from the CLI: many DVDs imported from a CSV, then their certificates normalized.
 
 250,000 rows give 1,000,006 events over 250,000 distinct DVDs (the replay's row cache cannot
-hold them all). Run by store_bench.py (``--wide N``); alone: python bench/wide_bench.py [--rows N].
+hold them all). Run by store_bench.py (``--wide N``, in the same run as the mix); alone:
+python bench/wide_bench.py [--rows N].
 """
 
 from __future__ import annotations
