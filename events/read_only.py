@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from events.connection import refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
-from events.store import refuse_foreign
 
 
 def connect_read_only(path: Path | str) -> sqlite3.Connection:

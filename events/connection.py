@@ -1,0 +1,57 @@
+"""Connecting to the SQLite file: WAL, a busy timeout, and refusing other applications' files."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from events.errors import NotATrackerDatabase, StoreError
+
+APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
+
+
+def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL and a busy timeout."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:  # no connection to close: the file cannot even be opened
+        raise StoreError(f"{path}: cannot open the database ({_why_unopenable(Path(path), exc)})") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        refuse_foreign(conn)  # before WAL: switching the journal mode rewrites the file header
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except NotATrackerDatabase as exc:
+        conn.close()
+        raise NotATrackerDatabase(f"{path}: {exc}") from exc
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(f"{path}: the database is busy ({exc}); try again") from exc
+        raise StoreError(f"{path}: cannot open the database ({_why_unopenable(Path(path), exc)})") from exc
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotATrackerDatabase(f"{path}: not a tracker database ({exc})") from exc
+    return conn
+
+
+def _why_unopenable(path: Path, exc: BaseException) -> str:
+    """A plain reason a database file cannot be opened: the folder or file's permissions, say."""
+    folder = path.parent
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "the file is not readable and writable by this user"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable by this user"
+    return str(exc)
+
+
+def refuse_foreign(conn: sqlite3.Connection) -> None:
+    """Raise NotATrackerDatabase for a SQLite file of another application (reads only)."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' LIMIT 1").fetchone()
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
+        raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")

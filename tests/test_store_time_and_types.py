@@ -1,0 +1,125 @@
+"""The log's times never go backwards (so a moment is found by seq) and its types are listed apart."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from events.store import EventStore, NewRecord, open_store
+from events.types import DvdAdded, DvdRemoved
+from tests.offline_support import raw_conn
+from tracker.db import Database
+
+JAN, FEB, MAR = "2026-01-01T00:00:00.000000Z", "2026-02-01T00:00:00.000000Z", "2026-03-01T00:00:00.000000Z"
+
+
+def _rec(type_: str = "DvdAdded", n: int = 1) -> NewRecord:
+    return NewRecord(type_, f'{{"type":"{type_}","dvd_id":{n}}}'.encode(), "c1", f"dvd:{n}")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EventStore:
+    s = open_store(tmp_path / "tracker.db")
+    yield s
+    s.conn.close()
+
+
+def _names(path: Path) -> set[str]:
+    conn = raw_conn(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+
+
+def _old_file(path: Path) -> None:
+    """A database as the previous version left it: type and time indexes, no event_types."""
+    with Database(path) as db:
+        db.record([DvdAdded(dvd_id=0, title="Heat")], "c1")
+        db.record([DvdAdded(dvd_id=0, title="Alien"), DvdRemoved(dvd_id=1)], "c2")
+    conn = raw_conn(path)
+    conn.execute("DROP TABLE event_types")
+    conn.execute("CREATE INDEX events_at ON events(at)")
+    conn.execute("CREATE INDEX events_type ON events(type)")
+    conn.close()
+
+
+def test_at_never_goes_backwards_when_the_clock_does(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock stepped back (or an older ``at`` given) stamps the newest row's time, not an earlier one."""
+    monkeypatch.setattr("events.store.utc_now", lambda: FEB)
+    store.append([_rec()])
+    monkeypatch.setattr("events.store.utc_now", lambda: JAN)
+    placed = store.append([_rec(n=2), _rec(n=3)])
+    assert placed == [(2, FEB), (3, FEB)]
+    assert store.append([_rec(n=4)], at=JAN) == [(4, FEB)]
+    monkeypatch.setattr("events.store.utc_now", lambda: MAR)
+    store.append([_rec(n=5)])
+    assert [r.at for r in store.read()] == [FEB, FEB, FEB, FEB, MAR]
+    assert store.verify_chain() == []
+
+
+def test_seq_at_finds_the_newest_row_at_or_before_a_moment(store: EventStore) -> None:
+    """seq_at and the time filters of read agree with a plain comparison of every row's time."""
+    moments = [f"2026-01-{day:02d}T00:00:00.000000Z" for day in (2, 2, 3, 5, 5, 5, 9)]
+    for n, at in enumerate(moments, 1):
+        store.append([_rec(n=n)], at=at)
+    for day in range(1, 11):
+        probe = f"2026-01-{day:02d}T00:00:00.000000Z"
+        expected = max((n for n, at in enumerate(moments, 1) if at <= probe), default=0)
+        assert store.seq_at(probe) == expected, probe
+        assert [r.seq for r in store.read(until_at=probe)] == list(range(1, expected + 1))
+        assert [r.seq for r in store.read(since_at=probe)] == [n for n, at in enumerate(moments, 1) if at >= probe]
+    assert store.seq_at("2025-12-31T00:00:00.000000Z") == 0
+
+
+def test_types_are_listed_once_each_and_survive_rollbacks(store: EventStore) -> None:
+    """A type appended in a rolled-back transaction or savepoint is listed only once it is really appended."""
+    store.append([_rec("DvdAdded")])
+    with store.rolled_back():
+        store.append([_rec("DvdRemoved")])
+        assert store.types() == ["DvdAdded", "DvdRemoved"]
+    assert store.types() == ["DvdAdded"]
+    with store.atomic():
+        with pytest.raises(RuntimeError), store.atomic():
+            store.append([_rec("DvdEdited")])
+            raise RuntimeError("inner")
+        store.append([_rec("DvdEdited"), _rec("DvdAdded")])
+    other = EventStore(raw_conn(Path(store.conn.execute("PRAGMA database_list").fetchone()[2])))
+    other.append([_rec("DvdPosterSaved")])  # another connection: this one's cache knows nothing of it
+    store.append([_rec("DvdPosterSaved"), _rec("DvdRemoved")])
+    assert store.types() == ["DvdAdded", "DvdEdited", "DvdPosterSaved", "DvdRemoved"]
+    assert other.types() == store.types()
+    other.conn.close()
+
+
+def test_an_old_database_is_migrated_on_open(tmp_path: Path) -> None:
+    """The old time and type indexes are dropped, event_types filled; types, times and the chain hold."""
+    path = tmp_path / "tracker.db"
+    _old_file(path)
+    with Database(path) as db:
+        assert db.store.types() == ["DvdAdded", "DvdRemoved"]
+        ats = [r.at for r in db.store.read()]
+        assert db.store.seq_at(ats[0]) == (2 if ats[1] == ats[0] else 1)
+        assert db.store.seq_at(ats[-1]) == 3
+        db.record([DvdAdded(dvd_id=0, title="Ran")], "c3")
+        assert db.store.verify_chain() == []
+        assert db.store.count() == 4
+        assert db.conn.execute("SELECT title FROM dvds WHERE id = 3").fetchone() == ("Ran",)
+    names = _names(path)
+    assert "event_types" in names and not names & {"events_at", "events_type"}
+
+
+def test_an_old_database_opened_read_only_is_read_and_left_untouched(tmp_path: Path) -> None:
+    """A read-only open of an old file answers types() and seq_at() from the old index, writing nothing."""
+    path = tmp_path / "tracker.db"
+    _old_file(path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with Database(path, read_only=True) as db:
+        assert db.store.types() == ["DvdAdded", "DvdRemoved"]
+        last_at = [r.at for r in db.store.read()][-1]
+        assert db.store.seq_at(last_at) == 3
+        assert db.store.verify_chain() == []
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert {"events_at", "events_type"} <= _names(path) and "event_types" not in _names(path)
