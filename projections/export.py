@@ -44,6 +44,41 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
             yield row
 
 
+# Each exported table's row as it is encoded: one attribute per exported field, in order.
+_ENCODED = {t: msgspec.defstruct(f"{t}_export", [(f, Any, None) for f in FIELDS[t]], gc=False)
+            for t in EXPORTABLE}
+_NO_LOCKS = msgspec.Raw(b"[]")
+BATCH_ROWS = 2000  # rows per batch: a few MB, so output goes out in big writes
+
+
+def export_batches(conn: sqlite3.Connection, table: str) -> Iterator[list[Any]]:
+    """Stream a table's rows as exported, in batches of Structs ready for msgspec to encode.
+
+    The JSON a column holds is passed through as ``msgspec.Raw``, not decoded and encoded
+    again: it was written by msgspec, so the bytes are those of the decoded value re-encoded.
+    """
+    t, make = TABLES[table], _ENCODED[table]
+    names = _genre_names(conn) if table in ("movies", "tv") else None
+    raw = [i for i, c in enumerate(t.exported) if c in t.json_columns and c != "genre_ids"]
+    genres = t.exported.index("genre_ids") if names is not None else -1
+    locks = t.exported.index("locked_fields") if "locked_fields" in t.exported else -1
+    cursor = conn.execute(f"SELECT {', '.join(t.exported)} FROM {table} {WHERE.get(table, '')}"
+                          f" ORDER BY {ORDER[table]}")
+    while batch := cursor.fetchmany(BATCH_ROWS):
+        out = []
+        for values in batch:
+            values = list(values)
+            for i in raw:
+                if values[i] is not None:
+                    values[i] = msgspec.Raw(values[i])
+            if locks >= 0 and values[locks] is None:
+                values[locks] = _NO_LOCKS
+            if names is not None:
+                values[genres] = [names[g] for g in _decode(values[genres] or "null") or () if g in names]
+            out.append(make(*values))
+        yield out
+
+
 def _exported(fields: tuple[str, ...], values: tuple) -> dict[str, Any]:
     """One row as a dict of exported fields, its JSON columns decoded."""
     row = dict(zip(fields, values, strict=True))

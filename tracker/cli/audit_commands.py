@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import io
+import sqlite3
 import sys
 from collections import deque
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 from events.types import EVENT_TYPES
 from projections.commands import command_exists, command_names
 from projections.dvds import dvd_row
-from projections.export import export_rows
+from projections.export import export_batches, export_rows
 from projections.tables import EXPORTABLE
 from tracker import audit, changelog, checkpoints
 from tracker.cli import output
@@ -115,7 +117,6 @@ def verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def export(args: argparse.Namespace, settings: Settings) -> int:
     """Write a read table to stdout (as of a moment, rebuilt in memory)."""
-    import sqlite3
     with open_database(settings.db_path, must_exist=False) as db:
         if args.as_of:
             until = parse_iso(args.as_of, "--as-of")
@@ -123,8 +124,24 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
             checkpoints.time_travel(db, conn, until)
         else:
             conn = db.conn
-        output.write_export(export_rows(conn, args.table), args.format)
+        _write_export(conn, args.table, args.format)
     return 0
+
+
+def _write_export(conn: sqlite3.Connection, table: str, fmt: str) -> None:
+    """A table to stdout: JSON straight from the rows as bytes, CSV through the row dicts."""
+    if fmt == "csv":
+        output.write_export(export_rows(conn, table), fmt)
+        return
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # a stdout without bytes underneath (captured in a StringIO)
+        out = io.BytesIO()
+        output.write_encoded_export(export_batches(conn, table), fmt, out)
+        sys.stdout.write(out.getvalue().decode())
+        return
+    output.write_encoded_export(export_batches(conn, table), fmt, binary)
+    binary.flush()
 
 
 def _setup_export(p: argparse.ArgumentParser) -> None:

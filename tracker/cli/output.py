@@ -184,6 +184,26 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] | None =
     return count
 
 
+def write_encoded_export(batches: Iterable[list[Any]], fmt: str, out: IO[bytes]) -> int:
+    """Write batches of rows (Structs) as one JSON array or JSON lines, a batch a write; rows written.
+
+    The bytes are those ``write_export`` writes for the same rows: only faster.
+    """
+    count = 0
+    if fmt == "jsonl":
+        for batch in batches:
+            out.write(_json.encode_lines(batch))
+            count += len(batch)
+        return count
+    out.write(b"[")
+    for batch in batches:
+        if batch:
+            out.write((b",\n" if count else b"\n") + b",\n".join(map(_json.encode, batch)))
+            count += len(batch)
+    out.write(b"\n]\n" if count else b"]\n")
+    return count
+
+
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain aligned text table."""
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
