@@ -15,6 +15,7 @@ from projections.tables import EXPORTABLE
 from tests.engine_support import FAST_RETRIES
 from tests.offline_support import Cli
 from tests.web_support import LOCAL_RATES, copy_home
+from tracker import checkpoints
 from tracker.cli.demo import run_step
 from tracker.cli.output import write_export
 from tracker.config import load_settings
@@ -83,3 +84,18 @@ def test_export_as_of_equals_a_full_replay_byte_for_byte(sample: Cli) -> None:
     for (table, fmt), want in expected.items():
         assert _exported(sample, table, "--format", fmt, "--as-of", mark) == want, (table, fmt)
     assert _exported(sample, "dvds", "--as-of", "2000-01-01T00:00:00Z") == b"[]\n"
+
+
+def test_export_as_of_far_from_any_checkpoint_saves_one_there(sample: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Far from a checkpoint, export --as-of folds every table and saves a checkpoint at the moment."""
+    with Database(sample.db) as db:
+        seq = db.store.count() - 5
+        mark = next(db.store.read(after_seq=seq - 1)).at
+        reached = db.store.seq_at(mark)
+        with sqlite3.connect(":memory:", isolation_level=None) as fresh:
+            db.replay(until_seq=reached, target=fresh)
+            want = _reference(fresh, "dvds", "jsonl")
+    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", reached // 2)
+    assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want
+    assert [p.name for p in (sample.home / "checkpoints").glob("*.db")] == [f"{reached:012d}.db"]
+    assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want

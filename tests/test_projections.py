@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import tracker.db as tdb
 from events import types as et
-from projections import snapshot
+from projections import HANDLERS, scope, snapshot
 from projections.tables import TABLES
 from tests.offline_support import Cli
 from tracker import checkpoints
@@ -116,6 +116,8 @@ def test_replay_equals_incremental_application(tmp_path_factory: pytest.TempPath
         assert replayed(db) == live
         if cut < len(batches):
             assert from_checkpoint(db) == live
+            for table in TABLES:  # time travel for one table folds only the events that can change it
+                assert scoped_from_checkpoint(db, table) == live[table], table
         assert verify(db) == []
         db.replay()
         assert tables(db.conn) == live
@@ -131,6 +133,29 @@ def from_checkpoint(db: Database) -> dict[str, list[tuple]]:
         return tables(fresh)
     finally:
         fresh.close()
+
+
+def scoped_from_checkpoint(db: Database, table: str) -> list[tuple]:
+    """One table as the newest checkpoint plus only the events that can change it give."""
+    (ck,) = checkpoints.listing(db)
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        snapshot.load(ck.path, fresh)
+        db.fold(fresh, after_seq=ck.seq, types=scope.event_types(table))
+        return tables(fresh)[table]
+    finally:
+        fresh.close()
+
+
+def test_every_table_and_fold_has_its_scope() -> None:
+    """Every table is touched by some module's folds, every fold's module says what it touches."""
+    assert {t for touched in scope.TOUCHES.values() for t in touched} == set(TABLES)
+    assert {f.__module__ for folds in HANDLERS.values() for f in folds} == set(scope.TOUCHES)
+    assert scope.modules("dvds") == {"projections.dvds"}
+    assert scope.modules("availability") == {"projections.providers", "projections.catalogue"}
+    assert {"DvdAdded", "DvdUkCertificationNormalized", "DvdRemoved"} <= set(scope.event_types("dvds"))
+    assert "ItemProcessed" not in scope.event_types("dvds")
+    assert "GenreNamed" in scope.event_types("movies")
 
 
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from events.types import SCHEMA_VERSION
-from projections import snapshot
+from projections import scope, snapshot
 from projections.tables import PROJECTION_VERSION
 from tracker.db import Database
 from tracker.errors import StoreError
@@ -77,20 +77,31 @@ def nearest(db: Database, seq: int) -> Checkpoint | None:
     return None
 
 
-def time_travel(db: Database, target: sqlite3.Connection, until_at: str) -> tuple[int, Checkpoint | None]:
+def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
+                only: str | None = None) -> tuple[int, Checkpoint | None]:
     """Fill ``target`` with the read tables as of ``until_at``, from the nearest checkpoint.
 
     Returns the seq reached and the checkpoint started from (None: replayed from the start).
-    A long fold from far behind saves a checkpoint at the seq reached, for next time.
+    With ``only`` (a table), only the events that can change it are folded: that table (and
+    those folded beside it) are as of the moment, the others are not. From far behind, every
+    table is folded and saved as a checkpoint at the seq reached: the next visit is quick.
     """
     seq = db.store.seq_at(until_at)
     start = nearest(db, seq)
     if start is not None:
         snapshot.load(start.path, target)
-    folded = db.fold(target, after_seq=start.seq if start else 0, until_seq=seq)
-    if folded >= EVERY_EVENTS:
+    after = start.seq if start else 0
+    save = seq - after >= EVERY_EVENTS and _would_keep(db, seq)
+    types = scope.event_types(only) if only and not save else ()
+    db.fold(target, after_seq=after, until_seq=seq, types=types)
+    if save:
         save_quietly(db, target, seq)
     return seq, start
+
+
+def _would_keep(db: Database, seq: int) -> bool:
+    """Whether a checkpoint saved at ``seq`` would outlive the pruning (fewer than KEEP newer)."""
+    return folder(db) is not None and sum(ck.seq > seq for ck in listing(db)) < KEEP
 
 
 def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None = None) -> Checkpoint:

@@ -121,7 +121,7 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
         if args.as_of:
             until = parse_iso(args.as_of, "--as-of")
             conn = sqlite3.connect(":memory:", isolation_level=None)
-            checkpoints.time_travel(db, conn, until)
+            checkpoints.time_travel(db, conn, until, only=args.table)
         else:
             conn = db.conn
         _write_export(conn, args.table, args.format)
