@@ -1,4 +1,4 @@
-"""export's bytes: the fast path (rows straight to msgspec) and time travel agree with the plain ones."""
+"""export and time travel: the fast path (rows straight to msgspec) and the scoped fold agree with the plain ones."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from projections import snapshot
 from projections.export import export_rows
 from projections.tables import EXPORTABLE
 from tests.engine_support import FAST_RETRIES
@@ -99,3 +100,17 @@ def test_export_as_of_far_from_any_checkpoint_saves_one_there(sample: Cli, monke
     assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want
     assert [p.name for p in (sample.home / "checkpoints").glob("*.db")] == [f"{reached:012d}.db"]
     assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want
+
+
+def test_a_checkpoint_interrupted_while_saved_leaves_no_file(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a checkpoint is written: one line, exit 130, and no file left in the folder."""
+    cli.ok("add", "Heat")
+    written = snapshot.save
+
+    def interrupted(*args: object) -> dict[str, str]:
+        written(*args)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(snapshot, "save", interrupted)
+    assert cli("checkpoint") == (130, "", "tracker checkpoint: interrupted\n")
+    assert list((cli.home / "checkpoints").iterdir()) == []

@@ -124,6 +124,9 @@ def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None
     except (OSError, sqlite3.Error) as exc:
         tmp.unlink(missing_ok=True)
         raise StoreError(f"cannot save a checkpoint in {where}: {exc}") from exc
+    except BaseException:  # Ctrl-C while saving: no half-written file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     _prune(db)
     return Checkpoint(path, int(noted["seq"]), noted["hash"], noted["shape"])
 
