@@ -34,6 +34,18 @@ def read_rows(conn: sqlite3.Connection, *, after_seq: int = 0, params: tuple = (
         yield from map(_stored, rows)
 
 
+def fold_rows(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int | None = None) -> sqlite3.Cursor:
+    """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order.
+
+    Replay's hot path: only the columns a fold needs (the event's tag is inside ``data``),
+    one statement streamed by its cursor, no record built per row.
+    """
+    sql = "SELECT seq, at, command_id, data, v FROM events WHERE seq > ?"
+    if until_seq is None:
+        return conn.execute(f"{sql} ORDER BY seq", (after_seq,))
+    return conn.execute(f"{sql} AND seq <= ? ORDER BY seq", (after_seq, until_seq))
+
+
 def read_plan(conn: sqlite3.Connection, **filters: object) -> list[str]:
     """How SQLite runs ``read_rows`` with these filters (EXPLAIN QUERY PLAN): index or scan."""
     sql, args = read_query(**filters)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from pathlib import Path
 from events.chain import GENESIS_HASH, chain_hash, verify_chain
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
-from events.reading import READ_BATCH, StoredRecord, read_plan, read_rows
+from events.reading import READ_BATCH, StoredRecord, fold_rows, read_plan, read_rows
 
 __all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "chain_hash", "connect",
            "open_store", "refuse_foreign", "utc_now"]
@@ -290,6 +290,10 @@ class EventStore:
         return read_rows(self.conn, after_seq=after_seq, until_seq=until_seq, until_at=until_at,
                          since_at=since_at, command_id=command_id, subject=subject, types=types,
                          where=where, params=params, batch=batch)
+
+    def fold_rows(self, *, after_seq: int = 0, until_seq: int | None = None) -> sqlite3.Cursor:
+        """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order."""
+        return fold_rows(self.conn, after_seq=after_seq, until_seq=until_seq)
 
     def read_plan(self, **filters: object) -> list[str]:
         """How SQLite runs ``read`` with these filters (EXPLAIN QUERY PLAN): index or scan."""
