@@ -34,16 +34,20 @@ def read_rows(conn: sqlite3.Connection, *, after_seq: int = 0, params: tuple = (
         yield from map(_stored, rows)
 
 
-def fold_rows(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int | None = None) -> sqlite3.Cursor:
-    """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order.
+def fold_rows(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int | None = None,
+              types: Sequence[str] = ()) -> sqlite3.Cursor:
+    """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order,
+    of the given types only if any.
 
     Replay's hot path: only the columns a fold needs (the event's tag is inside ``data``),
     one statement streamed by its cursor, no record built per row.
     """
-    sql = "SELECT seq, at, command_id, data, v FROM events WHERE seq > ?"
-    if until_seq is None:
-        return conn.execute(f"{sql} ORDER BY seq", (after_seq,))
-    return conn.execute(f"{sql} AND seq <= ? ORDER BY seq", (after_seq, until_seq))
+    sql, params = "SELECT seq, at, command_id, data, v FROM events WHERE seq > ?", [after_seq]
+    if until_seq is not None:
+        sql, params = f"{sql} AND seq <= ?", [*params, until_seq]
+    if types:  # "+type": walk seq, as the order asks, rather than sort what a type index finds
+        sql, params = f"{sql} AND +type IN ({', '.join('?' * len(types))})", [*params, *types]
+    return conn.execute(f"{sql} ORDER BY seq", params)
 
 
 def read_plan(conn: sqlite3.Connection, **filters: object) -> list[str]:

@@ -291,9 +291,10 @@ class EventStore:
                          since_at=since_at, command_id=command_id, subject=subject, types=types,
                          where=where, params=params, batch=batch)
 
-    def fold_rows(self, *, after_seq: int = 0, until_seq: int | None = None) -> sqlite3.Cursor:
+    def fold_rows(self, *, after_seq: int = 0, until_seq: int | None = None,
+                  types: Sequence[str] = ()) -> sqlite3.Cursor:
         """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order."""
-        return fold_rows(self.conn, after_seq=after_seq, until_seq=until_seq)
+        return fold_rows(self.conn, after_seq=after_seq, until_seq=until_seq, types=types)
 
     def read_plan(self, **filters: object) -> list[str]:
         """How SQLite runs ``read`` with these filters (EXPLAIN QUERY PLAN): index or scan."""

@@ -34,6 +34,18 @@ def on(*types: type[Event]) -> Callable[[Fold], Fold]:
     return register
 
 
+def fold_of(event_type: type[Event]) -> Fold | None:
+    """The one callable that folds events of this type (its folds in order), None if none does."""
+    folds = HANDLERS.get(event_type, ())
+    if len(folds) <= 1:
+        return folds[0] if folds else None
+
+    def every(rows: RowCache, env: Envelope, event: Any) -> None:
+        for fold in folds:
+            fold(rows, env, event)
+    return every
+
+
 def apply(rows: RowCache, env: Envelope, event: Event) -> None:
     """Fold one event into the read tables (events no table cares about are skipped)."""
     for fold in HANDLERS.get(type(event), ()):

@@ -124,7 +124,7 @@ def test_read_streams_in_batches_with_filters(store: EventStore) -> None:
 
 
 def test_fold_rows_carry_what_a_fold_needs_in_order(store: EventStore) -> None:
-    """fold_rows gives (seq, at, command_id, data, v) of the range asked for, in seq order."""
+    """fold_rows gives (seq, at, command_id, data, v) of the range and types asked for, in seq order."""
     store.append([_rec(i) for i in range(1, 4)], at="2026-01-01T00:00:00.000000Z")
     store.append([_rec(4, None)], at="2026-02-01T00:00:00.000000Z")
     rows = store.fold_rows(after_seq=1).fetchall()
@@ -133,6 +133,8 @@ def test_fold_rows_carry_what_a_fold_needs_in_order(store: EventStore) -> None:
         (4, "2026-02-01T00:00:00.000000Z", None, 1)]
     assert rows[0][3] == '{"type":"DvdAdded","dvd_id":2,"title":"t2"}'
     assert [r[0] for r in store.fold_rows(after_seq=1, until_seq=3)] == [2, 3]
+    assert [r[0] for r in store.fold_rows(until_seq=3, types=["DvdAdded"])] == [1, 2, 3]
+    assert store.fold_rows(types=["DvdRemoved", "DvdEdited"]).fetchall() == []
 
 
 def test_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
