@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from events.chain import GENESIS_HASH, chain_hash, verify_chain
+from events.checkpointer import BackgroundCheckpointer
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, StoredRecord, fold_rows, read_plan, read_rows
@@ -26,6 +27,7 @@ __all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecor
            "open_store", "refuse_foreign", "utc_now"]
 
 LOCK_WAIT_MAX_S = 900.0  # how long a writer waits behind another process's write lock in all
+CHECKPOINT_EVERY_ROWS = 5000  # rows appended (~2 MB of log) between background checkpoints
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -106,6 +108,8 @@ class EventStore:
         # one; types added by the open transaction join them only once it commits.
         self._known_types: set[str] | None = None
         self._pending_types: set[str] = set()
+        self._checkpointer: BackgroundCheckpointer | None = None
+        self._rows_unsaved = 0  # appended since the last background checkpoint was asked for
 
     def create_schema(self) -> None:
         """Create the log (idempotent), migrate an older one, mark the file; refuse foreign files."""
@@ -170,6 +174,24 @@ class EventStore:
             if self._known_types is not None and not self.conn.in_transaction:
                 self._known_types |= self._pending_types
             self._pending_types.clear()
+        if self._rows_unsaved >= CHECKPOINT_EVERY_ROWS:
+            self._rows_unsaved = 0
+            self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """Have the log copied into the file on a thread (not for a database in memory)."""
+        if self._checkpointer is None:
+            path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            if not path:
+                return
+            self._checkpointer = BackgroundCheckpointer(path)
+        self._checkpointer.nudge()
+
+    def close(self) -> None:
+        """Close the connection, after a background checkpoint under way (if any) has finished."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        self.conn.close()
 
     def _begin(self, sql: str) -> None:
         """Begin a transaction, waiting (and saying so) while another process holds the lock.
@@ -236,6 +258,7 @@ class EventStore:
             self._last = None
             raise StoreError(f"cannot append to the event log: {exc}") from exc
         seq = first + len(values) // _COLUMNS
+        self._rows_unsaved += seq - first
         self._last, self._last_at = (seq, prev), at
         return [(s, at) for s in range(first + 1, seq + 1)]
 

@@ -110,7 +110,7 @@ class Database:
 
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        self.store.close()
 
     def data_version(self) -> int:
         """A number that changes when another connection commits (a cheap check for new work)."""

@@ -1,8 +1,12 @@
-"""The log's times never go backwards (so a moment is found by seq) and its types are listed apart."""
+"""Appending: times never go backwards (a moment is found by seq), types listed apart, background checkpoints."""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +127,52 @@ def test_an_old_database_opened_read_only_is_read_and_left_untouched(tmp_path: P
         assert db.store.verify_chain() == []
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert {"events_at", "events_type"} <= _names(path) and "event_types" not in _names(path)
+
+
+def test_the_log_is_copied_into_the_file_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the writer's own checkpoints off, appended rows still reach the file; close ends the thread."""
+    monkeypatch.setattr("events.store.CHECKPOINT_EVERY_ROWS", 1000)
+    path = tmp_path / "tracker.db"
+    store = open_store(path)
+    store.conn.execute("PRAGMA wal_autocheckpoint = 0")
+    empty_size = path.stat().st_size
+    for start in range(0, 3000, 500):
+        store.append([NewRecord("DvdAdded", '{"title":"%s"}' % ("x" * 300), "c1", f"dvd:{n}")
+                      for n in range(start, start + 500)])
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < empty_size + 900_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= empty_size + 900_000  # 3000 rows of ~400 bytes, copied from the log
+    store.close()
+    assert not any(t.name == "wal-checkpoint" for t in threading.enumerate())
+    assert not path.with_name("tracker.db-wal").exists()  # the last connection folded the log back
+    reopened = open_store(path)
+    assert reopened.count() == 3000 and reopened.verify_chain() == []
+    reopened.close()
+
+
+_APPENDER = """
+import sys
+import events.store as st
+st.CHECKPOINT_EVERY_ROWS = 200
+store = st.open_store(sys.argv[1])
+while True:
+    placed = store.append([st.NewRecord("DvdAdded", '{"title":"%s"}' % ("y" * 200), "c1", "dvd:1")] * 100)
+    print(placed[-1][0], flush=True)
+"""
+
+
+def test_kill_9_mid_append_loses_nothing_committed(tmp_path: Path) -> None:
+    """A writer killed while appending (background checkpoints under way) keeps every committed row."""
+    path = tmp_path / "tracker.db"
+    proc = subprocess.Popen([sys.executable, "-c", _APPENDER, str(path)], stdout=subprocess.PIPE, text=True)
+    committed = 0
+    while committed < 20_000:
+        committed = int(proc.stdout.readline())
+    proc.kill()
+    rest = proc.stdout.read().split()
+    proc.wait()
+    committed = int(rest[-1]) if rest else committed
+    store = open_store(path)
+    assert store.count() >= committed and store.verify_chain() == []
+    store.close()
