@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -57,7 +57,28 @@ def export_batches(conn: sqlite3.Connection, table: str) -> Iterator[list[Any]]:
     The JSON a column holds is passed through as ``msgspec.Raw``, not decoded and encoded
     again: it was written by msgspec, so the bytes are those of the decoded value re-encoded.
     """
-    t, make = TABLES[table], _ENCODED[table]
+    make = _ENCODED[table]
+    for batch in _value_lists(conn, table, msgspec.Raw, _NO_LOCKS):
+        yield [make(*values) for values in batch]
+
+
+def csv_batches(conn: sqlite3.Connection, table: str) -> Iterator[list[list[Any]]]:
+    """Stream a table's rows as exported to CSV, in batches of value lists.
+
+    A JSON list or object stays the text its column holds (what encoding it again would give);
+    other JSON (a bare string or number) is decoded, so a cell treats it as its own kind.
+    """
+    return _value_lists(conn, table, _csv_json, "[]")
+
+
+def _csv_json(text: str) -> Any:
+    return text if text[:1] in ("[", "{") else _decode(text)
+
+
+def _value_lists(conn: sqlite3.Connection, table: str, json_value: Callable[[str], Any],
+                 no_locks: Any) -> Iterator[list[list[Any]]]:
+    """A table's exported values, a batch of lists at a time: JSON through ``json_value``, genres named."""
+    t = TABLES[table]
     names = _genre_names(conn) if table in ("movies", "tv") else None
     raw = [i for i, c in enumerate(t.exported) if c in t.json_columns and c != "genre_ids"]
     genres = t.exported.index("genre_ids") if names is not None else -1
@@ -70,12 +91,12 @@ def export_batches(conn: sqlite3.Connection, table: str) -> Iterator[list[Any]]:
             values = list(values)
             for i in raw:
                 if values[i] is not None:
-                    values[i] = msgspec.Raw(values[i])
+                    values[i] = json_value(values[i])
             if locks >= 0 and values[locks] is None:
-                values[locks] = _NO_LOCKS
+                values[locks] = no_locks
             if names is not None:
                 values[genres] = [names[g] for g in _decode(values[genres] or "null") or () if g in names]
-            out.append(make(*values))
+            out.append(values)
         yield out
 
 

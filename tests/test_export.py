@@ -23,6 +23,7 @@ from tracker.config import load_settings
 from tracker.db import Database
 from tracker.sandbox.server import SandboxThread
 
+FORMATS = ("json", "jsonl", "csv")
 # The catalogue steps the sample home leaves out: movies, shows, genres, providers and offers.
 CATALOGUE_STEPS = (("populate-genres", {}), ("populate-db", {"pages": 1}), ("update-watch-providers", {}),
                    ("get-providers-logo", {}))
@@ -60,9 +61,12 @@ def sample(full_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_export_writes_the_bytes_of_the_plain_encoding(sample: Cli) -> None:
-    """Every table, as json and jsonl, is byte for byte what encoding each row's dict gives."""
+    """Every table, as json, jsonl and csv, is byte for byte what encoding each row's dict gives."""
+    sample.ok("add", "=1+1", "--year", "1999")  # a formula, neutralised in CSV
+    sample.ok("edit", "1", "--tagline", "-dash, \"quoted\" é", "--lock", "director")
     with Database(sample.db) as db:
-        expected = {(t, f): _reference(db.conn, t, f) for t in EXPORTABLE for f in ("json", "jsonl")}
+        expected = {(t, f): _reference(db.conn, t, f) for t in EXPORTABLE for f in FORMATS}
+    assert b"'=1+1" in expected["dvds", "csv"] and b'"\'-dash, ""quoted"" \xc3\xa9"' in expected["dvds", "csv"]
     for (table, fmt), want in expected.items():
         assert want.count(b"\n") > 2, f"the sample has no {table} rows to compare"
         assert _exported(sample, table, "--format", fmt) == want, (table, fmt)
@@ -80,7 +84,7 @@ def test_export_as_of_equals_a_full_replay_byte_for_byte(sample: Cli) -> None:
     sample.ok("edit", "3", "--title", "After the moment")
     with Database(sample.db) as db, sqlite3.connect(":memory:", isolation_level=None) as fresh:
         db.replay(until_at=mark, target=fresh)
-        expected = {(t, f): _reference(fresh, t, f) for t in ("dvds", "movies") for f in ("json", "jsonl")}
+        expected = {(t, f): _reference(fresh, t, f) for t in ("dvds", "movies") for f in FORMATS}
     assert b'"title":"Renamed"' in expected["dvds", "jsonl"] and b"After the moment" not in expected["dvds", "jsonl"]
     for (table, fmt), want in expected.items():
         assert _exported(sample, table, "--format", fmt, "--as-of", mark) == want, (table, fmt)

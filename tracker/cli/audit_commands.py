@@ -13,7 +13,7 @@ from typing import Any
 from events.types import EVENT_TYPES
 from projections.commands import command_exists, command_names
 from projections.dvds import dvd_row
-from projections.export import export_batches, export_rows
+from projections.export import FIELDS, csv_batches, export_batches
 from projections.tables import EXPORTABLE
 from tracker import audit, changelog, checkpoints
 from tracker.cli import output
@@ -129,9 +129,9 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _write_export(conn: sqlite3.Connection, table: str, fmt: str) -> None:
-    """A table to stdout: JSON straight from the rows as bytes, CSV through the row dicts."""
+    """A table to stdout: JSON straight from the rows as bytes, CSV from lists of values."""
     if fmt == "csv":
-        output.write_export(export_rows(conn, table), fmt)
+        output.write_csv_export(FIELDS[table], csv_batches(conn, table), sys.stdout)
         return
     sys.stdout.flush()
     binary = getattr(sys.stdout, "buffer", None)

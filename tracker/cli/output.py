@@ -7,7 +7,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 import msgspec
@@ -182,6 +182,24 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str] | None =
         count += 1
     out.write("\n]\n" if count else "]\n")
     return count
+
+
+def write_csv_export(fields: Sequence[str], batches: Iterable[list[list[Any]]], out: IO[str]) -> int:
+    """Write batches of value lists as CSV, as ``write_export`` does (no header without rows); rows written."""
+    writer = csv.writer(out, lineterminator="\n")
+    count = 0
+    for batch in batches:
+        if batch and not count:
+            writer.writerow(fields)
+        writer.writerows([_csv_cells(row) for row in batch])
+        count += len(batch)
+    return count
+
+
+def _csv_cells(row: list[Any]) -> list[Any]:
+    """``csv_cell`` of each value, the common cases inline (a function call a cell costs much)."""
+    return [("'" + v if v.startswith(_FORMULA_STARTS) else v) if type(v) is str
+            else (csv_cell(v) if isinstance(v, (list, dict)) else v) for v in row]
 
 
 def write_encoded_export(batches: Iterable[list[Any]], fmt: str, out: IO[bytes]) -> int:
