@@ -54,7 +54,7 @@ class RowCache:
         # The bound counts cells (rows times columns), a fair proxy for memory: most values
         # are short strings or numbers, and a dvds row is four times a command_items row.
         self.max_cells = max_cells
-        self._width = {t.name: len(t.columns) for t in TABLES.values()}
+        self._width = _WIDTH
         # During a replay from nothing, a key not cached is not in SQL either, as long as no
         # row of its table has been evicted: tables so known need no SELECT for a missing key.
         self._empty: set[str] = set(TABLES) if known_empty else set()
@@ -65,9 +65,9 @@ class RowCache:
         # the columns that changed: an UPDATE of two columns leaves the indexes alone.
         self._stored: dict[str, dict[tuple, tuple | None]] = {name: {} for name in TABLES}
         self._size = 0
-        self._sql = {t.name: _statements(t) for t in TABLES.values()}
-        self._updates: dict[tuple[str, tuple[int, ...]], str] = {}
-        self._inserts: dict[tuple[str, tuple[bool, ...]], str] = {}
+        self._sql = _SQL
+        self._updates = _UPDATES
+        self._inserts = _INSERTS
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
 
     def get(self, table: str, key: tuple) -> Any:
@@ -258,3 +258,11 @@ def _statements(t: Table) -> tuple[str, str, str, attrgetter]:
             f"DELETE FROM {t.name} WHERE {where}",
             f"INSERT OR REPLACE INTO {t.name} ({cols}) VALUES ({', '.join('?' * len(t.columns))})",
             attrgetter(*t.columns))
+
+
+# Built once: the record path makes a cache per transaction, and formatting ten tables' SQL
+# each time cost more than folding a small batch.
+_SQL = {t.name: _statements(t) for t in TABLES.values()}
+_WIDTH = {t.name: len(t.columns) for t in TABLES.values()}
+_UPDATES: dict[tuple[str, tuple[int, ...]], str] = {}  # UPDATE statements by table and columns
+_INSERTS: dict[tuple[str, tuple[bool, ...]], str] = {}  # INSERTs by table and non-null columns

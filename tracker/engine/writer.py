@@ -219,15 +219,5 @@ def _is_bad_value(exc: BaseException) -> bool:
 
 
 def _record_batch(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
-    """Record a batch in one transaction, grouping consecutive events of the same command."""
-    with db.atomic():
-        group: list[Event] = []
-        current: str | None = None
-        for events, command_id in batch:
-            if group and command_id != current:
-                db.record(group, current)
-                group = []
-            current = command_id
-            group.extend(events)
-        if group:
-            db.record(group, current)
+    """Record a batch in one transaction (consecutive events of one command appended together)."""
+    db.record_all(batch)
