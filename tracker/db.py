@@ -38,6 +38,8 @@ _union_decode = msgspec.json.Decoder(AnyEvent).decode
 # against 1.0 s for 100,000 rows of 25 columns). A registered adapter answers it at once;
 # {}.get(None) is None, so NULL is still bound as NULL.
 sqlite3.register_adapter(type(None), {}.get)
+# Envelope's own __new__ is a Python function; tuple.__new__ builds the same tuple in C.
+_envelope = partial(tuple.__new__, projections.Envelope)
 
 
 class Database:
@@ -179,7 +181,7 @@ class Database:
             cache = projections.RowCache(self.conn) if rows is None else rows
             handlers = projections.HANDLERS.get
             for event, (seq, at) in zip(events, placed, strict=True):
-                env = projections.Envelope(seq, at, command_id)
+                env = _envelope((seq, at, command_id))
                 for fold in handlers(type(event), ()):
                     fold(cache, env, event)
             if rows is None:

@@ -84,6 +84,9 @@ class Command:
     shows_changes: ClassVar[bool] = False
     # None: the engine's TRACKER_CONCURRENCY; 1 when items depend on each other (ids, dedup).
     concurrency: ClassVar[int | None] = None
+    # Items need neither the network nor any waiting: the runner calls ``process_now`` on a
+    # chunk of them at a time, skipping a coroutine and a queue entry per item.
+    batched: ClassVar[bool] = False
 
     def validate(self, options: dict[str, Any], settings: Settings) -> dict[str, Any]:
         """Check options before anything is written; raise UsageError (exit 2) if bad."""
@@ -102,6 +105,12 @@ class Command:
 
     async def process(self, run: Run, item: Item) -> Outcome:
         """Process one item; errors from the network become failed items."""
+        if self.batched:
+            return self.process_now(run, item)
+        raise NotImplementedError
+
+    def process_now(self, run: Run, item: Item) -> Outcome:
+        """Process one item of a ``batched`` command, at once."""
         raise NotImplementedError
 
     def closing_events(self, run: Run, summary: dict[str, Any]) -> list[Event]:

@@ -25,6 +25,7 @@ from tracker.errors import BadInputError, TrackerError
 COLUMNS = ("title", "year", "tmdb_id", "imdb_id", "uk_certification")
 MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is not a DVD CSV header
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of such bytes
 TEMP_GRACE_S = 600  # a temp file younger than this may be a download in progress
 
 
@@ -48,6 +49,7 @@ class _Adding(Command):
     """Shared by the commands that add DVDs: duplicate checks against the collection."""
 
     concurrency = 1  # each row's duplicate check depends on the rows before it
+    batched = True
     source = "add"
     dedupe_title_year = False
 
@@ -116,7 +118,7 @@ class Add(_Adding):
         """One item: the DVD given."""
         return [Item("add", {k: v for k, v in run.options.items() if k != "allow_duplicate"})]
 
-    async def process(self, run: Run, item: Item) -> Outcome:
+    def process_now(self, run: Run, item: Item) -> Outcome:
         """Add it unless it is a duplicate."""
         return self._add(run, item.payload)
 
@@ -204,13 +206,13 @@ def read_csv_rows(path: Path) -> Iterator[Item]:
                 yield Item(f"line:{line}", f"line {line}: not readable as CSV ({exc})")
                 continue
             start = reader.line_num + 1
-            if any(c.strip() for c in cells):
+            if "".join(cells).strip():  # not a blank row
                 yield Item(f"line:{line}", _row_payload(line, header, cells))
 
 
 def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, Any] | str:
     """The validated values of a row, or the one-line reason it is refused."""
-    if any("\udc80" <= ch <= "\udcff" for c in cells for ch in c):
+    if _NOT_UTF8.search("".join(cells)):
         return f"line {line}: bytes that are not UTF-8 text"
     if len(cells) != len(header):
         return f"line {line}: expected {len(header)} fields, found {len(cells)}"
@@ -285,7 +287,7 @@ class Import(_Adding):
         rows = read_csv_rows(path)
         return itertools.islice(rows, run.limit) if run.limit else rows
 
-    async def process(self, run: Run, item: Item) -> Outcome:
+    def process_now(self, run: Run, item: Item) -> Outcome:
         """A bad row fails with its line; a good one is added unless a duplicate."""
         if isinstance(item.payload, str):
             return Outcome(FAILED, reason=item.payload)
@@ -327,13 +329,14 @@ class NormalizeUkCertifications(Command):
 
     name = "normalize-uk-certifications"
     help = 'Lower-case every stored UK certification ("12A" -> "12a").'
+    batched = True
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs whose certificate has upper-case letters."""
         return [Item(f"dvd:{r.id}", r.uk_certification)
                 for r in dvds.with_uppercase_certification(run.db.conn, limit=run.limit)]
 
-    async def process(self, run: Run, item: Item) -> Outcome:
+    def process_now(self, run: Run, item: Item) -> Outcome:
         """The lower-cased certificate."""
         dvd_id = int(item.key.split(":")[1])
         new = item.payload.lower()

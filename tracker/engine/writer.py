@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -44,7 +44,8 @@ class Writer:
         self.db = db
         self.dry_run = dry_run
         self.on_recorded = on_recorded
-        self._queue: asyncio.Queue[tuple[list[Event], str | None] | asyncio.Future] = asyncio.Queue(maxsize=4096)
+        self._queue: asyncio.Queue[tuple[list[Event], str | None] | _Chunk | asyncio.Future] = \
+            asyncio.Queue(maxsize=4096)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
         self._task: asyncio.Task | None = None
         self._stack = ExitStack()
@@ -77,6 +78,17 @@ class Writer:
             self._held.append((events, command_id))
             return
         await self._queue.put((events, command_id))
+
+    async def write_many(self, entries: list[tuple[list[Event], str | None]]) -> asyncio.Future:
+        """Queue many entries as one unit (a batched command's chunk); resolved once recorded."""
+        self._raise_if_failed()
+        recorded: asyncio.Future = asyncio.get_running_loop().create_future()
+        if self.dry_run:
+            self._held.extend(entries)
+            recorded.set_result(None)
+            return recorded
+        await self._queue.put(_Chunk(entries, recorded))
+        return recorded
 
     async def flush(self) -> None:
         """Wait until everything queued so far is recorded."""
@@ -123,7 +135,7 @@ class Writer:
         """Take what is queued, up to a batch, and record it; wake flushers after."""
         while True:
             first = await self._queue.get()
-            if not isinstance(first, asyncio.Future) and not self._flushes:
+            if not isinstance(first, (asyncio.Future, _Chunk)) and not self._flushes:  # a chunk is a batch
                 await self._linger()
             batch, waiters = self._collect(first)
             if batch:
@@ -159,12 +171,23 @@ class Writer:
         while True:
             if isinstance(item, asyncio.Future):
                 waiters.append(item)
+            elif isinstance(item, _Chunk):
+                batch.extend(item.entries)
+                waiters.append(item.recorded)
+                size += sum(len(events) for events, _command_id in item.entries)
             else:
                 batch.append(item)
                 size += len(item[0])
             if size >= BATCH_EVENTS or self._queue.empty():
                 return batch, waiters
             item = self._queue.get_nowait()
+
+
+class _Chunk(NamedTuple):
+    """Entries queued as one unit by ``write_many``, and the future resolved once they are recorded."""
+
+    entries: list[tuple[list[Event], str | None]]
+    recorded: asyncio.Future
 
 
 def _resolve(future: asyncio.Future) -> None:
