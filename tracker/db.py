@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
 import projections
 from events.read_only import connect_read_only
-from events.store import EventStore, NewRecord, StoredRecord, connect
+from events.store import EventStore, StoredRecord, connect
 from events.types import (
     EVENT_TYPES,
     RENAMED,
@@ -40,6 +41,20 @@ _union_decode = msgspec.json.Decoder(AnyEvent).decode
 sqlite3.register_adapter(type(None), {}.get)
 # Envelope's own __new__ is a Python function; tuple.__new__ builds the same tuple in C.
 _envelope = partial(tuple.__new__, projections.Envelope)
+
+
+class _Appended(NamedTuple):
+    """What EventStore.append reads of a NewRecord, as a tuple: NewRecord's frozen dataclass
+    __init__ cost 2.7 us an event, a fifth of the record path's Python time, against 0.5 us."""
+
+    type: str
+    data: bytes
+    command_id: str | None
+    subject: str | None
+    v: int
+
+
+_appended = partial(tuple.__new__, _Appended)
 
 
 class Database:
@@ -176,8 +191,9 @@ class Database:
             return self.store.head()[0]
         with self.store.atomic():
             events = self._assign_dvd_ids(events)
-            placed = self.store.append([NewRecord(type(e).__name__, encode(e), command_id, e.subject(),
-                                                  SCHEMA_VERSION) for e in events])
+            placed = self.store.append([  # type: ignore[misc]  # an _Appended reads as a NewRecord
+                _appended((type(e).__name__, encode(e), command_id, e.subject(), SCHEMA_VERSION))
+                for e in events])
             cache = projections.RowCache(self.conn) if rows is None else rows
             handlers = projections.HANDLERS.get
             for event, (seq, at) in zip(events, placed, strict=True):
@@ -193,7 +209,7 @@ class Database:
 
         Consecutive entries of one command are appended together: one call per run of them.
         """
-        with self.store.atomic():
+        with self.atomic():  # a full disk raises DiskFull, which stops the engine cleanly
             rows = projections.RowCache(self.conn)
             group: list[Event] = []
             current: str | None = None
