@@ -87,6 +87,8 @@ def test_a_read_only_home_can_be_read(tmp_path: Path) -> None:
         exported = run(tmp_path, {}, "export", "dvds")
         assert exported.returncode == 0, exported.stderr
         assert sorted(d["title"] for d in json.loads(exported.stdout)) == ["Alien", "Heat"]
+        travelled = run(tmp_path, {}, "export", "dvds", "--as-of", "2100-01-01T00:00:00Z")
+        assert travelled.returncode == 0 and travelled.stdout == exported.stdout, travelled.stderr
         history = run(tmp_path, {}, "history", "--json")
         assert history.returncode == 0 and len(history.stdout.splitlines()) >= 2
         verify = run(tmp_path, {}, "verify")

@@ -100,8 +100,8 @@ def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
 
 
 def _would_keep(db: Database, seq: int) -> bool:
-    """Whether a checkpoint saved at ``seq`` would outlive the pruning (fewer than KEEP newer)."""
-    return folder(db) is not None and sum(ck.seq > seq for ck in listing(db)) < KEEP
+    """Whether a checkpoint saved at ``seq`` would be written and outlive the pruning (fewer than KEEP newer)."""
+    return folder(db) is not None and not db.read_only and sum(ck.seq > seq for ck in listing(db)) < KEEP
 
 
 def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None = None) -> Checkpoint:
