@@ -6,7 +6,6 @@ streams them back. Projections and their tables share the same database file and
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from events.chain import GENESIS_HASH, chain_hash, verify_chain
+from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
 from events.checkpointer import BackgroundCheckpointer
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
@@ -250,7 +249,7 @@ class EventStore:
                 return self.append(records, at=at)
         first, prev = self.head()
         at = max(at or utc_now(), self._last_at)
-        values, prev = _chained(records, first, prev, at)
+        values, prev = chained_rows(records, first, prev, at)
         try:
             self._insert(values)
             self._note_types(values[1::_COLUMNS])
@@ -378,26 +377,6 @@ class EventStore:
     def verify_chain(self) -> list[str]:
         """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""
         return verify_chain(self.conn)
-
-
-def _chained(records: Iterable[NewRecord], seq: int, prev: str, at: str) -> tuple[list, str]:
-    """The rows' columns one after another, each row hashed onto the one before; the last hash."""
-    # chain_hash inlined, locals only: this loop is most of append's Python time.
-    sha256 = hashlib.sha256
-    values: list = []
-    extend = values.extend
-    for rec in records:
-        seq += 1
-        type_, command_id, subject, v, data = rec.type, rec.command_id, rec.subject, rec.v, rec.data
-        head = f"{prev}|{seq}|{type_}|{at}|{command_id or ''}|{subject or ''}|{v}|"
-        if data.__class__ is bytes:
-            prev = sha256(head.encode() + data).hexdigest()
-            # Stored as TEXT: a BLOB is not JSON to sqlite3's json functions, and the log stays readable.
-            data = data.decode()
-        else:
-            prev = sha256((head + data).encode()).hexdigest()
-        extend((seq, type_, at, command_id, subject, v, data, prev))
-    return values, prev
 
 
 def open_store(path: Path | str, *, create: bool = True) -> EventStore:
