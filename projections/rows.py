@@ -60,15 +60,20 @@ class RowCache:
         self._empty: set[str] = set(TABLES) if known_empty else set()
         self._read: set[str] = set()  # tables folds read back; the others are write-only
         self._rows: dict[str, dict[tuple, Any]] = {name: {} for name in TABLES}
-        self._dirty: dict[str, set[tuple]] = {name: set() for name in TABLES}
+        # Keys changed since the last flush, in the order first changed (a dict: sorting them
+        # for the flush is then mostly merging runs).
+        self._dirty: dict[str, dict[tuple, None]] = {name: {} for name in TABLES}
         # What SQL holds for the keys loaded from it (None: no row), so a flush writes only
-        # the columns that changed: an UPDATE of two columns leaves the indexes alone.
+        # the columns that changed: an UPDATE of two columns leaves the indexes alone. A
+        # rebuild has no indexes until its end: it writes loaded rows whole, remembering nothing.
+        self._remember = not known_empty
         self._stored: dict[str, dict[tuple, tuple | None]] = {name: {} for name in TABLES}
         self._size = 0
         self._sql = _SQL
         self._updates = _UPDATES
         self._inserts = _INSERTS
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
+        self._reloads = dict.fromkeys(TABLES, 0)  # per table, forgotten rows loaded again (decaying)
 
     def get(self, table: str, key: tuple) -> Any:
         """The row at ``key`` (change its attributes, then ``put`` it back), or None."""
@@ -87,15 +92,17 @@ class RowCache:
                 self._load_run(table, key[0])
             self._last_miss[table] = key[0]
         found = self.conn.execute(self._sql[table][0], key).fetchone()
+        if found is not None:
+            self._reloads[table] += 1
         return self._keep_loaded(table, key, found)
 
     def _keep_loaded(self, table: str, key: tuple, found: tuple | None) -> Any:
         """Remember what SQL holds at ``key``; the row struct to cache (None: no row)."""
-        self._stored[table][key] = found
-        if found is None:
-            return None
-        self._size += self._width[table]  # the stored copy costs as much again
-        return TABLES[table].row(*found)
+        if self._remember:
+            self._stored[table][key] = found
+            if found is not None:
+                self._size += self._width[table]  # the stored copy costs as much again
+        return None if found is None else TABLES[table].row(*found)
 
     def _load_run(self, table: str, first: int) -> None:
         """Rows read in key order (a command walking DVDs by id): load the next ones in one go."""
@@ -114,32 +121,42 @@ class RowCache:
         if key not in rows:
             self._size += self._width[table]
         rows[key] = row
-        self._dirty[table].add(key)
+        self._dirty[table][key] = None
 
     def delete(self, table: str, key: tuple) -> None:
         """Delete the row at ``key`` at the next flush."""
         self.put(table, key, None)
 
     def maybe_flush(self) -> None:
-        """Once the cache holds too many cells, flush it and forget what is least likely needed."""
+        """Once the cache holds too many cells, flush it and forget what is least likely needed:
+        write-only tables, then, table by table, the least reloaded first, rows not changed of
+        late and then the rest (a DVD's events come in a burst; a catalogue title is listed
+        again and again: reloading such titles cost 1.5 s in a million events)."""
         if self._size < self.max_cells:
             return
         hot = {name: set(keys) for name, keys in self._dirty.items()}
         self.flush()
-        # A write-only table is never read back: forgetting it costs no reload.
-        self._forget(name for name in self._rows if name not in self._read)
-        if self._size >= self.max_cells // 2:  # then the read tables' rows changed of late
-            for name in self._read:
-                rows, keep = self._rows[name], hot[name]
-                if len(keep) < len(rows):
-                    self._rows[name] = {k: rows[k] for k in keep}
-                    stored = self._stored[name]
-                    self._stored[name] = {k: stored[k] for k in keep if k in stored}
-                    self._empty.discard(name)
-            self._size = sum((len(rows) + len(self._stored[name])) * self._width[name]
-                             for name, rows in self._rows.items())
-        if self._size >= self.max_cells // 2:
-            self._forget(list(self._rows))
+        self._forget(name for name in self._rows if name not in self._read)  # never read back
+        # Among tables reloaded as often, the biggest first: it frees the most.
+        for name in sorted(self._read, key=lambda n: (self._reloads[n], -len(self._rows[n]) * self._width[n])):
+            if self._size >= self.max_cells // 2:
+                self._keep_only([name], hot)
+            if self._size >= self.max_cells // 2:
+                self._forget([name])
+        for name in self._reloads:
+            self._reloads[name] //= 2  # recent reloads weigh most
+
+    def _keep_only(self, names: Iterable[str], hot: dict[str, set[tuple]]) -> None:
+        """Forget the rows of these tables not changed since the last flush."""
+        for name in names:
+            rows, keep = self._rows[name], hot[name]
+            if len(keep) < len(rows):
+                self._rows[name] = {k: rows[k] for k in keep}
+                stored = self._stored[name]
+                self._stored[name] = {k: stored[k] for k in keep if k in stored}
+                self._empty.discard(name)
+        self._size = sum((len(rows) + len(self._stored[name])) * self._width[name]
+                         for name, rows in self._rows.items())
 
     def _forget(self, names: Iterable[str]) -> None:
         """Drop every cached row of these tables (they must be flushed)."""
@@ -235,7 +252,7 @@ class RowCache:
         return sql
 
 
-def _in_order(keys: set[tuple]) -> list[tuple]:
+def _in_order(keys: dict[tuple, None]) -> list[tuple]:
     """Keys sorted, so B-tree writes go page by page: 500,000 rows written in key order took
     2.1 s against 5.7 s in a set's order (keys mixing None with values stay as they are)."""
     try:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import tracker.db as tdb
 from events import types as et
 from projections import HANDLERS, scope, snapshot
-from projections.tables import TABLES
+from projections.rows import RowCache
+from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
 from tracker import checkpoints
 from tracker.audit import verify
@@ -162,6 +163,7 @@ def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypa
     # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
     """Replay equals incremental across cache flushes."""
     monkeypatch.setattr(tdb, "REPLAY_CACHE_CELLS", 50)
+    monkeypatch.setattr(tdb, "REPLAY_CHUNK_ROWS", 7)  # the bound checked often: many evictions
     with Database(tmp_path / "tracker.db") as db:
         for i in range(300):
             db.record([
@@ -180,6 +182,34 @@ def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypa
         assert replayed(db) == live
         db.replay()  # the live tables too: evictions, then rows loaded back and updated
         assert tables(db.conn) == live
+
+
+def test_replay_cache_keeps_the_table_whose_rows_come_back(tmp_path: Path) -> None:
+    """Past its bound the row cache forgets first the rows of tables whose forgotten rows never
+    came back: titles listed again stay cached, a burst of new DVDs goes."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    selects: list[str] = []
+    conn.set_trace_callback(lambda sql: selects.append(sql) if sql.startswith("SELECT") else None)
+    rows = RowCache(conn, known_empty=True, max_cells=4000)
+
+    def visit(movies: range, dvds: range) -> int:
+        """Touch these rows, then let the cache evict; how many SELECTs the movies needed."""
+        selects.clear()
+        for table, keys, make in (("movies", movies, TABLES["movies"].row), ("dvds", dvds, TABLES["dvds"].row)):
+            for key in keys:
+                row = rows.get(table, (key,)) or make(key)
+                row.title = f"{table} {key}"
+                rows.put(table, (key,), row)
+        rows.maybe_flush()
+        return sum(" FROM movies " in sql for sql in selects)
+
+    assert visit(range(1, 201), range(1, 41)) == 0  # over the bound: the bigger movies go
+    assert visit(range(1, 101), range(41, 101)) > 0  # the movies come back from SQL
+    assert visit(range(1, 101), range(101, 111)) == 0  # so this time the DVDs went, not they
+    rows.flush()
+    assert [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("movies", "dvds")] == [200, 110]
+    conn.close()
 
 
 def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:

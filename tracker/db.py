@@ -32,6 +32,7 @@ from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, creat
 from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
 REPLAY_CACHE_CELLS = 400_000  # rows times columns: a replay peaks near 100 MB at 1,000,000 events
+REPLAY_CHUNK_ROWS = 1024  # rows read at a time; the cache's bound is checked after each chunk
 REPLAY_CACHE_KIB = 32 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
 _union_decode = msgspec.json.Decoder(AnyEvent).decode
 # sqlite3 binds None through its adapter lookup (a tuple, a dict miss, two attribute lookups):
@@ -437,7 +438,7 @@ def _fold_all(cursor: sqlite3.Cursor, stored_record: Callable[[int], StoredRecor
     """Decode and fold every row, the row cache kept to its bound; how many."""
     folds = {t: projections.fold_of(t) or _no_fold for t in EVENT_TYPES.values()}
     decode, current, env, count = _union_decode, SCHEMA_VERSION, _Position(), 0
-    while chunk := cursor.fetchmany(1024):
+    while chunk := cursor.fetchmany(REPLAY_CHUNK_ROWS):
         for seq, at, command_id, data, v in chunk:
             env.seq, env.at, env.command_id = seq, at, command_id
             try:  # the common case inline: a current row of a known type is one C call
