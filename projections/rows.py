@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from itertools import compress
-from operator import attrgetter, is_not
+from operator import attrgetter, is_not, ne
 from typing import Any
 
 import msgspec
@@ -22,6 +22,7 @@ _ABSENT = object()
 RUN_ROWS = 256  # rows loaded ahead once reads follow the key order
 WIDE_COLUMNS = 10  # tables this wide write each row's non-null columns only (see _whole)
 _NONES = (None,) * 64
+_POSITIONS = range(64)  # column positions, for compress()
 
 
 def to_json(value: Any) -> str:
@@ -233,8 +234,11 @@ class RowCache:
             elif was is None or was is _ABSENT:
                 whole.append(now)
             elif now != was:
-                cols = tuple(i for i, (a, b) in enumerate(zip(now, was, strict=True)) if a != b)
-                changed.setdefault(cols, []).append((*(now[i] for i in cols), *key))
+                # In C, column by column: a Python loop over a dvds row's 25 columns was
+                # a tenth of normalize-uk-certifications' writer time.
+                differs = list(map(ne, now, was))
+                changed.setdefault(tuple(compress(_POSITIONS, differs)), []).append(
+                    (*compress(now, differs), *key))
             if was is not _ABSENT:
                 stored[key] = now
         out = [(delete, gone), *self._whole(name, whole)]

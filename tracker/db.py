@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,8 +40,6 @@ _union_decode = msgspec.json.Decoder(AnyEvent).decode
 # against 1.0 s for 100,000 rows of 25 columns). A registered adapter answers it at once;
 # {}.get(None) is None, so NULL is still bound as NULL.
 sqlite3.register_adapter(type(None), {}.get)
-# Envelope's own __new__ is a Python function; tuple.__new__ builds the same tuple in C.
-_envelope = partial(tuple.__new__, projections.Envelope)
 
 
 class _Appended(NamedTuple):
@@ -196,11 +194,11 @@ class Database:
                 _appended((type(e).__name__, encode(e), command_id, e.subject(), SCHEMA_VERSION))
                 for e in events])
             cache = projections.RowCache(self.conn) if rows is None else rows
-            handlers = projections.HANDLERS.get
+            folds, env = _folds_by_type(), _Position()
+            env.command_id = command_id
             for event, (seq, at) in zip(events, placed, strict=True):
-                env = _envelope((seq, at, command_id))
-                for fold in handlers(type(event), ()):
-                    fold(cache, env, event)
+                env.seq, env.at = seq, at
+                folds[type(event)](cache, env, event)
             if rows is None:
                 cache.flush()
         return placed[-1][0]
@@ -433,10 +431,17 @@ def _no_fold(rows: projections.RowCache, env: object, event: Event) -> None:
     """An event no read table cares about."""
 
 
+@cache
+def _folds_by_type() -> dict[type[Event], Callable[..., None]]:
+    """Each event type's one fold (its folds in order), built once: every fold is registered
+    when projections is imported."""
+    return {t: projections.fold_of(t) or _no_fold for t in EVENT_TYPES.values()}
+
+
 def _fold_all(cursor: sqlite3.Cursor, stored_record: Callable[[int], StoredRecord],
               rows: projections.RowCache) -> int:
     """Decode and fold every row, the row cache kept to its bound; how many."""
-    folds = {t: projections.fold_of(t) or _no_fold for t in EVENT_TYPES.values()}
+    folds = _folds_by_type()
     decode, current, env, count = _union_decode, SCHEMA_VERSION, _Position(), 0
     while chunk := cursor.fetchmany(REPLAY_CHUNK_ROWS):
         for seq, at, command_id, data, v in chunk:

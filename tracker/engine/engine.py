@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -17,8 +17,6 @@ from events.types import CommandCancelled, CommandFailed, CommandInterrupted
 from projections import commands as command_table
 from projections.commands import TERMINAL, Runnable
 from tracker import checkpoints
-from tracker.clients.http import HttpStats
-from tracker.clients.session import Clients
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
@@ -31,6 +29,10 @@ from tracker.engine.wake import WakeListener
 from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, DiskFull, EngineBusy
 from tracker.log import get_logger
+
+if TYPE_CHECKING:  # aiohttp takes 0.3 s to import: offline commands never load it
+    from tracker.clients.http import HttpStats
+    from tracker.clients.session import Clients
 
 log = get_logger("tracker.engine")
 # How often an idle engine looks for new intents when no poke arrives (the poke through the
@@ -215,6 +217,7 @@ class Engine:
     async def _clients_for(self, network: bool) -> Clients | None:
         """The network clients, opened on first need and kept for the engine's life."""
         if network and self._clients is None:
+            from tracker.clients.session import Clients
             self._clients = await self._stack.enter_async_context(Clients(self.settings))
         return self._clients if network else None
 
