@@ -19,7 +19,10 @@ def _no_control(text: str, name: str) -> str:
 
     A control character would corrupt one-line output and CSV, so the value is refused; the
     invisible ones mostly come along with a title pasted from a web page, so they are removed.
+    Callers pass ``text`` already trimmed.
     """
+    if text and text.isascii() and text.isprintable():
+        return text  # the common case, told in C: nothing to refuse, nothing to remove
     if _CONTROL.search(text):
         raise BadInputError(f"{name} {quote(text)} contains control characters")
     cleaned = clean_text(text).strip()
@@ -31,6 +34,8 @@ def _no_control(text: str, name: str) -> str:
 def _whole_number(value: str | int, name: str) -> int:
     """A whole number written in plain digits (no "1_000", no other scripts' digits)."""
     text = str(value).strip()
+    if text.isdigit() and text.isascii() and len(text) <= 30:
+        return int(text)  # the common case, told in C: plain digits
     if not _WHOLE_NUMBER.fullmatch(text):
         raise BadInputError(f"{name} {quote(value)} is not a whole number")
     return int(text)
