@@ -7,11 +7,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from events.store import EventStore, NewRecord, open_store
+from events.store import EventStore, NewRecord, at_text, open_store
 from events.types import DvdAdded, DvdRemoved
 from tests.offline_support import raw_conn
 from tracker.db import Database
@@ -62,6 +63,16 @@ def test_at_never_goes_backwards_when_the_clock_does(store: EventStore, monkeypa
     store.append([_rec(n=5)])
     assert [r.at for r in store.read()] == [FEB, FEB, FEB, FEB, MAR]
     assert store.verify_chain() == []
+
+
+@pytest.mark.parametrize("ns", [0, 1_764_254_405_000_000_000, 1_764_254_405_999_999_999,
+                                1_764_254_405_123_456_789, 1_764_254_406_000_001_000, 4_102_444_799_999_999_000])
+def test_at_text_is_the_column_format(ns: int) -> None:
+    """The fast ``at`` formatting (a second's text reused) writes what datetime's strftime writes."""
+    at_text(ns - 1_000_000_000)  # another second cached first
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ns // 1000)
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert at_text(ns) == at_text(ns) == expected
 
 
 def test_seq_at_finds_the_newest_row_at_or_before_a_moment(store: EventStore) -> None:
