@@ -16,6 +16,7 @@ def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,
                subject: str | None, v: int, data: str | bytes) -> str:
     """The row's hash: it covers the previous row's hash and every column of this row."""
     # command_id and subject are covered too: editing them would misattribute a change.
+    # chained_rows inlines this for appends; test_hash_chain_links_every_column holds them equal.
     head = f"{prev}|{seq}|{type_}|{at}|{command_id or ''}|{subject or ''}|{v}|"
     if isinstance(data, bytes):
         return _sha256(head.encode() + data).hexdigest()
