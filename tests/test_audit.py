@@ -270,3 +270,23 @@ def test_verify_during_writes_sees_one_snapshot(cli: Cli) -> None:
         stop.set()
         writer.join()
     assert [(rc, err) for rc, _, err in results] == [(0, "")] * 5
+
+
+def test_a_save_sweeps_temporary_files_of_killed_saves(cli: Cli) -> None:
+    """A checkpoint's temp file left by a process killed while saving is deleted by the next save;
+    one of a process still alive is left alone."""
+    import subprocess
+    import sys
+    cli.ok("add", "Heat")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    folder = cli.home / "checkpoints"
+    folder.mkdir(exist_ok=True)
+    dead = [folder / f".tmp-{gone}.db", folder / f".tmp-{gone}.db-journal"]
+    alive = folder / ".tmp-1.db"  # pid 1 lives as long as the machine does
+    for path in (*dead, alive):
+        path.write_bytes(b"half a checkpoint")
+    cli.ok("checkpoint")
+    assert not any(p.exists() for p in dead)
+    assert alive.exists()
+    assert sorted(p.name for p in folder.iterdir()) == [".tmp-1.db", f"{cli.count():012d}.db"]

@@ -157,11 +157,33 @@ def save_quietly(db: Database, source: sqlite3.Connection | None = None,
 
 
 def _prune(db: Database) -> None:
-    """Keep the newest KEEP checkpoints of the current shape; delete the rest."""
+    """Keep the newest KEEP checkpoints of the current shape; delete the rest, and leftovers."""
+    where = folder(db)
+    if where is not None:
+        _sweep_leftovers(where)
     cks = listing(db)
     current = [ck for ck in cks if ck.shape == CURRENT_SHAPE]
     for ck in [ck for ck in cks if ck.shape != CURRENT_SHAPE] + current[:-KEEP]:
         ck.path.unlink(missing_ok=True)
+
+
+def _sweep_leftovers(where: Path) -> None:
+    """Delete the temporary files of saves whose process is gone (killed with kill -9, say)."""
+    for tmp in where.glob(".tmp-*.db*"):
+        pid = tmp.name.removeprefix(".tmp-").split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts: it is not ours to clean up)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def problems(db: Database) -> list[str]:
