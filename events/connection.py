@@ -26,7 +26,7 @@ def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connec
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         # A writer checkpoints itself only past 40 MB of log (SQLite's 4 MB cost ~2.5 us per
-        # appended event): a background checkpointer (events/checkpointer.py) copies most of it
+        # appended event): a background WAL checkpointer (events/wal_checkpoints.py) copies most of it
         # meanwhile. A log that grew past the limit below (a long reader) shrinks back after.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")

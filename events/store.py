@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
-from events.checkpointer import BackgroundCheckpointer
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, StoredRecord, fold_rows, read_plan, read_rows
+from events.wal_checkpoints import WalCheckpointer
 
 __all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "chain_hash", "connect",
            "open_store", "refuse_foreign", "utc_now"]
@@ -121,7 +121,7 @@ class EventStore:
         # one; types added by the open transaction join them only once it commits.
         self._known_types: set[str] | None = None
         self._pending_types: set[str] = set()
-        self._checkpointer: BackgroundCheckpointer | None = None
+        self._wal_checkpointer: WalCheckpointer | None = None
         self._rows_unsaved = 0  # appended since the last background checkpoint was asked for
 
     def create_schema(self) -> None:
@@ -193,17 +193,17 @@ class EventStore:
 
     def _checkpoint_soon(self) -> None:
         """Have the log copied into the file on a thread (not for a database in memory)."""
-        if self._checkpointer is None:
+        if self._wal_checkpointer is None:
             path = self.conn.execute("PRAGMA database_list").fetchone()[2]
             if not path:
                 return
-            self._checkpointer = BackgroundCheckpointer(path)
-        self._checkpointer.nudge()
+            self._wal_checkpointer = WalCheckpointer(path)
+        self._wal_checkpointer.nudge()
 
     def close(self) -> None:
         """Close the connection, after a background checkpoint under way (if any) has finished."""
-        if self._checkpointer is not None:
-            self._checkpointer.close()
+        if self._wal_checkpointer is not None:
+            self._wal_checkpointer.close()
         self.conn.close()
 
     def _begin(self, sql: str) -> None:

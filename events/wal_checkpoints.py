@@ -1,4 +1,7 @@
-"""Copying the write-ahead log into the database file on a thread, so a writer does not wait for it."""
+"""SQLite's WAL checkpoints on a thread of their own, so a writer does not wait for them.
+
+Not the read tables' checkpoints: those are tracker/checkpoints.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from urllib.parse import quote
 IDLE_EXIT_S = 30.0  # the thread ends after this long without work (a new one starts when needed)
 
 
-class BackgroundCheckpointer:
+class WalCheckpointer:
     """Runs PASSIVE checkpoints of one database file on a thread of its own when nudged.
 
     A checkpoint writes every page the log holds into the file and syncs it: ~0.35 s per 40 MB,
