@@ -21,6 +21,7 @@ from tracker.sandbox.synthetic import synthetic_titles
 
 FAST_RETRIES = {"TRACKER_RETRY_BASE_DELAY_S": "0.01", "TRACKER_TIMEOUT_S": "2"}
 N_DVDS = 60
+NOISE = ("Traceback", "Task was destroyed", "Event loop is closed", "internal error")
 
 
 def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
@@ -143,3 +144,17 @@ def assert_each_dvd_refreshed_once(home: Path, count: int = N_DVDS) -> None:
     items = query(home, "SELECT subject, COUNT(*) FROM events WHERE type = 'ItemProcessed'"
                         " AND subject LIKE 'dvd:%' GROUP BY subject")
     assert all(n == 1 for _, n in items)
+
+
+def stop_at_once(proc: subprocess.Popen) -> str:
+    """Ctrl-C twice, 50 ms apart: the process must leave within a second with exit 130, saying
+    so and printing no traceback; its stderr."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - sent < 1.0
+    assert "stopped at once" in err and not any(noise in err for noise in NOISE)
+    return err
