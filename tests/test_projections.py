@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tracker.db as tdb
 from events import types as et
-from projections import HANDLERS, scope, snapshot
+from projections import HANDLERS, rebuild, scope, snapshot
 from projections.rows import RowCache
 from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
@@ -160,10 +159,10 @@ def test_every_table_and_fold_has_its_scope() -> None:
 
 
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
     """Replay equals incremental across cache flushes."""
-    monkeypatch.setattr(tdb, "REPLAY_CACHE_CELLS", 50)
-    monkeypatch.setattr(tdb, "REPLAY_CHUNK_ROWS", 7)  # the bound checked often: many evictions
+    # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
+    monkeypatch.setattr(rebuild, "REPLAY_CACHE_CELLS", 50)
+    monkeypatch.setattr(rebuild, "REPLAY_CHUNK_ROWS", 7)  # the bound checked often: many evictions
     with Database(tmp_path / "tracker.db") as db:
         for i in range(300):
             db.record([

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,20 +20,17 @@ from events.types import (
     EVENT_TYPES,
     RENAMED,
     SCHEMA_VERSION,
-    AnyEvent,
     DvdAdded,
     Event,
     UnknownEventType,
     decode,
     encode,
 )
-from projections.tables import PROJECTION_VERSION, TABLES, create_indexes, create_tables, drop_tables
+from projections import rebuild
+from projections.fold import Position, folds_by_type
+from projections.tables import PROJECTION_VERSION, TABLES, create_tables, drop_tables
 from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
 
-REPLAY_CACHE_CELLS = 400_000  # rows times columns: a replay peaks near 100 MB at 1,000,000 events
-REPLAY_CHUNK_ROWS = 1024  # rows read at a time; the cache's bound is checked after each chunk
-REPLAY_CACHE_KIB = 32 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
-_union_decode = msgspec.json.Decoder(AnyEvent).decode
 # sqlite3 binds None through its adapter lookup (a tuple, a dict miss, two attribute lookups):
 # read-table rows are mostly NULLs, and that lookup cost more than the INSERT itself (2.6 s
 # against 1.0 s for 100,000 rows of 25 columns). A registered adapter answers it at once;
@@ -194,7 +190,7 @@ class Database:
                 _appended((type(e).__name__, encode(e), command_id, e.subject(), SCHEMA_VERSION))
                 for e in events])
             cache = projections.RowCache(self.conn) if rows is None else rows
-            folds, env = _folds_by_type(), _Position()
+            folds, env = folds_by_type(), Position()
             env.command_id = command_id
             for event, (seq, at) in zip(events, placed, strict=True):
                 env.seq, env.at = seq, at
@@ -262,23 +258,25 @@ class Database:
         conn = target or self.conn
         # Reading ahead and writing behind on threads of their own was tried and cost more
         # than it saved on a shared 2-CPU machine (22.9 s against 21.3 s for 1M events).
-        replay = _Replay(partial(self.store.fold_rows, after_seq=after_seq, until_seq=until_seq, types=types),
-                         self._stored_record)
+        replay = rebuild.Replay(
+            partial(self.store.fold_rows, after_seq=after_seq, until_seq=until_seq, types=types),
+            self._decode_at)
         if target is None:
             with self.store.atomic():
-                return _rebuild(replay, conn, fresh=after_seq == 0)
+                return rebuild.rebuild(replay, conn, fresh=after_seq == 0)
         conn.execute("BEGIN")
         try:
-            count = _rebuild(replay, conn, fresh=after_seq == 0)
+            count = rebuild.rebuild(replay, conn, fresh=after_seq == 0)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         return count
 
-    def _stored_record(self, seq: int) -> StoredRecord:
-        """The whole row at ``seq`` (replay's slow path: an old version, a renamed type, an error)."""
-        return next(self.store.read(after_seq=seq - 1, until_seq=seq))
+    def _decode_at(self, seq: int) -> Event:
+        """The event at ``seq`` from its whole row (replay's slow path: an old version, a renamed
+        type, an error, which is then raised naming the row)."""
+        return decode_record(next(self.store.read(after_seq=seq - 1, until_seq=seq)))
 
 
 def _make_home(folder: Path) -> None:
@@ -383,74 +381,3 @@ def decode_record(rec: StoredRecord) -> Event:
             f"version? upgrade tracker ({exc})") from exc
     except ValueError as exc:
         raise StoreError(f"event {rec.seq} ({rec.type}) cannot be decoded: {exc}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Replay:
-    """What a fold reads: how to open ``fold_rows``'s cursor, and to fetch a whole row by seq."""
-
-    open_rows: Callable[[], sqlite3.Cursor]  # opened once the tables are made: DROP waits for no reader
-    stored_record: Callable[[int], StoredRecord]
-
-
-def _rebuild(replay: _Replay, conn: sqlite3.Connection, *, fresh: bool) -> int:
-    """Fold the replay's rows into the read tables on ``conn`` (from nothing if ``fresh``)."""
-    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
-    try:
-        return _refold(replay, conn, fresh=fresh)
-    finally:
-        conn.execute(f"PRAGMA cache_size = {cache}")
-
-
-def _refold(replay: _Replay, conn: sqlite3.Connection, *, fresh: bool) -> int:
-    """The body of a fold: if fresh, empty tables first and indexes built once at the end."""
-    if fresh:
-        drop_tables(conn)
-        create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = projections.RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS)
-    cursor = replay.open_rows()
-    try:
-        count = _fold_all(cursor, replay.stored_record, rows)
-    finally:
-        cursor.close()  # CREATE INDEX, like DROP TABLE, refuses to run beside an open statement
-    rows.flush()
-    if fresh:
-        create_indexes(conn)
-    return count
-
-
-class _Position:
-    """The envelope replay hands every fold: one object whose fields are set for each row
-    (building a tuple per event cost half a second in a million)."""
-
-    __slots__ = ("at", "command_id", "seq")
-
-
-def _no_fold(rows: projections.RowCache, env: object, event: Event) -> None:
-    """An event no read table cares about."""
-
-
-@cache
-def _folds_by_type() -> dict[type[Event], Callable[..., None]]:
-    """Each event type's one fold (its folds in order), built once: every fold is registered
-    when projections is imported."""
-    return {t: projections.fold_of(t) or _no_fold for t in EVENT_TYPES.values()}
-
-
-def _fold_all(cursor: sqlite3.Cursor, stored_record: Callable[[int], StoredRecord],
-              rows: projections.RowCache) -> int:
-    """Decode and fold every row, the row cache kept to its bound; how many."""
-    folds = _folds_by_type()
-    decode, current, env, count = _union_decode, SCHEMA_VERSION, _Position(), 0
-    while chunk := cursor.fetchmany(REPLAY_CHUNK_ROWS):
-        for seq, at, command_id, data, v in chunk:
-            env.seq, env.at, env.command_id = seq, at, command_id
-            try:  # the common case inline: a current row of a known type is one C call
-                event = decode(data) if v == current else decode_record(stored_record(seq))
-            except msgspec.DecodeError:  # a renamed or unknown type: the whole row says which
-                event = decode_record(stored_record(seq))
-            folds[type(event)](rows, env, event)
-        count += len(chunk)
-        rows.maybe_flush()
-    return count
