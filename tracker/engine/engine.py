@@ -333,9 +333,12 @@ async def run_engine(settings: Settings, *, until: str | None = None, until_idle
 
     Returns the signal that stopped it, if one did; EngineBusy if another engine holds the lock.
     """
-    async with Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler, role=role,
-                      announce=announce) as engine:
-        engine.install_signal_handlers()
+    engine = Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler, role=role,
+                    announce=announce)
+    # Before the lock is taken: a SIGTERM while the engine opens (systemd stopping it as it
+    # starts) must stop it cleanly, not kill it with Python's default action.
+    engine.install_signal_handlers()
+    async with engine:
         async with AsyncExitStack() as stack:
             if http:
                 from tracker.web.app import serve_web  # aiohttp.web, jinja2: only when asked for
