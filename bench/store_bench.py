@@ -355,26 +355,25 @@ def main() -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         results = {n: run_size(n, Path(tmp), args.repeat) for n in args.sizes}
-        wide = _run_wide(Path(tmp), args.wide, args.repeat) if args.wide else None
+    wide = _run_wide(args.wide, args.repeat) if args.wide else None
     cpu = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     report = (f"Store benchmark, realistic mix ({cpu}; batches of {BATCH} events a transaction; "
               f"medians of {args.repeat} scan + replay pairs; queries medians of 5, CLI exports of 3; "
               f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n\n"
               f"{table(results)}")
     if wide:
-        from wide_bench import wide_table
-        report += f"\n{wide_table(wide)}"
+        report += f"\n{wide['table']}"
     report += f"\n{targets_table(max(results), results[max(results)], wide)}"
     print(report)
     if args.out:
         args.out.write_text(f"# Store benchmark\n\n{report}", encoding="utf-8")
 
 
-def _run_wide(folder: Path, rows: int, repeat: int) -> dict:
-    """The wide shape (bench/wide_bench.py), in the same run."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from wide_bench import run_wide
-    return run_wide(folder, rows, repeat)
+def _run_wide(rows: int, repeat: int) -> dict:
+    """The wide shape (bench/wide_bench.py) in a process of its own, in the same run: its figures."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "wide_bench.py"), "--rows", str(rows),
+                          "--repeat", str(repeat), "--json"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
 import subprocess
@@ -109,9 +110,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=250_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the figures and the table as one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wide-bench-") as tmp:
-        print(wide_table(run_wide(Path(tmp), args.rows, args.repeat)))
+        results = run_wide(Path(tmp), args.rows, args.repeat)
+    table = wide_table(results)
+    print(json.dumps({**results, "table": table}) if args.json else table)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,16 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from tracker.config import Settings
 from tracker.errors import CannotListen, StoreError
-from tracker.web import filters
-from tracker.web.metrics import EngineCollector, metrics_registry
+from tracker.web import routes
+from tracker.web.metrics import metrics_registry
+from tracker.web.pages import STATE, WebState, render, templates
 from tracker.web.reader import Reader
 
 HERE = Path(__file__).parent
@@ -33,35 +32,6 @@ HEADERS = {
     "Server": "tracker",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class WebState:
-    """What every handler reads: settings, the engine, the reader, the templates, the metrics."""
-
-    settings: Settings
-    engine: Any
-    reader: Reader
-    templates: jinja2.Environment
-    registry: Any
-    collector: EngineCollector
-
-
-STATE = web.AppKey("state", WebState)
-
-
-def templates() -> jinja2.Environment:
-    """Jinja2 with autoescaping on for every template: a title such as <script> shows as text."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(filters.FILTERS)
-    return env
-
-
-def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    """A page from its template."""
-    html = request.app[STATE].templates.get_template(name).render(**context)
-    return web.Response(text=html, status=status, content_type="text/html")
 
 
 def error_response(request: web.Request, status: int, message: str) -> web.Response:
@@ -94,7 +64,6 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 def build_app(settings: Settings, engine: Any, reader: Reader) -> web.Application:
     """The application: pages, JSON API, health, metrics, posters and static files."""
-    from tracker.web import routes
     app = web.Application(middlewares=[guard])
     registry, collector = metrics_registry(engine)
     app[STATE] = WebState(settings, engine, reader, templates(), registry, collector)

@@ -18,9 +18,9 @@ from tracker import audit
 from tracker.db import Database
 from tracker.engine.lock import EngineLock
 from tracker.errors import StoreError
-from tracker.web.app import STATE, render
 from tracker.web.metrics import CONTENT_TYPE
 from tracker.web.metrics import render as render_metrics
+from tracker.web.pages import STATE, render
 from tracker.web.timeline import dvd_timeline
 
 PAGE_SIZE = 48  # DVDs a page of the grid shows
