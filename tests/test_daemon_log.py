@@ -111,3 +111,14 @@ def test_a_log_line_to_a_stderr_that_is_gone_is_dropped_not_raised(monkeypatch) 
     monkeypatch.setattr("sys.stderr", heard)
     log.warning("back_again")
     assert "back_again" in heard.getvalue()
+
+
+def test_a_foreground_run_with_a_failure_says_it_once(tmp_path: Path) -> None:
+    """A run in the terminal prints its failures in the summary, with no warning log line repeating them."""
+    source = tmp_path / "dvds.csv"
+    source.write_text("title,year\nHeat,1995\nBad,19x5\n", encoding="utf-8")
+    result = run(tmp_path, {}, "import", str(source))
+    code, out, err = result.returncode, result.stdout, result.stderr
+    assert code == 1
+    assert "failed line:3: year '19x5' is not a whole number" in out
+    assert "command.finished" not in err and "19x5" not in err

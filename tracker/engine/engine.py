@@ -29,6 +29,7 @@ from tracker.engine.wake import WakeListener
 from tracker.engine.writer import Writer
 from tracker.errors import KNOWN_ERRORS, DiskFull, EngineBusy
 from tracker.log import get_logger
+from tracker.textfmt import reason_text
 
 if TYPE_CHECKING:  # aiohttp takes 0.3 s to import: offline commands never load it
     from tracker.clients.http import HttpStats
@@ -272,7 +273,7 @@ class Engine:
             await self._end(CommandCancelled(command_id=command_id, summary=summary))
         elif summary is None:
             await self._end(CommandInterrupted(command_id=command_id))  # a clean stop, not a crash
-        _log_end(name, status, summary, time.monotonic() - started)
+        _log_end(name, status, summary, time.monotonic() - started, warn=self.lock.role == "daemon")
 
     async def _refused_as_barren(self, command_id: str, name: str) -> bool:
         """Fail a command that keeps stopping its process before recording an item; True if so."""
@@ -312,14 +313,19 @@ class Engine:
         await self.writer.flush()
 
 
-def _log_end(name: str, status: str, summary: dict[str, Any] | None, duration_s: float) -> None:
-    """One line per command end: its counts, and the first failures with their reasons."""
+def _log_end(name: str, status: str, summary: dict[str, Any] | None, duration_s: float, *,
+             warn: bool) -> None:
+    """One line per command end: its counts, and the first failures with their reasons.
+
+    Failures raise it to a warning only in a daemon (``warn``): a run in the foreground has
+    just printed the same failures in its summary, and saying them twice is noise.
+    """
     if summary is None:
         log.info("command.stopped", command=name, status=status, duration_s=round(duration_s, 2))
         return
     counts = {k: summary.get(k, 0) for k in ("processed", "updated", "skipped", "failed")}
-    failures = [f"{f['item']}: {f['reason']}" for f in summary.get("failures", [])[:5]]
-    level = log.warning if counts["failed"] else log.info
+    failures = [f"{f['item']}: {reason_text(f['item'], f['reason'])}" for f in summary.get("failures", [])[:5]]
+    level = log.warning if counts["failed"] and warn else log.info
     level("command.finished", command=name, status=status, duration_s=round(duration_s, 2),
           **counts, **({"failures": failures} if failures else {}))
 
