@@ -91,7 +91,8 @@ def wide_table(r: dict) -> str:
         f"| {imp['peak_mb']:.0f} |",
         f"| normalize-uk-certifications | {norm['seconds']:.1f} | {norm['cpu_s']:.1f} "
         f"| {per_s / norm['seconds']:,.0f} | {norm['peak_mb']:.0f} |",
-        f"| replay (Database.replay, median) | {rp['replay_s']:.2f} | | {r['events'] / rp['replay_s']:,.0f} "
+        f"| replay (Database.replay, median; {rp['splits']} of {len(rp['ratios'])} split in two processes) "
+        f"| {rp['replay_s']:.2f} | {rp['replay_cpu_s']:.2f} | {r['events'] / rp['replay_s']:,.0f} "
         f"| {rp['peak_mb']:.0f} |",
         f"| scan + decode (median) | {rp['scan_s']:.2f} | | | |",
         f"| tracker replay (CLI, with its checkpoint) | {r['replay_cli']['seconds']:.2f} "

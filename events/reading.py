@@ -86,3 +86,12 @@ def _batches(conn: sqlite3.Connection, sql: str, after_seq: int, params: tuple,
         if len(rows) < batch:
             return
         cursor_seq = rows[-1][0]
+
+
+def sample_types(conn: sqlite3.Connection, *, until_seq: int, points: int) -> list[str]:
+    """The types of about ``points`` rows spread evenly over seqs 1..until_seq (each found by
+    its seq: no scan), to estimate the log's mix of types cheaply."""
+    step = max(1, until_seq // max(1, points))
+    return [t for (t,) in conn.execute(
+        "WITH RECURSIVE at_seq(seq) AS (SELECT ? UNION ALL SELECT seq + ? FROM at_seq WHERE seq + ? <= ?)"
+        " SELECT type FROM at_seq JOIN events USING (seq)", (step, step, step, until_seq))]

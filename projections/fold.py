@@ -35,9 +35,10 @@ def on(*types: type[Event]) -> Callable[[Fold], Fold]:
     return register
 
 
-def fold_of(event_type: type[Event]) -> Fold | None:
-    """The one callable that folds events of this type (its folds in order), None if none does."""
-    folds = HANDLERS.get(event_type, ())
+def fold_of(event_type: type[Event], modules: frozenset[str] | None = None) -> Fold | None:
+    """The one callable that folds events of this type (its folds in order, only those of
+    ``modules`` if given), None if none does."""
+    folds = [f for f in HANDLERS.get(event_type, ()) if modules is None or f.__module__ in modules]
     if len(folds) <= 1:
         return folds[0] if folds else None
 
@@ -65,7 +66,7 @@ def _no_fold(rows: RowCache, env: object, event: Event) -> None:
 
 
 @cache
-def folds_by_type() -> dict[type[Event], Fold]:
-    """Each event type's one fold (its folds in order), built once: every fold is registered
-    when projections is imported."""
-    return {t: fold_of(t) or _no_fold for t in EVENT_TYPES.values()}
+def folds_by_type(modules: frozenset[str] | None = None) -> dict[type[Event], Fold]:
+    """Each event type's one fold (its folds in order; only those of ``modules`` if given),
+    built once: every fold is registered when projections is imported."""
+    return {t: fold_of(t, modules) or _no_fold for t in EVENT_TYPES.values()}

@@ -31,36 +31,57 @@ class Replay:
     decode_at: Callable[[int], Event]  # the slow path (an old version, a renamed type); raises naming the row
 
 
-def rebuild(replay: Replay, conn: sqlite3.Connection, *, fresh: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The part of a rebuild one process does: only these modules' folds (None: all), with a
+    row cache of this bound, and what to run once they are done, before the indexes are built
+    (a parallel replay copies the other process's tables in then)."""
+
+    modules: frozenset[str] | None = None
+    max_cells: int = REPLAY_CACHE_CELLS
+    then: Callable[[sqlite3.Connection], None] | None = None
+
+
+def rebuild(replay: Replay, conn: sqlite3.Connection, *, fresh: bool, share: Share = Share()) -> int:
     """Fold the replay's rows into the read tables on ``conn`` (from nothing if ``fresh``); how many."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
     try:
-        return _refold(replay, conn, fresh=fresh)
+        return _refold(replay, conn, fresh=fresh, share=share)
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
 
 
-def _refold(replay: Replay, conn: sqlite3.Connection, *, fresh: bool) -> int:
+def _refold(replay: Replay, conn: sqlite3.Connection, *, fresh: bool, share: Share) -> int:
     """The body of a rebuild: if fresh, empty tables first and indexes built once at the end."""
     if fresh:
         drop_tables(conn)
         create_tables(conn, indexes=False)  # one bulk index build at the end beats row-by-row upkeep
-    rows = RowCache(conn, known_empty=fresh, max_cells=REPLAY_CACHE_CELLS)
-    cursor = replay.open_rows()
-    try:
-        count = fold_all(cursor, replay.decode_at, rows)
-    finally:
-        cursor.close()  # CREATE INDEX, like DROP TABLE, refuses to run beside an open statement
-    rows.flush()
+    count = fold_into(replay, conn, share, known_empty=fresh)
+    if share.then is not None:
+        share.then(conn)
     if fresh:
         create_indexes(conn)
     return count
 
 
-def fold_all(cursor: sqlite3.Cursor, decode_at: Callable[[int], Event], rows: RowCache) -> int:
-    """Decode and fold every row, the row cache kept to its bound; how many."""
-    folds = folds_by_type()
+def fold_into(replay: Replay, conn: sqlite3.Connection, share: Share, *, known_empty: bool) -> int:
+    """Fold the replay's rows with the share's folds into the tables on ``conn``, flushed; how many."""
+    rows = RowCache(conn, known_empty=known_empty, max_cells=share.max_cells)
+    cursor = replay.open_rows()
+    try:
+        count = fold_all(cursor, replay.decode_at, rows, folds_by_type(share.modules))
+    finally:
+        cursor.close()  # CREATE INDEX, like DROP TABLE, refuses to run beside an open statement
+    rows.flush()
+    return count
+
+
+def fold_all(cursor: sqlite3.Cursor, decode_at: Callable[[int], Event], rows: RowCache,
+             folds: dict[type[Event], Callable] | None = None) -> int:
+    """Decode and fold every row (with ``folds``, by default every one), the row cache kept to
+    its bound; how many."""
+    folds = folds or folds_by_type()
     decode, current, env, count = _union_decode, SCHEMA_VERSION, Position(), 0
     while chunk := cursor.fetchmany(REPLAY_CHUNK_ROWS):
         for seq, at, command_id, data, v in chunk:

@@ -8,8 +8,11 @@ fold so scoped against a full replay, for every table, over generated logs of ev
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from events.types import RENAMED
 from projections.fold import HANDLERS
+from projections.tables import TABLES
 
 # The tables each module's folds read or write.
 TOUCHES: dict[str, tuple[str, ...]] = {
@@ -39,3 +42,25 @@ def event_types(table: str) -> tuple[str, ...]:
     tags = {t.__name__ for t, folds in HANDLERS.items() if any(f.__module__ in scope for f in folds)}
     tags |= {old for old, new in RENAMED.items() if new in tags}
     return tuple(sorted(tags))
+
+
+class Group(NamedTuple):
+    """Read tables no fold outside the group touches: folded apart, they come out the same."""
+
+    tables: tuple[str, ...]
+    modules: frozenset[str]  # the modules whose folds touch them
+    tags: tuple[str, ...]  # the type tags, as stored, those folds take
+
+
+def groups() -> list[Group]:
+    """The read tables split into groups that share no fold, each with its modules and tags."""
+    out: list[Group] = []
+    seen: set[str] = set()
+    for table in TABLES:
+        if table in seen:
+            continue
+        mods = modules(table)
+        tables = tuple(t for t in TABLES if any(t in TOUCHES[m] for m in mods))
+        seen.update(tables)
+        out.append(Group(tables, frozenset(mods), event_types(table)))
+    return out

@@ -131,5 +131,5 @@ def rows_by_key(conn: sqlite3.Connection, name: str) -> Iterator[tuple]:
 
 def drop_tables(conn: sqlite3.Connection) -> None:
     """Drop every read table: they are disposable and rebuilt by replay."""
-    for name in TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    for name in TABLES:  # main's: a parallel replay has a side file attached with the same names
+        conn.execute(f"DROP TABLE IF EXISTS main.{name}")

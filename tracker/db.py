@@ -29,13 +29,16 @@ from events.types import (
 from projections import rebuild
 from projections.fold import Position, folds_by_type
 from projections.tables import PROJECTION_VERSION, TABLES, create_tables, drop_tables
+from tracker import parallel_replay
 from tracker.errors import DiskFull, NewerSchemaError, NotATrackerDatabase, StoreError, UsageError
+from tracker.log import get_logger
 
 # sqlite3 binds None through its adapter lookup (a tuple, a dict miss, two attribute lookups):
 # read-table rows are mostly NULLs, and that lookup cost more than the INSERT itself (2.6 s
 # against 1.0 s for 100,000 rows of 25 columns). A registered adapter answers it at once;
 # {}.get(None) is None, so NULL is still bound as NULL.
 sqlite3.register_adapter(type(None), {}.get)
+log = get_logger("tracker.db")
 
 
 class _Appended(NamedTuple):
@@ -251,27 +254,44 @@ class Database:
              until_seq: int | None = None, types: Sequence[str] = ()) -> int:
         """Fold the events (after_seq, until_seq] into the tables of ``target`` (or the live ones).
 
-        From seq 0 the tables are rebuilt from nothing; from a later seq they must hold the
-        state at ``after_seq`` already (a checkpoint copied in). With ``types``, only events of
-        those types (time travel for one table). The number of events folded.
+        From seq 0 the tables are rebuilt from nothing, on two cores when the log is big enough;
+        from a later seq they must hold the state at ``after_seq`` already (a checkpoint copied
+        in). With ``types``, only events of those types (time travel for one table). The number
+        of events folded.
         """
-        conn = target or self.conn
-        # Reading ahead and writing behind on threads of their own was tried and cost more
-        # than it saved on a shared 2-CPU machine (22.9 s against 21.3 s for 1M events).
-        replay = rebuild.Replay(
+        if after_seq == 0 and not types and str(self.path) != ":memory:":  # the second process reads the file
+            split = parallel_replay.plan(self.store, until_seq or self.store.count())
+            if split is not None:
+                try:
+                    return parallel_replay.fold_in_parallel(
+                        self, target or self.conn, partial(self._writing, target, immediate=False), until_seq, split)
+                except (parallel_replay.WorkerFailed, sqlite3.Error, OSError) as exc:
+                    log.info("replay_in_one_process", reason=str(exc))  # which then says what is wrong
+        replay = self.replay_source(after_seq=after_seq, until_seq=until_seq, types=types)
+        with self._writing(target) as conn:
+            return rebuild.rebuild(replay, conn, fresh=after_seq == 0)
+
+    def replay_source(self, *, after_seq: int = 0, until_seq: int | None = None,
+                      types: Sequence[str] = ()) -> rebuild.Replay:
+        """What a rebuild reads: the log's rows (after_seq, until_seq] of these types, if any."""
+        return rebuild.Replay(
             partial(self.store.fold_rows, after_seq=after_seq, until_seq=until_seq, types=types),
             self._decode_at)
+
+    @contextmanager
+    def _writing(self, target: sqlite3.Connection | None, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction on ``target`` (or on the live database), rolled back on error."""
         if target is None:
-            with self.store.atomic():
-                return rebuild.rebuild(replay, conn, fresh=after_seq == 0)
-        conn.execute("BEGIN")
+            with self.store.atomic(immediate=immediate):
+                yield self.conn
+            return
+        target.execute("BEGIN")
         try:
-            count = rebuild.rebuild(replay, conn, fresh=after_seq == 0)
+            yield target
         except BaseException:
-            conn.execute("ROLLBACK")
+            target.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
-        return count
+        target.execute("COMMIT")
 
     def _decode_at(self, seq: int) -> Event:
         """The event at ``seq`` from its whole row (replay's slow path: an old version, a renamed

@@ -1,0 +1,51 @@
+"""Side files: a share of the read tables folded by another process, then copied in whole.
+
+A parallel replay (tracker/parallel_replay.py) has a second process fold the tables of some
+groups (projections/scope.py) into a throwaway file; the replaying connection attaches it and
+copies those tables in, which SQLite does page by page without decoding a value.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from projections.rebuild import REPLAY_CACHE_KIB, Replay, Share, fold_into
+from projections.tables import create_tables
+
+SIDE = "side"  # the schema name the side file is attached under
+
+
+def fold_into_file(replay: Replay, path: Path, share: Share) -> int:
+    """Fold the replay's rows with the share's folds into fresh tables in a new file; how many."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")  # throwaway: a crash leaves nothing to recover
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
+        create_tables(conn, indexes=False)  # copied into tables without indexes: none needed here
+        conn.execute("BEGIN")
+        count = fold_into(replay, conn, share, known_empty=True)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return count
+
+
+@contextmanager
+def attached(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """The file at ``path`` attached to ``conn`` as SIDE meanwhile (outside any transaction:
+    SQLite attaches and detaches only there)."""
+    conn.execute(f"ATTACH DATABASE ? AS {SIDE}", (str(path),))
+    try:
+        yield
+    finally:
+        conn.execute(f"DETACH DATABASE {SIDE}")
+
+
+def copy_tables(conn: sqlite3.Connection, tables: Iterable[str]) -> None:
+    """Copy these tables of the attached side file into the same, empty, tables of ``conn``."""
+    for name in tables:
+        conn.execute(f"INSERT INTO main.{name} SELECT * FROM {SIDE}.{name}")

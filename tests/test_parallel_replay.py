@@ -1,0 +1,146 @@
+"""Replay on two cores: the same tables as one process gives, and one process when the second fails."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from events import types as et
+from projections.scope import groups
+from tests.test_projections import BATCHES, replayed, tables
+from tracker import parallel_replay
+from tracker.audit import verify
+from tracker.db import Database
+from tracker.errors import StoreError
+
+
+@pytest.fixture
+def always_parallel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Split every replay, however small; the list gets each parallel replay's count."""
+    monkeypatch.setattr(parallel_replay, "MIN_EVENTS", 0)
+    monkeypatch.setattr(parallel_replay, "_second_core_free", lambda: True)
+    done: list[int] = []
+    real = parallel_replay.fold_in_parallel
+
+    def counted(*args: object) -> int:
+        count = real(*args)  # type: ignore[arg-type]
+        done.append(count)
+        return count
+    monkeypatch.setattr(parallel_replay, "fold_in_parallel", counted)
+    return done
+
+
+def _mixed_log(db: Database, dvds: int = 30) -> None:
+    """DVDs, catalogue titles and commands: every group of tables has events to fold."""
+    for i in range(dvds):
+        db.record([et.DvdAdded(dvd_id=0, title=f"Film {i}", tmdb_id=i + 1),
+                   et.DvdDetailsRefreshed(dvd_id=i + 1, tagline=f"t{i}", genres=["Drama"]),
+                   et.MovieListed(tmdb_id=i % 7 + 1, title=f"Movie {i}", genre_ids=[18]),
+                   et.OfferAdded(media_type="movie", tmdb_id=i % 7 + 1, region="GB", offer_type="rent",
+                                 provider_id=i % 3),
+                   et.ItemProcessed(command_id="c", item=f"dvd:{i + 1}", outcome="updated")], "c")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=BATCHES)
+def test_parallel_replay_equals_incremental_application(tmp_path_factory: pytest.TempPathFactory,
+                                                        always_parallel: list[int],
+                                                        batches: list[tuple[str | None, list[et.Event]]]) -> None:
+    """A replay split over two processes gives the tables incremental application gave, into
+    another database and into the live one, and verify agrees."""
+    path = tmp_path_factory.mktemp("parallel") / "tracker.db"
+    with Database(path) as db:
+        for command_id, events in batches:
+            db.record(events, command_id)
+        live = tables(db.conn)
+        always_parallel.clear()
+        assert replayed(db) == live
+        assert verify(db) == []
+        db.replay()
+        assert tables(db.conn) == live
+        if parallel_replay.plan(db.store, db.store.count()) is not None:
+            assert always_parallel == [db.store.count()] * 3, "every replay went parallel"
+    assert not list(path.parent.glob(".replay-*")), "the scratch folder is removed"
+
+
+def test_a_big_mixed_log_is_split_and_replays_exactly(tmp_path: Path, always_parallel: list[int]) -> None:
+    """The plan puts the groups with most events in different processes, and the live replay
+    rebuilds the very rows, indexes included."""
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db)
+        split = parallel_replay.plan(db.store, db.store.count())
+        assert split is not None and split.here and split.there
+        assert not set(split.here) & set(split.there)
+        live = tables(db.conn)
+        indexes = db.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY 1").fetchall()
+        assert db.replay() == 150
+        assert always_parallel == [150]
+        assert tables(db.conn) == live
+        assert db.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY 1").fetchall() \
+            == indexes
+        assert db.conn.execute("PRAGMA database_list").fetchall() == [(0, "main", str(tmp_path / "tracker.db"))]
+
+
+def test_a_second_process_that_fails_leaves_the_replay_to_one(tmp_path: Path, always_parallel: list[int],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the second process cannot run, the replay happens in one process: same tables, no
+    scratch folder left, the live tables never half rebuilt."""
+    monkeypatch.setattr(parallel_replay, "WORKER_MODULE", "tracker.no_such_module")
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db)
+        live = tables(db.conn)
+        assert db.replay() == 150
+        assert always_parallel == []  # the parallel attempt raised, and was not counted
+        assert tables(db.conn) == live
+    assert not list(tmp_path.glob(".replay-*"))
+
+
+def test_a_row_that_no_longer_decodes_is_reported_as_before(tmp_path: Path, always_parallel: list[int]) -> None:
+    """A broken row in the second process's share: the replay in one process names it, and the
+    live tables stay as they were."""
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db)
+        split = parallel_replay.plan(db.store, db.store.count())
+        assert split is not None
+        theirs = {tag for i in split.there for tag in groups()[i].tags}
+        seq, type_ = next((r.seq, r.type) for r in db.store.read() if r.type in theirs)
+    conn = sqlite3.connect(tmp_path / "tracker.db")
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET data = '{broken' WHERE seq = ?", (seq,))
+    conn.commit()
+    conn.close()
+    with Database(tmp_path / "tracker.db") as db:
+        live = tables(db.conn)
+        with pytest.raises(StoreError, match=rf"^event {seq} \({type_}\) cannot be decoded"):
+            db.replay()
+        assert tables(db.conn) == live
+    assert always_parallel == []
+
+
+def test_scratch_folders_of_killed_replays_are_swept(tmp_path: Path, always_parallel: list[int]) -> None:
+    """A scratch folder left by a replay whose process is gone is removed by the next replay;
+    one whose process still runs is left alone."""
+    dead = _dead_pid()
+    left = tmp_path / f".replay-{dead}-abc"
+    (left / "side.db").parent.mkdir()
+    (left / "side.db").write_bytes(b"half written")
+    running = tmp_path / f".replay-{os.getpid()}-xyz"
+    running.mkdir()
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db, dvds=5)
+        db.replay()
+    assert always_parallel == [25]
+    assert not left.exists()
+    assert running.exists()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
