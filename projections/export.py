@@ -48,7 +48,20 @@ def export_rows(conn: sqlite3.Connection, table: str) -> Iterator[dict[str, Any]
 _ENCODED = {t: msgspec.defstruct(f"{t}_export", [(f, Any, None) for f in FIELDS[t]], gc=False)
             for t in EXPORTABLE}
 _NO_LOCKS = msgspec.Raw(b"[]")
+_encode = msgspec.json.Encoder().encode
 BATCH_ROWS = 2000  # rows per batch: a few MB, so output goes out in big writes
+
+
+def keyed_lines(conn: sqlite3.Connection, table: str, *, where: str = "") -> Iterator[list[tuple[Any, bytes]]]:
+    """A table's rows as exported JSON lines (each ending in a newline) with their key, in batches.
+
+    The bytes of each line are those ``export_batches`` gives its row; ``where`` narrows the rows
+    (an SQL condition on the table's columns). For tables with a one-column key.
+    """
+    make, (key,) = _ENCODED[table], TABLES[table].key
+    at = TABLES[table].exported.index(key)
+    for batch in _value_lists(conn, table, msgspec.Raw, _NO_LOCKS, where=where):
+        yield [(values[at], _encode(make(*values)) + b"\n") for values in batch]
 
 
 def export_batches(conn: sqlite3.Connection, table: str) -> Iterator[list[Any]]:
@@ -76,15 +89,16 @@ def _csv_json(text: str) -> Any:
 
 
 def _value_lists(conn: sqlite3.Connection, table: str, json_value: Callable[[str], Any],
-                 no_locks: Any) -> Iterator[list[list[Any]]]:
+                 no_locks: Any, *, where: str = "") -> Iterator[list[list[Any]]]:
     """A table's exported values, a batch of lists at a time: JSON through ``json_value``, genres named."""
     t = TABLES[table]
     names = _genre_names(conn) if table in ("movies", "tv") else None
     raw = [i for i, c in enumerate(t.exported) if c in t.json_columns and c != "genre_ids"]
     genres = t.exported.index("genre_ids") if names is not None else -1
     locks = t.exported.index("locked_fields") if "locked_fields" in t.exported else -1
-    cursor = conn.execute(f"SELECT {', '.join(t.exported)} FROM {table} {WHERE.get(table, '')}"
-                          f" ORDER BY {ORDER[table]}")
+    conditions = " AND ".join(c for c in (WHERE.get(table, "").removeprefix("WHERE "), where) if c)
+    cursor = conn.execute(f"SELECT {', '.join(t.exported)} FROM {table}{' WHERE ' if conditions else ''}"
+                          f"{conditions} ORDER BY {ORDER[table]}")
     while batch := cursor.fetchmany(BATCH_ROWS):
         out = []
         for values in batch:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from events.types import SCHEMA_VERSION
-from projections import scope, snapshot
+from projections import export_cache, scope, snapshot
 from projections.tables import PROJECTION_VERSION
 from tracker.db import Database
 from tracker.errors import StoreError
@@ -94,9 +95,81 @@ def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
     save = seq - after >= EVERY_EVENTS and _would_keep(db, seq)
     types = scope.event_types(only) if only and not save else ()
     db.fold(target, after_seq=after, until_seq=seq, types=types)
-    if save:
-        save_quietly(db, target, seq)
+    if save and (saved := save_quietly(db, target, seq)) is not None and only in export_cache.CACHED:
+        _write_cache(saved, only, target)  # the table is at hand: the next export from there is quick
     return seq, start
+
+
+def cached_export(db: Database, table: str, until_at: str | None) -> Iterator[bytes | memoryview] | None:
+    """``table``'s export as JSON lines as of ``until_at`` (None: now) from a checkpoint's export cache.
+
+    None when the table is not cached, no trusted checkpoint lies less than EVERY_EVENTS before
+    the moment (the plain path then saves one there), or the cache is missing and cannot be
+    written (a read-only home). From the checkpoint, only the events that can change the table
+    are folded, and only the rows they wrote are encoded again.
+    """
+    if table not in export_cache.CACHED or folder(db) is None:
+        return None
+    seq = db.store.count() if until_at is None else db.store.seq_at(until_at)
+    start = nearest(db, seq)
+    if start is None or seq - start.seq >= EVERY_EVENTS:
+        return None
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        cache, loaded = _export_cache(db, start, table, conn)
+        if cache is None:
+            return None
+        if seq == start.seq:
+            return export_cache.merged(cache, [])
+        if not loaded:
+            snapshot.load(start.path, conn)
+        export_cache.watch(conn, table)
+        db.fold(conn, after_seq=start.seq, until_seq=seq, types=scope.event_types(table))
+        return export_cache.merged(cache, export_cache.changed_lines(conn, table))
+    finally:
+        conn.close()
+
+
+def _export_cache(db: Database, ck: Checkpoint, table: str,
+                  conn: sqlite3.Connection) -> tuple[export_cache.Cache | None, bool]:
+    """The export cache of ``table`` at ``ck`` (None if missing and not writable), and whether ``ck``
+    was loaded into ``conn`` to write it.
+
+    A cache is used only if it says it was encoded from this checkpoint (seq, hash, shape).
+    """
+    cache = export_cache.read(_cache_path(ck.path, table))
+    if cache is not None and (cache.footer.table, cache.footer.seq, cache.footer.hash,
+                              cache.footer.shape) == (table, *_footer(ck).values()):
+        return cache, False
+    if db.read_only:
+        return None, False
+    snapshot.load(ck.path, conn)
+    return _write_cache(ck, table, conn), True
+
+
+def _write_cache(ck: Checkpoint, table: str, conn: sqlite3.Connection) -> export_cache.Cache | None:
+    """Write the export cache of ``table`` at ``ck`` from ``conn`` (which holds ``ck``'s tables); it, or None."""
+    path = _cache_path(ck.path, table)
+    tmp = path.parent / f".tmp-{os.getpid()}.{table}.export"
+    try:
+        export_cache.write(conn, table, tmp, _footer(ck))
+        os.replace(tmp, path)
+    except (OSError, TypeError, OverflowError) as exc:  # a full disk, a key that is no integer
+        log.info("export_cache_not_saved", reason=str(exc))
+        return None
+    finally:  # Ctrl-C while writing too: no half-written file left behind
+        tmp.unlink(missing_ok=True)
+    return export_cache.read(path)
+
+
+def _footer(ck: Checkpoint) -> dict[str, object]:
+    """What an export cache of ``ck`` must say about itself."""
+    return {"seq": ck.seq, "hash": ck.hash, "shape": export_cache.shape(ck.shape)}
+
+
+def _cache_path(checkpoint: Path, table: str) -> Path:
+    """Where the export cache of ``table`` at a checkpoint lives: ``<seq>.<table>.export`` beside it."""
+    return checkpoint.with_name(f"{checkpoint.stem}.{table}.export")
 
 
 def _would_keep(db: Database, seq: int) -> bool:
@@ -165,11 +238,15 @@ def _prune(db: Database) -> None:
     current = [ck for ck in cks if ck.shape == CURRENT_SHAPE]
     for ck in [ck for ck in cks if ck.shape != CURRENT_SHAPE] + current[:-KEEP]:
         ck.path.unlink(missing_ok=True)
+    if where is not None:  # export caches of checkpoints gone
+        for cache in where.glob("*.export"):
+            if not cache.with_name(cache.name.split(".")[0] + ".db").exists():
+                cache.unlink(missing_ok=True)
 
 
 def _sweep_leftovers(where: Path) -> None:
     """Delete the temporary files of saves whose process is gone (killed with kill -9, say)."""
-    for tmp in where.glob(".tmp-*.db*"):
+    for tmp in where.glob(".tmp-*"):
         pid = tmp.name.removeprefix(".tmp-").split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
@@ -210,6 +287,19 @@ def problems(db: Database) -> list[str]:
             for table, count in snapshot.differences(fresh, ck.path).items():
                 out.append(f"checkpoint {ck.path.name}: {table}: {count} row(s) differ from a replay "
                            f"of the log to seq {ck.seq} (delete it; tracker checkpoint saves a new one)")
+            out += _cache_problems(ck, fresh)
     finally:
         fresh.close()
+    return out
+
+
+def _cache_problems(ck: Checkpoint, fresh: sqlite3.Connection) -> list[str]:
+    """Export caches of ``ck`` whose lines differ from an encoding of a replay to its seq."""
+    out = []
+    for table in export_cache.CACHED:
+        path = _cache_path(ck.path, table)
+        cache = export_cache.read(path)
+        if cache is not None and export_cache.differs(cache, fresh):
+            out.append(f"export cache {path.name}: its lines differ from an export of a replay of the log "
+                       f"to seq {ck.seq} (delete it; the next export writes it again)")
     return out

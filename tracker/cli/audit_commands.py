@@ -7,8 +7,9 @@ import io
 import sqlite3
 import sys
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from events.types import EVENT_TYPES
 from projections.commands import command_exists, command_names
@@ -117,15 +118,25 @@ def verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def export(args: argparse.Namespace, settings: Settings) -> int:
     """Write a read table to stdout (as of a moment, rebuilt in memory)."""
+    until = parse_iso(args.as_of, "--as-of") if args.as_of else None
     with open_database(settings.db_path, must_exist=False) as db:
-        if args.as_of:
-            until = parse_iso(args.as_of, "--as-of")
+        lines = _cached_lines(db, args.table, args.format, until)
+        if lines is None and until:
             conn = sqlite3.connect(":memory:", isolation_level=None)
             checkpoints.time_travel(db, conn, until, only=args.table)
+            lines = _cached_lines(db, args.table, args.format, until)  # if it saved a checkpoint there
         else:
             conn = db.conn
-        _write_export(conn, args.table, args.format)
+        if lines is not None:  # from a checkpoint's export lines: only the rows changed since are encoded
+            _write_binary(lambda out: output.write_lines_export(lines, args.format, out))
+        else:
+            _write_export(conn, args.table, args.format)
     return 0
+
+
+def _cached_lines(db: Database, table: str, fmt: str, until: str | None) -> Iterator[bytes | memoryview] | None:
+    """The export's JSON lines from a checkpoint's export cache, or None (csv; no such cache)."""
+    return None if fmt == "csv" else checkpoints.cached_export(db, table, until)
 
 
 def _write_export(conn: sqlite3.Connection, table: str, fmt: str) -> None:
@@ -133,14 +144,19 @@ def _write_export(conn: sqlite3.Connection, table: str, fmt: str) -> None:
     if fmt == "csv":
         output.write_csv_export(FIELDS[table], csv_batches(conn, table), sys.stdout)
         return
+    _write_binary(lambda out: output.write_encoded_export(export_batches(conn, table), fmt, out))
+
+
+def _write_binary(write: Callable[[IO[bytes]], object]) -> None:
+    """Let ``write`` put bytes on stdout (through a buffer when stdout has no bytes underneath)."""
     sys.stdout.flush()
     binary = getattr(sys.stdout, "buffer", None)
     if binary is None:  # a stdout without bytes underneath (captured in a StringIO)
         out = io.BytesIO()
-        output.write_encoded_export(export_batches(conn, table), fmt, out)
+        write(out)
         sys.stdout.write(out.getvalue().decode())
         return
-    output.write_encoded_export(export_batches(conn, table), fmt, binary)
+    write(binary)
     binary.flush()
 
 

@@ -222,6 +222,25 @@ def write_encoded_export(batches: Iterable[list[Any]], fmt: str, out: IO[bytes])
     return count
 
 
+def write_lines_export(lines: Iterable[bytes | memoryview], fmt: str, out: IO[bytes]) -> None:
+    """Write chunks of JSON lines (whole lines, each ending in a newline) as JSON lines or one array.
+
+    The bytes are those ``write_encoded_export`` writes for the same rows. A line holds no
+    newline of its own (msgspec escapes one in a string as \\n), so each newline ends a row.
+    """
+    if fmt == "jsonl":
+        for chunk in lines:
+            out.write(chunk)
+        return
+    out.write(b"[")
+    first = True
+    for chunk in lines:
+        if len(chunk):
+            out.write((b"\n" if first else b",\n") + bytes(chunk[:-1]).replace(b"\n", b",\n"))
+            first = False
+    out.write(b"]\n" if first else b"\n]\n")
+
+
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain aligned text table."""
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
