@@ -118,23 +118,25 @@ def test_an_empty_table_at_a_checkpoint_exports_an_empty_array(cli: Cli) -> None
 def test_lines_of_another_checkpoint_are_not_used(hostile: Cli) -> None:
     """A cache file whose footer names another checkpoint is written again, and the export stays exact."""
     cli = hostile
-    first = checkpoints.save_quietly(Database(cli.db))
+    with Database(cli.db) as db:
+        first = checkpoints.save(db)
     _exported(cli, "--format", "jsonl")
     cli.ok("edit", "1", "--title", "Second")
-    second = checkpoints.save_quietly(Database(cli.db))
-    assert first is not None and second is not None
+    with Database(cli.db) as db:
+        second = checkpoints.save(db)
     old = first.path.with_name(f"{first.path.stem}.dvds.export")
     new = second.path.with_name(f"{second.path.stem}.dvds.export")
     new.write_bytes(old.read_bytes())  # the first checkpoint's lines under the second's name
     with Database(cli.db) as db:
         want = _plain(db.conn, "jsonl")
+    assert cli("verify")[0] == 0  # lines naming another checkpoint are never used: nothing to report
     assert b"Second" in want and _exported(cli, "--format", "jsonl") == want
     reread = export_cache.read(new)
     assert reread is not None and reread.footer.seq == second.seq
 
 
 def test_verify_catches_lines_that_disagree_with_the_log(hostile: Cli) -> None:
-    """A cache file altered in place (same length) makes verify exit 1 naming it."""
+    """A cache file altered in place (a line, or a key) makes verify exit 1 naming it."""
     cli = hostile
     cli.ok("checkpoint")
     _exported(cli, "--format", "jsonl")
@@ -144,6 +146,12 @@ def test_verify_catches_lines_that_disagree_with_the_log(hostile: Cli) -> None:
     cache.write_bytes(data.replace(b"Drama", b"Comic", 1))
     rc, out, _ = cli("verify")
     assert rc == 1 and f"export cache {cache.name}: its lines differ from an export of a replay" in out
+    read = export_cache.read(cache)
+    assert read is not None
+    at = read.footer.lines_bytes  # the first row's key, 1, made 99: the lines themselves intact
+    cache.write_bytes(data[:at] + (99).to_bytes(8, sys.byteorder) + data[at + 8:])
+    rc, out, _ = cli("verify")
+    assert rc == 1 and f"export cache {cache.name}: its lines differ" in out
 
 
 def test_caches_of_pruned_checkpoints_go_with_them(hostile: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,14 +137,22 @@ def _export_cache(db: Database, ck: Checkpoint, table: str,
 
     A cache is used only if it says it was encoded from this checkpoint (seq, hash, shape).
     """
-    cache = export_cache.read(_cache_path(ck.path, table))
-    if cache is not None and (cache.footer.table, cache.footer.seq, cache.footer.hash,
-                              cache.footer.shape) == (table, *_footer(ck).values()):
+    cache = _usable_cache(ck, table)
+    if cache is not None:
         return cache, False
     if db.read_only:
         return None, False
     snapshot.load(ck.path, conn)
     return _write_cache(ck, table, conn), True
+
+
+def _usable_cache(ck: Checkpoint, table: str) -> export_cache.Cache | None:
+    """The export cache of ``table`` at ``ck`` if there is one whose footer names ``ck``."""
+    cache = export_cache.read(_cache_path(ck.path, table))
+    if cache is None or (cache.footer.table, cache.footer.seq, cache.footer.hash,
+                         cache.footer.shape) != (table, *_footer(ck).values()):
+        return None
+    return cache
 
 
 def _write_cache(ck: Checkpoint, table: str, conn: sqlite3.Connection) -> export_cache.Cache | None:
@@ -294,12 +302,12 @@ def problems(db: Database) -> list[str]:
 
 
 def _cache_problems(ck: Checkpoint, fresh: sqlite3.Connection) -> list[str]:
-    """Export caches of ``ck`` whose lines differ from an encoding of a replay to its seq."""
+    """Export caches of ``ck`` whose lines differ from an encoding of a replay to its seq (one
+    whose footer names another checkpoint is never used, and written again when next needed)."""
     out = []
     for table in export_cache.CACHED:
-        path = _cache_path(ck.path, table)
-        cache = export_cache.read(path)
+        cache = _usable_cache(ck, table)
         if cache is not None and export_cache.differs(cache, fresh):
-            out.append(f"export cache {path.name}: its lines differ from an export of a replay of the log "
-                       f"to seq {ck.seq} (delete it; the next export writes it again)")
+            out.append(f"export cache {_cache_path(ck.path, table).name}: its lines differ from an export "
+                       f"of a replay of the log to seq {ck.seq} (delete it; the next export writes it again)")
     return out
