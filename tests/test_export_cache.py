@@ -60,6 +60,8 @@ def hostile(cli: Cli) -> Cli:
     with Database(cli.db) as db:
         db.record([DvdAdded(dvd_id=0, title=f"{HOSTILE_TEXT} {i}", year=1990 + i, source="import")
                    for i in range(1, len(HOSTILE_RATINGS))])
+        # more rows than the tests' edits make events: export of now starts from the checkpoint too
+        db.record([DvdAdded(dvd_id=0, title=f"Plain {i}", source="import") for i in range(100)])
         for i, rating in enumerate(HOSTILE_RATINGS, start=1):
             db.record([DvdDetailsRefreshed(dvd_id=i, tagline=HOSTILE_TEXT[i:], rating=rating,
                                            budget=2**63 - 1, revenue=-1, production_companies=[HOSTILE_TEXT],
@@ -105,14 +107,28 @@ def test_the_lines_are_written_once_and_reused(hostile: Cli) -> None:
 
 
 def test_an_empty_table_at_a_checkpoint_exports_an_empty_array(cli: Cli) -> None:
-    """A checkpoint with no DVDs: [] as json, nothing as jsonl; a DVD added since is put in."""
+    """A checkpoint with no DVDs: [] as json, nothing as jsonl; a DVD added since is put in (--as-of)."""
     cli.ok("add", "Gone")
     cli.ok("remove", "1")
     cli.ok("checkpoint")
     assert _exported(cli) == b"[]\n" and _exported(cli, "--format", "jsonl") == b""
     cli.ok("add", "Heat")
+    mark = _last_at(cli.db)
+    want = _as_of(cli.db, mark, "json")
+    assert b"Heat" in want and _exported(cli, "--as-of", mark) == want
+    assert [p.suffix for p in (cli.home / "checkpoints").iterdir()].count(".export") == 1
+
+
+def test_a_small_table_far_past_its_checkpoint_exports_its_live_rows(cli: Cli) -> None:
+    """export of now with more events since the checkpoint than rows: the plain path, no lines written."""
+    cli.ok("add", "Heat")
+    cli.ok("checkpoint")
+    for year in ("1995", "1996", "1997"):
+        cli.ok("edit", "1", "--year", year)
     with Database(cli.db) as db:
-        assert _exported(cli) == _plain(db.conn, "json") and b"Heat" in _plain(db.conn, "json")
+        want = _plain(db.conn, "jsonl")
+    assert b'"year":1997' in want and _exported(cli, "--format", "jsonl") == want
+    assert [p.suffix for p in (cli.home / "checkpoints").iterdir()] == [".db"]
 
 
 def test_lines_of_another_checkpoint_are_not_used(hostile: Cli) -> None:
