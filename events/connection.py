@@ -62,3 +62,9 @@ def refuse_foreign(conn: sqlite3.Connection) -> None:
     has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' LIMIT 1").fetchone()
     if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
         raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
+
+
+def take_write_lock(conn: sqlite3.Connection) -> None:
+    """In a deferred transaction, take the write lock now (waiting as any write does) and
+    change nothing: a statement that could write takes it, even when it matches no row."""
+    conn.execute("DELETE FROM meta WHERE 0")

@@ -40,12 +40,13 @@ class Share:
     modules: frozenset[str] | None = None
     max_cells: int = REPLAY_CACHE_CELLS
     then: Callable[[sqlite3.Connection], None] | None = None
+    page_cache_kib: int = REPLAY_CACHE_KIB
 
 
 def rebuild(replay: Replay, conn: sqlite3.Connection, *, fresh: bool, share: Share = Share()) -> int:
     """Fold the replay's rows into the read tables on ``conn`` (from nothing if ``fresh``); how many."""
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = -{share.page_cache_kib}")
     try:
         return _refold(replay, conn, fresh=fresh, share=share)
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from projections.rebuild import REPLAY_CACHE_KIB, Replay, Share, fold_into
+from projections.rebuild import Replay, Share, fold_into
 from projections.tables import create_tables
 
 SIDE = "side"  # the schema name the side file is attached under
@@ -24,7 +24,7 @@ def fold_into_file(replay: Replay, path: Path, share: Share) -> int:
     try:
         conn.execute("PRAGMA journal_mode = OFF")  # throwaway: a crash leaves nothing to recover
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = -{share.page_cache_kib}")
         create_tables(conn, indexes=False)  # copied into tables without indexes: none needed here
         conn.execute("BEGIN")
         count = fold_into(replay, conn, share, known_empty=True)

@@ -144,3 +144,30 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def test_no_event_comes_in_while_a_live_replay_is_split(tmp_path: Path, always_parallel: list[int],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """From before the second process starts until the commit, the live replay holds the write
+    lock: another writer cannot append, so the end of the log it folds to stays the end."""
+    tried: list[str] = []
+    real_start = parallel_replay.Worker.start
+
+    def start_and_try_a_write(*args: object):
+        other = sqlite3.connect(tmp_path / "tracker.db", timeout=0.05)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            tried.append("appended")
+        except sqlite3.OperationalError as exc:
+            tried.append(str(exc))
+        finally:
+            other.close()
+        return real_start(*args)  # type: ignore[arg-type]
+    monkeypatch.setattr(parallel_replay.Worker, "start", start_and_try_a_write)
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db)
+        live = tables(db.conn)
+        assert db.replay() == 150
+        assert tables(db.conn) == live
+    assert tried == ["database is locked"]
+    assert always_parallel == [150]

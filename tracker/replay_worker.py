@@ -1,4 +1,4 @@
-"""The second process of a parallel replay: ``python -m tracker.replay_worker LOG SIDE UNTIL CELLS GROUPS``.
+"""The second process of a parallel replay: ``python -m tracker.replay_worker LOG SIDE UNTIL CELLS KIB GROUPS``.
 
 It folds the events of some groups of read tables (indexes into projections.scope.groups())
 into a side file, prints how many events it folded, and exits; tracker/parallel_replay.py
@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace as replace
 from pathlib import Path
 
 from events.read_only import connect_read_only
@@ -24,17 +25,17 @@ from tracker.db import decode_record
 PARENT_POLL_S = 1.0
 
 
-def fold_share(log_path: Path, side: Path, until_seq: int, max_cells: int, indexes: list[int]) -> int:
+def fold_share(log_path: Path, side: Path, until_seq: int, share: Share, indexes: list[int]) -> int:
     """Fold the groups at ``indexes`` from seqs 1..until_seq of the log into ``side``; how many."""
     chosen = [groups()[i] for i in indexes]
     tags = tuple(sorted({tag for g in chosen for tag in g.tags}))
-    modules = frozenset().union(*(g.modules for g in chosen))
     conn = connect_read_only(log_path)
     try:
         store = EventStore(conn)
         replay = Replay(lambda: store.fold_rows(until_seq=until_seq, types=tags),
                         lambda seq: decode_record(next(store.read(after_seq=seq - 1, until_seq=seq))))
-        return side_files.fold_into_file(replay, side, Share(modules, max_cells))
+        modules = frozenset().union(*(g.modules for g in chosen))
+        return side_files.fold_into_file(replay, side, replace(share, modules=modules))
     finally:
         conn.close()
 
@@ -54,9 +55,10 @@ def main(argv: list[str]) -> int:
     """Run one share; its count on stdout, or one line on stderr and exit status 1."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops on Ctrl-C and kills this one
     _exit_with_parent()
-    log_path, side, until_seq, max_cells, indexes = argv
+    log_path, side, until_seq, max_cells, page_cache_kib, indexes = argv
     try:
-        count = fold_share(Path(log_path), Path(side), int(until_seq), int(max_cells),
+        count = fold_share(Path(log_path), Path(side), int(until_seq),
+                           Share(max_cells=int(max_cells), page_cache_kib=int(page_cache_kib)),
                            [int(i) for i in indexes.split(",") if i])
     except Exception as exc:  # noqa: BLE001 - said in one line; the parent replays in one process
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
