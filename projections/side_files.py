@@ -2,7 +2,8 @@
 
 A parallel replay (tracker/parallel_replay.py) has a second process fold the tables of some
 groups (projections/scope.py) into a throwaway file; the replaying connection attaches it and
-copies those tables in, which SQLite does page by page without decoding a value.
+copies those tables in, which SQLite does record by record without decoding a value (its
+transfer optimisation: same columns, an empty table with no index yet).
 """
 
 from __future__ import annotations
