@@ -12,9 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
 from events.connection import APPLICATION_ID, connect, refuse_foreign
@@ -69,9 +69,12 @@ _INSERT_ONE = _INSERT + _ROW
 _INSERT_MANY = _INSERT + ", ".join([_ROW] * _ROWS_PER_INSERT)
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """A row to append; ``data`` is the JSON text of the event."""
+class NewRecord(NamedTuple):
+    """A row to append; ``data`` is the JSON text of the event.
+
+    A tuple, not a dataclass: the record path builds one per event (a frozen dataclass's
+    __init__ cost 2.7 us against 0.5 for tuple.__new__) and the hash chain unpacks it at once.
+    """
 
     type: str
     data: str | bytes  # JSON text; bytes are decoded on append, so the column stays TEXT
