@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from events import types as et
 from projections import HANDLERS, rebuild, scope, snapshot
+from projections import rows as rows_module
 from projections.rows import RowCache
 from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
@@ -208,6 +209,25 @@ def test_replay_cache_keeps_the_table_whose_rows_come_back(tmp_path: Path) -> No
     assert visit(range(1, 101), range(101, 111)) == 0  # so this time the DVDs went, not they
     rows.flush()
     assert [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("movies", "dvds")] == [200, 110]
+    conn.close()
+
+
+def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
+    """A flush of many new rows writes each exactly, most by statements of many rows, the rest one by one."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    item = TABLES["command_items"].row
+    per = rows_module.MULTI_PARAMS // len(TABLES["command_items"].columns)
+    count = 2 * per + 7
+    rows = RowCache(conn)
+    for i in range(count):
+        rows.put("command_items", ("c", f"line:{i}"), item("c", f"line:{i}", "updated", f"r{i}", i))
+    inserts: list[str] = []
+    conn.set_trace_callback(lambda sql: inserts.append(sql) if sql.startswith("INSERT") else None)
+    rows.flush()
+    assert len(inserts) == 2 + 7
+    assert conn.execute("SELECT command_id, item, outcome, reason, seq FROM command_items ORDER BY seq").fetchall() \
+        == [("c", f"line:{i}", "updated", f"r{i}", i) for i in range(count)]
     conn.close()
 
 
