@@ -28,6 +28,9 @@ from events.store import EventStore
 from projections import side_files
 from projections.rebuild import REPLAY_CACHE_CELLS, Replay, Share, rebuild
 from projections.scope import Group, groups
+from tracker.log import get_logger
+
+log = get_logger("tracker.replay")
 
 # Below this the second process gains little: it needs 0.25 s to start (at 100,000 events a
 # replay took 1.3 s either way).
@@ -115,6 +118,7 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
     ``conn``'s lock and never the side file's, which the second process writes meanwhile.
     """
     here, there = _union(split.here), _union(split.there)
+    log.info("replay_split", this_process=" ".join(here.tables), second_process=" ".join(there.tables))
     with _scratch(db.path.parent) as folder:
         side = folder / "side.db"
         with side_files.attached(conn, side), begin():
