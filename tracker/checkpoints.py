@@ -20,6 +20,7 @@ from projections.tables import PROJECTION_VERSION, row_count
 from tracker.db import Database
 from tracker.errors import StoreError
 from tracker.log import get_logger
+from tracker.pids import alive
 
 log = get_logger("tracker.checkpoints")
 EVERY_EVENTS = 50_000  # a big command or a long time travel saves one once this many events passed
@@ -258,19 +259,8 @@ def _sweep_leftovers(where: Path) -> None:
     """Delete the temporary files of saves whose process is gone (killed with kill -9, say)."""
     for tmp in where.glob(".tmp-*"):
         pid = tmp.name.removeprefix(".tmp-").split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (one of another user counts: it is not ours to clean up)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def problems(db: Database) -> list[str]:

@@ -29,6 +29,7 @@ from projections import side_files
 from projections.rebuild import REPLAY_CACHE_CELLS, Replay, Share, rebuild
 from projections.scope import Group, groups
 from tracker.log import get_logger
+from tracker.pids import alive
 
 log = get_logger("tracker.replay")
 
@@ -155,19 +156,8 @@ def _sweep(home: Path) -> None:
     """Remove scratch folders whose replay's process no longer runs."""
     for folder in home.glob(f"{SCRATCH_PREFIX}*"):
         pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    """Whether a process with this id runs (one of another user's counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Worker:
