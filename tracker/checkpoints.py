@@ -263,10 +263,12 @@ def _sweep_leftovers(where: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def problems(db: Database) -> list[str]:
-    """Checkpoints that disagree with the log: a hash that does not match, or other tables.
+def problems(db: Database, fresh: sqlite3.Connection | None = None) -> tuple[list[str], int]:
+    """Checkpoints that disagree with the log (a hash that does not match, or other tables),
+    and the seq ``fresh`` was folded to.
 
-    Each trusted checkpoint is compared with a replay of the log up to its seq (one pass).
+    Each trusted checkpoint is compared with a replay of the log up to its seq, in one pass,
+    into ``fresh`` (empty; a database in memory if not given): verify folds on from there.
     """
     out: list[str] = []
     trusted = []
@@ -276,21 +278,21 @@ def problems(db: Database) -> list[str]:
             trusted.append(ck)
         elif ck.shape == CURRENT_SHAPE:
             out.append(f"checkpoint {ck.path.name}: {reason} (it is never used)")
-    if not trusted:
-        return out
-    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    own = fresh is None and bool(trusted)
+    target = sqlite3.connect(":memory:", isolation_level=None) if own else fresh
+    reached = 0
     try:
-        reached = 0
         for ck in trusted:
-            db.fold(fresh, after_seq=reached, until_seq=ck.seq)
+            db.fold(target, after_seq=reached, until_seq=ck.seq)
             reached = ck.seq
-            for table, count in snapshot.differences(fresh, ck.path).items():
+            for table, count in snapshot.differences(target, ck.path).items():
                 out.append(f"checkpoint {ck.path.name}: {table}: {count} row(s) differ from a replay "
                            f"of the log to seq {ck.seq} (delete it; tracker checkpoint saves a new one)")
-            out += _cache_problems(ck, fresh)
+            out += _cache_problems(ck, target)
     finally:
-        fresh.close()
-    return out
+        if own:
+            target.close()
+    return out, reached
 
 
 def _cache_problems(ck: Checkpoint, fresh: sqlite3.Connection) -> list[str]:
