@@ -234,10 +234,12 @@ def measure_time_travel(db_path: Path, back: int) -> dict:
         reached = db.store.seq_at(moment)
         start = checkpoints.nearest(db, reached)
     home = db_path.parent
-    as_of = statistics.median(_cli_s(home, "export", "dvds", "--as-of", moment, "--format", "jsonl")
-                              for _ in range(3))
-    now = statistics.median(_cli_s(home, "export", "dvds", "--format", "jsonl") for _ in range(3))
-    return {"as_of_s": as_of, "now_s": now, "folded": reached - (start.seq if start else 0)}
+    as_of = [_cli_s(home, "export", "dvds", "--as-of", moment, "--format", "jsonl") for _ in range(3)]
+    now = [_cli_s(home, "export", "dvds", "--format", "jsonl") for _ in range(3)]
+    # The first export after a checkpoint writes the export lines the next ones copy: it is
+    # reported apart, beside the median of the three.
+    return {"as_of_s": statistics.median(as_of), "as_of_first_s": as_of[0], "now_s": statistics.median(now),
+            "now_first_s": now[0], "folded": reached - (start.seq if start else 0)}
 
 
 MEASURES = {"append": measure_append, "record": measure_record, "replay": measure_replay, "scan": measure_scan,
@@ -307,7 +309,8 @@ def table(all_results: dict[int, dict]) -> str:
     for total, r in all_results.items():
         a, t = r["audit"], r["travel"]
         lines.append(f"| {total:,} | {a['history_dvd_ms']:.1f} | {a['history_command_ms']:.1f} | {a['show_ms']:.1f} "
-                     f"| {t['as_of_s']:.2f} ({t['folded']:,}) | {t['now_s']:.2f} "
+                     f"| {t['as_of_s']:.2f} (first {t['as_of_first_s']:.2f}; {t['folded']:,}) "
+                     f"| {t['now_s']:.2f} (first {t['now_first_s']:.2f}) "
                      f"| {r['record']['checkpoint_s']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -337,10 +340,11 @@ def targets_table(total: int, mix: dict, wide: dict | None) -> str:
         for step in ("import", "normalize"):
             secs = wide[step]["seconds"]
             out += _row(f"{step} of {wide['rows']:,} rows <= 10 s (CLI)", f"{secs:.1f} s", secs <= 10)
-        out += _row("export dvds --as-of 1% before the end < 1 s (wide, CLI)", f"{wide['near_end']:.2f} s",
-                    wide["near_end"] < 1)
+        out += _row("export dvds --as-of 1% before the end < 1 s (wide, CLI; median of 3)",
+                    f"{wide['near_end']:.2f} s (the first {wide['near_end_first']:.2f} s)", wide["near_end"] < 1)
     t = mix["travel"]
-    out += _row("export dvds --as-of 1% before the end < 1 s (mix, CLI)", f"{t['as_of_s']:.2f} s", t["as_of_s"] < 1)
+    out += _row("export dvds --as-of 1% before the end < 1 s (mix, CLI; median of 3)",
+                f"{t['as_of_s']:.2f} s (the first {t['as_of_first_s']:.2f} s)", t["as_of_s"] < 1)
     for name, queries in [("mix", mix["audit"])] + ([("wide", wide["audit"])] if wide else []):
         ms = [queries[k] for k in ("history_dvd_ms", "history_command_ms", "show_ms")]
         out += _row(f"history --dvd, history --command, show < 100 ms ({name})",
