@@ -24,7 +24,8 @@ def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,
 
 
 def chained_rows(records: Iterable[Any], seq: int, prev: str, at: str) -> tuple[list, str]:
-    """NewRecords as the INSERT's values, eight columns a row, each hashed onto the one before; the last hash."""
+    """NewRecords (or tuples of their fields) as the INSERT's values, eight columns a row, each hashed
+    onto the one before; the last hash."""
     # chain_hash inlined, locals only: this loop is most of append's Python time. A NewRecord is
     # a tuple, unpacked at once (five attribute reads cost more); a copy of an empty hash is
     # cheaper to start from than sha256() itself, which looks the digest up by name each time.
