@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from events.types import CommandRequested
@@ -73,18 +76,30 @@ async def run_in_process(settings: Settings, sub: Submission, options: dict[str,
     from tracker.engine.writer import Writer
     cmd = COMMANDS[sub.name]
     command_id = new_command_id()
-    reader = Database(settings.db_path)
-    writer_db = Database(settings.db_path)
-    try:
-        run = Run(command_id, sub.name, options, settings, reader, dry_run=sub.dry_run,
-                  clients=clients)
-        async with Writer(writer_db, dry_run=sub.dry_run) as writer:
-            await writer.write([CommandRequested(command_id=command_id, name=sub.name,
-                                                 options=options)], command_id)
-            summary = await run_command(cmd, run, writer, concurrency=settings.concurrency,
-                                        on_item=sub.on_item)
-        assert summary is not None
-        return summary
-    finally:
-        reader.close()
-        writer_db.close()
+    with _database_to_run_on(settings, sub) as db_path:
+        reader = Database(db_path)
+        writer_db = Database(db_path)
+        try:
+            run = Run(command_id, sub.name, options, settings, reader, dry_run=sub.dry_run,
+                      clients=clients)
+            async with Writer(writer_db, dry_run=sub.dry_run) as writer:
+                await writer.write([CommandRequested(command_id=command_id, name=sub.name,
+                                                     options=options)], command_id)
+                summary = await run_command(cmd, run, writer, concurrency=settings.concurrency,
+                                            on_item=sub.on_item)
+            assert summary is not None
+            return summary
+        finally:
+            reader.close()
+            writer_db.close()
+
+
+@contextmanager
+def _database_to_run_on(settings: Settings, sub: Submission) -> Iterator[Path]:
+    """The home's database; for a dry run in a home that has none yet, an empty one in a
+    temporary folder, so that "nothing was written" holds: no new home, no new tracker.db."""
+    if not sub.dry_run or settings.db_path.exists():
+        yield settings.db_path
+        return
+    with tempfile.TemporaryDirectory(prefix="tracker-dry-run-") as folder:
+        yield Path(folder) / "tracker.db"
