@@ -89,7 +89,7 @@ def test_ctrl_c_mid_import_stops_promptly_and_resumes(tmp_path: Path) -> None:
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert time.monotonic() - sent < 1.5
-    assert err.splitlines()[0].startswith("stopping: ")
+    assert err.splitlines()[0] == "stopping: recording the items done so far (again to stop at once)"
     assert not any(noise in err for noise in NOISE)
     [row] = [json.loads(line) for line in run(tmp_path, {}, "status", "--json").stdout.splitlines()]
     assert row["status"] == "interrupted" and 0 < row["processed"] < ROWS

@@ -139,10 +139,13 @@ class Engine:
             self._exit_now(sig)
             return
         self.stop_signal = sig
-        in_flight = self._control.in_flight if self._control else 0
+        control = self._control
         self.stop()  # first: a stderr nobody reads any more must not keep us running
-        self._say(f"stopping: {in_flight} items in flight (again to stop at once)",
-                  signal=signal.Signals(sig).name)
+        if control is not None and control.batched:  # "0 items in flight" read as if nothing would be kept
+            text = "stopping: recording the items done so far (again to stop at once)"
+        else:
+            text = f"stopping: {control.in_flight if control else 0} items in flight (again to stop at once)"
+        self._say(text, signal=signal.Signals(sig).name)
 
     def _say(self, text: str, **fields: Any) -> None:
         """Announce, unless stderr is gone (a closed pipe): stopping matters more than saying so."""

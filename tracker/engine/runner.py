@@ -42,6 +42,7 @@ class RunControl:
     should_stop: Callable[[], bool] = lambda: False
     abandon: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
+    batched: bool = False  # items done at once, a chunk at a time: none is ever in flight
 
 
 @dataclass
@@ -104,6 +105,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
     workers = 1 if cmd.concurrency == 1 else max(1, cmd.concurrency or concurrency)
     try:
         if cmd.batched:
+            control.batched = True
             finished = await _drain_batched(cmd, run, writer, items, on_item, control)
         else:
             finished = await _drain(cmd, run, writer, items, workers, on_item, control)
