@@ -36,9 +36,13 @@ log = get_logger("tracker.replay")
 # Below this the second process gains little: it needs 0.25 s to start (at 100,000 events a
 # replay took 1.3 s either way).
 MIN_EVENTS = 200_000
-# Each process gets the whole row cache (a catalogue that fits no longer reloads titles: its
-# share took 4.5 CPU s instead of 8.4 at half the cells) and a quarter of SQLite's page cache,
-# which cost no time: the two peaked at 71 + 61 MB for the mix's 1,000,000 events.
+# The second process gets the whole row cache, as it takes the heavier half (a catalogue that
+# fits no longer reloads titles: its share took 4.5 CPU s instead of 8.4 at half the cells);
+# this one, which also holds the CLI's modules, gets half, which cost it no time (write-only
+# command items, DVDs whose events come in a burst). Each gets a quarter of SQLite's page cache,
+# which cost no time either. The two then peaked at 60 + 61 MB for the mix's 1,000,000 events,
+# 65 + 56 MB for the wide shape's (76 + 61 and 84 + 56 with the whole cache here too).
+CELLS_HERE = REPLAY_CACHE_CELLS // 2
 SHARE_PAGE_CACHE_KIB = 8 * 1024
 SAMPLE_POINTS = 1000  # rows looked up to weigh the groups (a millisecond or two)
 WORKER_MODULE = "tracker.replay_worker"  # what the second process runs
@@ -127,7 +131,7 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
                 take_write_lock(conn)
             until = db.store.count() if until_seq is None else until_seq
             with Worker.start(db.path, side, until, split.there) as worker:  # it starts as the tables drop
-                share = Share(here.modules, REPLAY_CACHE_CELLS, page_cache_kib=SHARE_PAGE_CACHE_KIB,
+                share = Share(here.modules, CELLS_HERE, page_cache_kib=SHARE_PAGE_CACHE_KIB,
                               then=lambda c: _take_side(c, worker, there.tables))
                 count = rebuild(db.replay_source(until_seq=until, types=here.tags), conn,
                                 fresh=True, share=share)
