@@ -147,6 +147,9 @@ def _merge_by_key(live: Iterator[tuple], fresh: Iterator[tuple],
     """(key, live row, fresh row) of each key whose rows differ; both sides in SQLite's key order."""
     a, b = next(live, None), next(fresh, None)
     while a is not None or b is not None:
+        if a == b:  # the same row on both sides, nearly always: no key to build (5.3 s at 1M events)
+            a, b = next(live, None), next(fresh, None)
+            continue
         ka = None if a is None else tuple(a[i] for i in key_idx)
         kb = None if b is None else tuple(b[i] for i in key_idx)
         if b is None or (a is not None and _order(ka) < _order(kb)):
