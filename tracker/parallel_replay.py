@@ -106,7 +106,7 @@ def _second_core_free() -> bool:
     return cores >= 2 and load < cores - 0.5
 
 
-def _union(indexes: tuple[int, ...]) -> Group:
+def union_of(indexes: tuple[int, ...] | list[int]) -> Group:
     """The groups at these indexes as one: their tables, modules and tags together."""
     chosen = [groups()[i] for i in indexes]
     return Group(tuple(t for g in chosen for t in g.tables), frozenset().union(*(g.modules for g in chosen)),
@@ -122,7 +122,7 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
     attached before it begins (SQLite attaches only outside one), so the first write takes
     ``conn``'s lock and never the side file's, which the second process writes meanwhile.
     """
-    here, there = _union(split.here), _union(split.there)
+    here, there = union_of(split.here), union_of(split.there)
     log.info("replay_split", this_process=" ".join(here.tables), second_process=" ".join(there.tables))
     with _scratch(db.path.parent) as folder:
         side = folder / "side.db"

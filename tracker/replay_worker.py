@@ -19,23 +19,21 @@ from events.read_only import connect_read_only
 from events.store import EventStore
 from projections import side_files
 from projections.rebuild import Replay, Share
-from projections.scope import groups
 from tracker.db import decode_record
+from tracker.parallel_replay import union_of
 
 PARENT_POLL_S = 1.0
 
 
 def fold_share(log_path: Path, side: Path, until_seq: int, share: Share, indexes: list[int]) -> int:
     """Fold the groups at ``indexes`` from seqs 1..until_seq of the log into ``side``; how many."""
-    chosen = [groups()[i] for i in indexes]
-    tags = tuple(sorted({tag for g in chosen for tag in g.tags}))
+    chosen = union_of(indexes)
     conn = connect_read_only(log_path)
     try:
         store = EventStore(conn)
-        replay = Replay(lambda: store.fold_rows(until_seq=until_seq, types=tags),
+        replay = Replay(lambda: store.fold_rows(until_seq=until_seq, types=chosen.tags),
                         lambda seq: decode_record(next(store.read(after_seq=seq - 1, until_seq=seq))))
-        modules = frozenset().union(*(g.modules for g in chosen))
-        return side_files.fold_into_file(replay, side, replace(share, modules=modules))
+        return side_files.fold_into_file(replay, side, replace(share, modules=chosen.modules))
     finally:
         conn.close()
 
