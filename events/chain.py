@@ -48,14 +48,16 @@ def chained_rows(records: Iterable[Any], seq: int, prev: str, at: str) -> tuple[
     return values, prev
 
 
-def verify_chain(conn: sqlite3.Connection) -> list[str]:
-    """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""
+def verify_chain(conn: sqlite3.Connection, until_seq: int | None = None) -> list[str]:
+    """Problems with the log (to ``until_seq`` if given): a gap in seq, a broken hash link, or
+    times going backwards."""
     problems: list[str] = []
     prev_hash, prev_seq, prev_at = GENESIS_HASH, 0, ""
     sql = ("SELECT seq, type, at, command_id, subject, v, data, hash FROM events"
-           " WHERE seq > ? ORDER BY seq LIMIT ?")
+           " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?")
+    last = 2**63 - 1 if until_seq is None else until_seq
     while True:
-        rows = conn.execute(sql, (prev_seq, _CHECK_BATCH)).fetchall()
+        rows = conn.execute(sql, (prev_seq, last, _CHECK_BATCH)).fetchall()
         for seq, type_, at, command_id, subject, v, data, stored in rows:
             if seq != prev_seq + 1:
                 problems.append(f"seq {prev_seq + 1}..{seq - 1}: missing rows")

@@ -391,9 +391,9 @@ class EventStore:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
         return [] if rows == ["ok"] else rows
 
-    def verify_chain(self) -> list[str]:
+    def verify_chain(self, until_seq: int | None = None) -> list[str]:
         """Problems with the log: a gap in seq, a broken hash link, or times going backwards."""
-        return verify_chain(self.conn)
+        return verify_chain(self.conn, until_seq)
 
 
 def open_store(path: Path | str, *, create: bool = True) -> EventStore:

@@ -16,7 +16,7 @@ from events.types import CommandCancelled, CommandCancelRequested
 from projections import commands as command_table
 from projections.commands import ACTIVE, Status
 from projections.tables import TABLES, rows_by_key
-from tracker import checkpoints
+from tracker import chain_check, checkpoints
 from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record, scratch_database
 from tracker.engine.lock import Holder
@@ -111,17 +111,18 @@ def verify_report(db: Database) -> tuple[list[str], int]:
     One read transaction covers the chain check, the fresh replay and the comparison, so a
     writer at work is never reported as a difference. The fresh replay goes to a temporary
     file and both sides are compared row by row in key order: memory stays bounded. It is one
-    fold of the whole log that stops at each trusted checkpoint to compare it on the way.
+    fold of the whole log that stops at each trusted checkpoint to compare it on the way; a big
+    log's hash chain is checked meanwhile by a second process (tracker/chain_check.py).
     """
     with db.read_snapshot():
         count = db.store.count()
-        problems = list(db.store.verify_chain())
-        with scratch_database() as fresh:
+        with chain_check.started(db.path, count) as chain, scratch_database() as fresh:
             try:
                 stale, reached = checkpoints.problems(db, fresh)
                 db.fold(fresh, after_seq=reached)  # on to the end of the snapshot
             except StoreError as exc:  # a row that no longer decodes: listed beside the chain's
-                return [*problems, f"replay failed: {exc}"], count
+                return [*_chain_problems(db, chain, count), f"replay failed: {exc}"], count
+            problems = _chain_problems(db, chain, count)
             left_out = 0
             for problem in table_differences(db.conn, fresh):
                 if len(problems) < MAX_DIFFERENCES:
@@ -131,6 +132,12 @@ def verify_report(db: Database) -> tuple[list[str], int]:
         cut = [f"... and {left_out} more"] if left_out else []
         problems += cut + stale
     return problems, count
+
+
+def _chain_problems(db: Database, chain: chain_check.ChainCheck, count: int) -> list[str]:
+    """The hash chain's problems to seq ``count``: the second process's, or checked here."""
+    found = chain.problems()
+    return list(db.store.verify_chain(count)) if found is None else found
 
 
 def table_differences(live: sqlite3.Connection, fresh: sqlite3.Connection) -> Iterator[str]:

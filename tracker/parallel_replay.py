@@ -13,7 +13,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from projections import side_files
 from projections.rebuild import REPLAY_CACHE_CELLS, Replay, Share, rebuild
 from projections.scope import Group, groups
 from tracker.log import get_logger
-from tracker.pids import alive
+from tracker.pids import alive, start_helper
 
 log = get_logger("tracker.replay")
 
@@ -176,15 +175,9 @@ class Worker:
     @contextmanager
     def start(cls, log_path: Path, side: Path, until_seq: int, groups_there: tuple[int, ...]) -> Iterator[Worker]:
         """Start folding ``groups_there`` into ``side``; kill the process on the way out if it still runs."""
-        args = [sys.executable, "-m", WORKER_MODULE, str(log_path), str(side), str(until_seq),
-                str(REPLAY_CACHE_CELLS), str(SHARE_PAGE_CACHE_KIB), ",".join(map(str, groups_there))]
-        # The folder holding this package goes first on its path: tracker run from a checkout
-        # (not installed) must find the same code in the second process.
-        root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
         try:
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=env)
+            proc = start_helper(WORKER_MODULE, str(log_path), str(side), str(until_seq), str(REPLAY_CACHE_CELLS),
+                                str(SHARE_PAGE_CACHE_KIB), ",".join(map(str, groups_there)))
         except OSError as exc:
             raise WorkerFailed(f"cannot start a second process: {exc}") from exc
         worker = cls(proc)

@@ -7,12 +7,9 @@ starts it and copies the tables in. Ctrl-C is left to the parent, which kills it
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import threading
-import time
-from dataclasses import replace as replace
+from dataclasses import replace
 from pathlib import Path
 
 from events.read_only import connect_read_only
@@ -21,8 +18,7 @@ from projections import side_files
 from projections.rebuild import Replay, Share
 from tracker.db import decode_record
 from tracker.parallel_replay import union_of
-
-PARENT_POLL_S = 1.0
+from tracker.pids import exit_with_parent
 
 
 def fold_share(log_path: Path, side: Path, until_seq: int, share: Share, indexes: list[int]) -> int:
@@ -38,21 +34,10 @@ def fold_share(log_path: Path, side: Path, until_seq: int, share: Share, indexes
         conn.close()
 
 
-def _exit_with_parent() -> None:
-    """Exit as soon as the replay that started this process is gone (killed, say)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def main(argv: list[str]) -> int:
     """Run one share; its count on stdout, or one line on stderr and exit status 1."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops on Ctrl-C and kills this one
-    _exit_with_parent()
+    exit_with_parent()
     log_path, side, until_seq, max_cells, page_cache_kib, indexes = argv
     try:
         count = fold_share(Path(log_path), Path(side), int(until_seq),
