@@ -13,12 +13,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from events.chain import verify_chain
 from events.read_only import connect_read_only
-from tracker.pids import exit_with_parent, start_helper
+from tracker.pids import exit_with_parent, helper
 
 MIN_EVENTS = 200_000  # below this a second interpreter's start-up costs more than the check
 CHECK_MODULE = "tracker.chain_check"  # what the second process runs
@@ -46,17 +46,12 @@ def started(log_path: Path, until_seq: int) -> Iterator[ChainCheck]:
     if until_seq < MIN_EVENTS or (os.cpu_count() or 1) < 2 or str(log_path) == ":memory:":
         yield ChainCheck(None)
         return
-    try:
-        proc = start_helper(CHECK_MODULE, str(log_path), str(until_seq))
-    except OSError:
-        yield ChainCheck(None)
-        return
-    try:
+    with ExitStack() as stack:
+        try:
+            proc = stack.enter_context(helper(CHECK_MODULE, str(log_path), str(until_seq)))
+        except OSError:  # no second process: verify checks the chain itself
+            proc = None
         yield ChainCheck(proc)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            proc.communicate()
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ from projections import side_files
 from projections.rebuild import REPLAY_CACHE_CELLS, Replay, Share, rebuild
 from projections.scope import Group, groups
 from tracker.log import get_logger
-from tracker.pids import alive, start_helper
+from tracker.pids import alive, helper
 
 log = get_logger("tracker.replay")
 
@@ -174,19 +174,11 @@ class Worker:
     @classmethod
     @contextmanager
     def start(cls, log_path: Path, side: Path, until_seq: int, groups_there: tuple[int, ...]) -> Iterator[Worker]:
-        """Start folding ``groups_there`` into ``side``; kill the process on the way out if it still runs."""
-        try:
-            proc = start_helper(WORKER_MODULE, str(log_path), str(side), str(until_seq), str(REPLAY_CACHE_CELLS),
-                                str(SHARE_PAGE_CACHE_KIB), ",".join(map(str, groups_there)))
-        except OSError as exc:
-            raise WorkerFailed(f"cannot start a second process: {exc}") from exc
-        worker = cls(proc)
-        try:
-            yield worker
-        finally:
-            if proc.returncode is None:  # not waited for: this replay failed or was stopped
-                proc.kill()
-                proc.communicate()
+        """Start folding ``groups_there`` into ``side`` (OSError if no process can start: the
+        caller then replays in one); kill the process on the way out if it still runs."""
+        with helper(WORKER_MODULE, str(log_path), str(side), str(until_seq), str(REPLAY_CACHE_CELLS),
+                    str(SHARE_PAGE_CACHE_KIB), ",".join(map(str, groups_there))) as proc:
+            yield cls(proc)
 
     def wait(self) -> None:
         """Wait for the worker to finish; its count of events folded, or WorkerFailed."""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PARENT_POLL_S = 1.0
@@ -36,11 +38,21 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def start_helper(module: str, *args: str) -> subprocess.Popen[str]:
-    """``python -m module args`` with text pipes for its answer and its one-line error (OSError
-    if it cannot start). The folder holding tracker goes first on its path: tracker run from a
-    checkout (not installed) must find the same code in the helper."""
+@contextmanager
+def helper(module: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m module args`` running meanwhile, with text pipes for its answer and its
+    one-line error, killed on the way out if it still runs (OSError if it cannot start).
+
+    The folder holding tracker goes first on its path: tracker run from a checkout (not
+    installed) must find the same code in the helper.
+    """
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
-    return subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:  # not waited for: its caller failed or was stopped
+            proc.kill()
+            proc.communicate()
