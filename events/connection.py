@@ -64,7 +64,13 @@ def refuse_foreign(conn: sqlite3.Connection) -> None:
         raise NotATrackerDatabase("not a tracker database (a SQLite file of another application)")
 
 
-def take_write_lock(conn: sqlite3.Connection) -> None:
-    """In a deferred transaction, take the write lock now (waiting as any write does) and
-    change nothing: a statement that could write takes it, even when it matches no row."""
-    conn.execute("DELETE FROM meta WHERE 0")
+def take_write_lock(conn: sqlite3.Connection, *, wait_ms: int) -> None:
+    """In a deferred transaction, take the write lock now and change nothing (a statement that
+    could write takes it, even when it matches no row); waiting at most ``wait_ms`` for another
+    writer, then sqlite3.OperationalError ("database is locked")."""
+    before = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        conn.execute("DELETE FROM meta WHERE 0")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {before}")

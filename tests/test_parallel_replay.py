@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,26 @@ def test_no_event_comes_in_while_a_live_replay_is_split(tmp_path: Path, always_p
         assert tables(db.conn) == live
     assert tried == ["database is locked"]
     assert always_parallel == [150]
+
+
+def test_a_split_live_replay_behind_another_writer_leaves_it_to_one_process(
+        tmp_path: Path, always_parallel: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holding the write lock: the split replay gives up within LOCK_WAIT_MS
+    instead of waiting silently, and the replay in one process waits for the lock and runs."""
+    monkeypatch.setattr(parallel_replay, "LOCK_WAIT_MS", 200)
+    with Database(tmp_path / "tracker.db") as db:
+        _mixed_log(db)
+        live = tables(db.conn)
+        other = sqlite3.connect(tmp_path / "tracker.db", isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        releaser = threading.Timer(1.5, lambda: other.execute("ROLLBACK"))
+        releaser.start()
+        started = time.monotonic()
+        try:
+            assert db.replay() == 150
+        finally:
+            releaser.join()
+            other.close()
+        assert time.monotonic() - started >= 1.4  # it waited for the other writer ...
+        assert always_parallel == []  # ... in one process: the split one gave up
+        assert tables(db.conn) == live

@@ -45,6 +45,7 @@ CELLS_HERE = REPLAY_CACHE_CELLS // 2
 SHARE_PAGE_CACHE_KIB = 8 * 1024
 SAMPLE_POINTS = 1000  # rows looked up to weigh the groups (a millisecond or two)
 WORKER_MODULE = "tracker.replay_worker"  # what the second process runs
+LOCK_WAIT_MS = 1000  # how long a split live replay waits for another writer
 SCRATCH_PREFIX = ".replay-"  # scratch folders beside the log, named .replay-<pid>-<random>
 
 
@@ -127,7 +128,9 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
         side = folder / "side.db"
         with side_files.attached(conn, side), begin():
             if conn is db.store.conn:  # the live tables: from here on no one appends, the end stays put
-                take_write_lock(conn)
+                # Another writer at work: give up within a second, and the replay in one process
+                # waits behind it, saying so, instead of this one waiting silently.
+                take_write_lock(conn, wait_ms=LOCK_WAIT_MS)
             until = db.store.count() if until_seq is None else until_seq
             with Worker.start(db.path, side, until, split.there) as worker:  # it starts as the tables drop
                 share = Share(here.modules, CELLS_HERE, page_cache_kib=SHARE_PAGE_CACHE_KIB,
