@@ -159,6 +159,16 @@ def test_importing_the_cli_loads_no_network_code() -> None:
     assert done.stdout.split() == []
 
 
+@pytest.mark.parametrize("before", [("--log-level", "info"), ("--log-format", "json", "--log-level", "warning"),
+                                    ("--log-l", "error")])
+def test_global_options_with_values_before_the_command(cli: Cli, before: tuple[str, ...]) -> None:
+    """Global options whose values are separate words (--log-level info) may come before the command."""
+    rc, out, err = cli(*before, "add", "Heat", "--year", "1995")
+    assert rc == 0, err
+    assert out.startswith("added DVD 1: Heat (1995)")
+    assert [(d["title"], d["year"]) for d in cli.export("dvds")] == [("Heat", 1995)]
+
+
 def test_no_command_prints_usage_and_exits_2(cli: Cli) -> None:
     """No command prints usage and exits 2."""
     rc, _, err = cli()

@@ -87,15 +87,24 @@ def command_names() -> list[str]:
     return names
 
 
+_VALUED_GLOBALS = ("--home", "--log-format", "--log-level")  # global options followed by a value
+
+
 def _chosen_command(argv: Sequence[str]) -> str | None:
-    """The command word in ``argv`` (the first word that is not an option or the value of --home)."""
+    """The command word in ``argv``: the first word that is not an option nor a global option's value."""
     words = iter(argv)
     for word in words:
-        if len(word) > 3 and "--home".startswith(word):  # --home DIR (or an abbreviation of it)
+        if _takes_value(word):  # --log-level info, --home DIR (or an abbreviation): skip the value
             next(words, None)
         elif not word.startswith("-"):
             return word
     return None
+
+
+def _takes_value(word: str) -> bool:
+    """Whether ``word`` is a global option (or argparse's abbreviation of one) whose value follows it."""
+    # Longer than "--h", which argparse reads as ambiguous between --help and --home.
+    return len(word) > 3 and any(option.startswith(word) for option in _VALUED_GLOBALS)
 
 
 def _describe(p: argparse.ArgumentParser, name: str, description: str) -> None:
