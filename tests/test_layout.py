@@ -90,3 +90,11 @@ def test_sql_text_lives_only_beside_the_tables() -> None:
             if SQL.search(line) and not line.lstrip().startswith("#"):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_every_path_the_readme_names_exists() -> None:
+    """The README's map of the code names only files and folders that exist (it went stale once)."""
+    named = re.findall(r"`((?:events|projections|tracker|bench|tests|contrib|docs)/[\w/.\-]*)`",
+                       (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert named  # the pattern still finds the map
+    assert sorted({p for p in named if not (ROOT / p.rstrip("/")).exists()}) == []
