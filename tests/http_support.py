@@ -13,7 +13,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tracker.clients.http import HttpClient, RetryPolicy
+from tracker.clients.http import HttpClient
+from tracker.clients.pacing import RetryPolicy
 from tracker.config import Settings
 
 _REPO = Path(__file__).resolve().parent.parent

@@ -24,7 +24,8 @@ from tests.http_support import (
     slow,
     truncated_body,
 )
-from tracker.clients.http import HttpClient, RetryPolicy, parse_retry_after
+from tracker.clients.http import HttpClient
+from tracker.clients.pacing import RetryPolicy, parse_retry_after
 from tracker.errors import ApiError, AuthError, NotFound
 
 OK = answer('{"id": 550, "title": "Fight Club"}')

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
-from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from tracker.clients.files import SmallFiles, stream_to_file
+from tracker.clients.pacing import RetryPolicy, pacer, parse_retry_after
 from tracker.config import Settings
 from tracker.errors import (
     DISK_FULL_ERRNOS,
@@ -39,31 +36,8 @@ AUTH_MESSAGE = (
     "TMDB refused the API key or access token (HTTP 401): check TMDB_API_KEY / TMDB_ACCESS_TOKEN"
 )
 _ERROR_BODY_BYTES = 2048
-_MAX_LAG_S = 0.01  # the wake-up lateness the limiter makes up for (see _pacer)
 
 log = get_logger("tracker.clients.http")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry transient failures and to wait out 429 answers."""
-
-    max_attempts: int = 5
-    base_delay_s: float = 0.5
-    max_delay_s: float = 20.0
-    # A 429 is the server pacing us, not a failure: it gets its own, larger budget, and the
-    # wait it asks for is capped so a bogus Retry-After cannot stall a command for hours.
-    max_rate_limited: int = 10
-    max_retry_after_s: float = 60.0
-    # When a host's last this-many answers in a row (over all requests) were failures, a failed
-    # attempt is not retried: the host looks down, and waiting out every item's retries there
-    # (16 items x 5 attempts at YTS's 2/s is 40 s) only delays the command's early stop.
-    host_down_after: int = 10
-
-    def backoff_s(self, attempt: int) -> float:
-        """Exponential backoff with full jitter for the given 1-based attempt."""
-        ceiling_s = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling_s)
 
 
 @dataclass
@@ -102,36 +76,6 @@ class _Throttled(Exception):
     def __init__(self, retry_after_s: float | None) -> None:
         super().__init__("HTTP 429")
         self.retry_after_s = retry_after_s
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _pacer(rate_per_s: float) -> AsyncLimiter:
-    """A limiter spacing requests 1/rate apart that makes up for late wake-ups."""
-    # Capacity 1 alone loses every wake-up's lateness for good (epoll rounds timeouts up to
-    # whole milliseconds; a busy loop, the GIL or a busy machine add more): at 200/s a 1.5 ms
-    # lag costs a quarter of the rate. Up to _MAX_LAG_S of lateness is made up by letting the
-    # next requests follow sooner, so no window of W seconds ever holds more than
-    # rate * (W + _MAX_LAG_S) + 1 requests: at most one more than the rate at 40/s, about 1%
-    # more at 200/s, which a server's token bucket at the same rate absorbs without a 429.
-    capacity = 1.0 + _MAX_LAG_S * rate_per_s
-    return AsyncLimiter(capacity, capacity / rate_per_s)
 
 
 def host_of(url: str) -> str:
@@ -174,7 +118,7 @@ class HttpClient:
             "yts": settings.yts_rate_per_s,
             "images": settings.tmdb_rate_per_s,
         }
-        self._limiters = {kind: _pacer(rate) for kind, rate in rates.items()}
+        self._limiters = {kind: pacer(rate) for kind, rate in rates.items()}
         self._paused_until: dict[str, float] = {kind: 0.0 for kind in KINDS}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._failing: dict[str, int] = {}  # host -> failed answers in a row

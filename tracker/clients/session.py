@@ -6,7 +6,8 @@ from pathlib import Path
 from types import TracebackType
 
 from tracker.clients.files import safe_file_name, save_image
-from tracker.clients.http import HttpClient, RetryPolicy
+from tracker.clients.http import HttpClient
+from tracker.clients.pacing import RetryPolicy
 from tracker.clients.tmdb import TmdbClient, image_url
 from tracker.clients.yts import YtsClient
 from tracker.config import Settings
