@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tracker.engine.submit as submit_module
 from tracker.db import Database
-from tracker.engine.lock import EngineLock
 from tracker.engine.submit import enqueue
+from tracker.engine_lock import EngineLock
 
 
 def _at(text: str) -> datetime:

@@ -122,7 +122,7 @@ def wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
 
 def engine_held_by(home: Path, daemon: subprocess.Popen) -> bool:
     """Whether ``daemon`` holds the engine lock yet (the holder writes its pid into the lock file)."""
-    from tracker.engine.lock import EngineLock
+    from tracker.engine_lock import EngineLock
     holder = EngineLock(home / "tracker.db").holder()
     return holder is not None and holder.pid == daemon.pid
 

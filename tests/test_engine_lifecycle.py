@@ -26,8 +26,8 @@ from tests.engine_support import (
 from tracker.config import load_settings
 from tracker.db import Database
 from tracker.engine import engine as engine_module
-from tracker.engine.lock import EngineLock
 from tracker.engine.submit import enqueue
+from tracker.engine_lock import EngineLock
 from tracker.sandbox.server import SandboxThread
 from tracker.sandbox.synthetic import synthetic_titles
 

@@ -20,7 +20,7 @@ from tests.engine_support import (
     stop_at_once,
     wait_for,
 )
-from tracker.engine.lock import EngineLock
+from tracker.engine_lock import EngineLock
 from tracker.sandbox.server import SandboxThread
 
 N = 60

@@ -19,7 +19,7 @@ from projections.tables import TABLES, rows_by_key
 from tracker import chain_check, checkpoints
 from tracker.checkpoints import Checkpoint
 from tracker.db import Database, decode_record, scratch_database
-from tracker.engine.lock import Holder
+from tracker.engine_lock import Holder
 from tracker.errors import StoreError, TrackerError, UsageError
 from tracker.textfmt import value_text
 from tracker.values import quote

@@ -11,8 +11,8 @@ from tracker.cli import output
 from tracker.cli.arguments import add_json_flag
 from tracker.config import DEFAULT_HTTP, Settings, http_address
 from tracker.db import open_database
-from tracker.engine.lock import EngineLock
 from tracker.engine.wake import poke
+from tracker.engine_lock import EngineLock
 from tracker.errors import UsageError
 
 

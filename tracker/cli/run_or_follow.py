@@ -18,8 +18,8 @@ from tracker.commands.base import Item, Outcome
 from tracker.config import Settings
 from tracker.db import Database
 from tracker.engine.engine import run_engine
-from tracker.engine.lock import EngineLock
 from tracker.engine.submit import Submission, enqueue
+from tracker.engine_lock import EngineLock
 from tracker.errors import EngineBusy, Interrupted, TrackerError
 
 FOLLOW_POLL_S = 0.25

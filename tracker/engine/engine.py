@@ -21,12 +21,12 @@ from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
 from tracker.db import Database
-from tracker.engine.lock import EngineLock
 from tracker.engine.runner import CommandAborted, RunControl, run_command, summarize
 from tracker.engine.schedule import Scheduler
 from tracker.engine.stats import EngineStats
 from tracker.engine.wake import WakeListener
 from tracker.engine.writer import Writer
+from tracker.engine_lock import EngineLock
 from tracker.errors import KNOWN_ERRORS, DiskFull, EngineBusy
 from tracker.log import get_logger
 from tracker.textfmt import reason_text

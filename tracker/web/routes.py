@@ -16,7 +16,7 @@ from projections.commands import ACTIVE, queue_state
 from projections.export import count_dvds, exported_dvd, exported_dvds
 from tracker import audit
 from tracker.db import Database
-from tracker.engine.lock import EngineLock
+from tracker.engine_lock import EngineLock
 from tracker.errors import StoreError
 from tracker.web.metrics import CONTENT_TYPE
 from tracker.web.metrics import render as render_metrics
