@@ -29,6 +29,7 @@ def home(tmp_path: Path, sandbox, monkeypatch) -> Path:
 
 
 def by_title(rows: list[dict]) -> dict[tuple[str, int | None], dict]:
+    """Exported rows by (title, year)."""
     return {(r["title"], r["year"]): r for r in rows}
 
 

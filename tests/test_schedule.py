@@ -43,6 +43,7 @@ class Clock:
                             lambda: self().strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
     def __call__(self) -> datetime:
+        """Now, moved by the offset."""
         return datetime.now(UTC) + self.offset
 
 

@@ -26,6 +26,7 @@ def _rec(type_: str = "DvdAdded", n: int = 1) -> NewRecord:
 
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
+    """A store on a fresh file, closed after the test."""
     s = open_store(tmp_path / "tracker.db")
     yield s
     s.conn.close()

@@ -66,7 +66,8 @@ class Source(Protocol):
     path: Path
     store: EventStore
 
-    def replay_source(self, *, until_seq: int, types: tuple[str, ...]) -> Replay: ...
+    def replay_source(self, *, until_seq: int, types: tuple[str, ...]) -> Replay:
+        """The rows of ``types`` up to ``until_seq``, to fold."""
 
 
 def plan(store: EventStore, until_seq: int) -> Split | None:

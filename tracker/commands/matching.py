@@ -28,7 +28,8 @@ class Hit(Protocol):
     popularity: float | None
 
     @property
-    def year(self) -> int | None: ...
+    def year(self) -> int | None:
+        """The release year, if known."""
 
 
 def as_typed(title: str) -> str:
