@@ -23,18 +23,20 @@ def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,
     return _sha256((head + data).encode()).hexdigest()
 
 
-def chained_rows(records: Iterable[Any], seq: int, prev: str, at: str) -> tuple[list, str]:
-    """NewRecords (or tuples of their fields) as the INSERT's values, eight columns a row, each hashed
-    onto the one before; the last hash."""
-    # chain_hash inlined, locals only: this loop is most of append's Python time. A NewRecord is
-    # a tuple, unpacked at once (five attribute reads cost more); a copy of an empty hash is
-    # cheaper to start from than sha256() itself, which looks the digest up by name each time.
+def chained_rows(items: Iterable[Any], seq: int, prev: str, at: str, command_id: str | None,
+                 v: int) -> tuple[list, str]:
+    """One command's rows, (type, data, subject) each, as the INSERT's values, five a row (seq,
+    type, subject, data, hash), each hashed onto the one before; the last hash."""
+    # chain_hash inlined, locals only: this loop is most of append's Python time. The columns
+    # every row shares are formatted once. A copy of an empty hash is cheaper to start from than
+    # sha256() itself, which looks the digest up by name each time.
     fresh = _sha256().copy
     values: list = []
     extend = values.extend
-    for type_, data, command_id, subject, v in records:
+    middle, tail = f"|{at}|{command_id or ''}|", f"|{v}|"
+    for type_, data, subject in items:
         seq += 1
-        head = f"{prev}|{seq}|{type_}|{at}|{command_id or ''}|{subject or ''}|{v}|"
+        head = f"{prev}|{seq}|{type_}{middle}{subject or ''}{tail}"
         digest = fresh()
         if data.__class__ is bytes:
             digest.update(head.encode() + data)
@@ -44,7 +46,7 @@ def chained_rows(records: Iterable[Any], seq: int, prev: str, at: str) -> tuple[
         else:
             digest.update((head + data).encode())
         prev = digest.hexdigest()
-        extend((seq, type_, at, command_id, subject, v, data, prev))
+        extend((seq, type_, subject, data, prev))
     return values, prev
 
 

@@ -12,18 +12,20 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
+from events.appending import ROW_COLUMNS, at_text, insert_rows, utc_now
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, StoredRecord, fold_rows, read_plan, read_rows
 from events.wal_checkpoints import WalCheckpointer
 
-__all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "chain_hash", "connect",
-           "open_store", "refuse_foreign", "utc_now"]
+__all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "at_text", "chain_hash",
+           "connect", "open_store", "refuse_foreign", "utc_now"]
 
 LOCK_WAIT_MAX_S = 900.0  # how long a writer waits behind another process's write lock in all
 CHECKPOINT_EVERY_ROWS = 5000  # rows appended (~2 MB of log) between background checkpoints
@@ -59,21 +61,14 @@ _OLD_INDEXES = frozenset({"events_at", "events_type"})
 _SKIP_SCAN_TYPES = ("WITH RECURSIVE t(name) AS (SELECT MIN(type) FROM events UNION ALL"
                     " SELECT (SELECT MIN(type) FROM events WHERE type > t.name) FROM t WHERE t.name IS NOT NULL)"
                     " SELECT name FROM t WHERE name IS NOT NULL")
-_INSERT = "INSERT INTO events (seq, type, at, command_id, subject, v, data, hash) VALUES "
-_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
-_COLUMNS = 8
-# Rows per multi-row INSERT: one statement of 200 rows cost ~2 us less per row than executemany
-# (measured: 50 rows saved less, 500 and 1000 no more); the rest of a batch goes by executemany.
-_ROWS_PER_INSERT = 200
-_INSERT_ONE = _INSERT + _ROW
-_INSERT_MANY = _INSERT + ", ".join([_ROW] * _ROWS_PER_INSERT)
+_COMMAND_AND_V = itemgetter(2, 4)  # what the rows of one INSERT run share (with ``at``)
 
 
 class NewRecord(NamedTuple):
     """A row to append; ``data`` is the JSON text of the event.
 
-    A tuple, not a dataclass: the record path builds one per event (a frozen dataclass's
-    __init__ cost 2.7 us against 0.5 for tuple.__new__) and the hash chain unpacks it at once.
+    A tuple, not a dataclass (a frozen dataclass's __init__ cost 2.7 us against 0.5 for
+    tuple.__new__); the record path builds none at all (``append_of``).
     """
 
     type: str
@@ -81,25 +76,6 @@ class NewRecord(NamedTuple):
     command_id: str | None = None
     subject: str | None = None
     v: int = 1
-
-
-def utc_now() -> str:
-    """Now as UTC ISO 8601 with microseconds and a Z, the format of the ``at`` column."""
-    return at_text(time.time_ns())
-
-
-_second_text = (-1, "")  # the last whole second formatted: strftime cost ~6 us an append
-
-
-def at_text(ns: int) -> str:
-    """A time in nanoseconds since the epoch as the ``at`` column writes it (2026-11-27T14:20:05.123456Z)."""
-    global _second_text
-    seconds, rest_ns = divmod(ns, 1_000_000_000)
-    cached_second, text = _second_text
-    if seconds != cached_second:
-        text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_text = (seconds, text)  # one tuple: threads see both halves or neither
-    return f"{text}.{rest_ns // 1000:06d}Z"
 
 
 def _say_busy(waited_s: float) -> None:
@@ -264,30 +240,41 @@ class EventStore:
         if not self.in_transaction:
             with self.atomic():
                 return self.append(records, at=at)
+        at = self._next_at(at)
+        placed: list[tuple[int, str]] = []
+        for (command_id, v), run in groupby(records, _COMMAND_AND_V):
+            placed += self._append_run([(r[0], r[1], r[3]) for r in run], command_id, v, at)
+        return placed
+
+    def append_of(self, command_id: str | None, items: Sequence[tuple[str, str | bytes, str | None]], *,
+                  v: int = 1, at: str | None = None) -> list[tuple[int, str]]:
+        """Append one command's rows, (type, data, subject) each, as ``append`` does (the record
+        path: no NewRecord built, and the shared columns bound once)."""
+        if not self.in_transaction:
+            with self.atomic():
+                return self.append_of(command_id, items, v=v, at=at)
+        return self._append_run(items, command_id, v, self._next_at(at))
+
+    def _next_at(self, at: str | None) -> str:
+        """The ``at`` of the next rows: now (or ``at``), but never before the newest row's."""
+        self.head()
+        return max(at or utc_now(), self._last_at)
+
+    def _append_run(self, items: Sequence[tuple[str, str | bytes, str | None]], command_id: str | None,
+                    v: int, at: str) -> list[tuple[int, str]]:
+        """Hash and INSERT rows that share command_id, v and at; their (seq, at)."""
         first, prev = self.head()
-        at = max(at or utc_now(), self._last_at)
-        values, prev = chained_rows(records, first, prev, at)
+        values, prev = chained_rows(items, first, prev, at, command_id, v)
         try:
-            self._insert(values)
-            self._note_types(values[1::_COLUMNS])
+            insert_rows(self.conn, values, at, command_id, v)
+            self._note_types(values[1::ROW_COLUMNS])
         except sqlite3.Error as exc:
             self._last = None
             raise StoreError(f"cannot append to the event log: {exc}") from exc
-        seq = first + len(values) // _COLUMNS
+        seq = first + len(values) // ROW_COLUMNS
         self._rows_unsaved += seq - first
         self._last, self._last_at = (seq, prev), at
         return [(s, at) for s in range(first + 1, seq + 1)]
-
-    def _insert(self, values: list) -> None:
-        """INSERT the rows whose columns ``values`` lists one after another."""
-        step = _ROWS_PER_INSERT * _COLUMNS
-        whole = len(values) - len(values) % step
-        execute = self.conn.execute
-        for start in range(0, whole, step):
-            execute(_INSERT_MANY, values[start:start + step])
-        if whole < len(values):
-            rest = iter(values[whole:])
-            self.conn.executemany(_INSERT_ONE, zip(*[rest] * _COLUMNS, strict=True))
 
     def _note_types(self, types: list[str]) -> None:
         """Add the types not seen before to event_types (commonly none: a set difference)."""

@@ -84,6 +84,28 @@ def test_hash_chain_links_every_column(store: EventStore) -> None:
         assert stored == prev
 
 
+def test_long_mixed_appends_store_every_column_as_given_and_chained(store: EventStore) -> None:
+    """Runs of many rows (past one INSERT's size, odd lengths, commands and versions changing
+    between them, bytes and text data) are stored column for column as given, in one chain."""
+    runs = [("c1", 1, 300), (None, 1, 1), ("c2", 2, 257), ("c2", 1, 42), ("c1", 1, 5)]
+    records = [NewRecord("DvdAdded", f'{{"n":{i}}}' if i % 2 else f'{{"n":{i}}}'.encode(),
+                         command_id, f"dvd:{i}" if i % 3 else None, v)
+               for command_id, v, length in runs for i in range(length)]
+    placed = store.append(records)
+    more = store.append_of("c3", [("DvdRemoved", b'{"m":%d}' % i, f"dvd:{i}") for i in range(519)], v=3)
+    assert [seq for seq, _ in placed + more] == list(range(1, 1 + len(records) + 519))
+    rows = store.conn.execute("SELECT seq, type, at, command_id, subject, v, data, hash FROM events").fetchall()
+    given = [(r.type, r.data if isinstance(r.data, str) else r.data.decode(), r.command_id, r.subject, r.v)
+             for r in records] + [("DvdRemoved", f'{{"m":{i}}}', "c3", f"dvd:{i}", 3) for i in range(519)]
+    assert [(t, d, c, s, v) for _, t, _, c, s, v, d, _ in rows] == given
+    assert {at for *_, at in placed} == {rows[0][2]}  # one append, one moment
+    prev = GENESIS_HASH
+    for seq, type_, at, command_id, subject, v, data, stored in rows:
+        prev = chain_hash(prev, seq, type_, at, command_id, subject, v, data)
+        assert stored == prev
+    assert store.verify_chain() == []
+
+
 @pytest.mark.parametrize("column, value", [
     ("data", '{"type":"DvdAdded","dvd_id":1,"title":"forged"}'), ("type", "DvdPosterSaved"),
     ("at", "2020-01-01T00:00:00.000000Z"), ("command_id", "someone-else"), ("subject", "dvd:99"),
