@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 import os
-import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,21 +18,10 @@ from projections.catalogue import posters_in_use
 from projections.dvds import HeldKeys, added_by, titles_and_years
 from tracker.commands import matching, validate
 from tracker.commands.base import FAILED, SKIPPED, UPDATED, Command, Item, Outcome, Run, arg
+from tracker.commands.csv_rows import COLUMNS, check_csv_header, read_csv_rows
 from tracker.errors import BadInputError, TrackerError
 
-COLUMNS = ("title", "year", "tmdb_id", "imdb_id", "uk_certification")
-MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is not a DVD CSV header
-_LINE_END = re.compile(r"\r\n|\r|\n")
-_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of such bytes
 TEMP_GRACE_S = 600  # a temp file younger than this may be a download in progress
-
-
-def _dvd_values(raw: dict[str, Any]) -> dict[str, Any]:
-    """Validated DVD values from user-given strings (raises BadInputError naming the field)."""
-    return {"title": validate.title(raw.get("title")), "year": validate.year(raw.get("year")),
-            "tmdb_id": validate.tmdb_id(raw.get("tmdb_id")),
-            "imdb_id": validate.imdb_id(raw.get("imdb_id")),
-            "uk_certification": validate.certification(raw.get("uk_certification"))}
 
 
 @dataclass
@@ -57,29 +44,44 @@ class _Adding(Command):
         """The ids (and titles) already in the collection; each DVD added joins them."""
         return Adding(dvds.held_keys(run.db.conn))
 
-    def _duplicate(self, held: HeldKeys, v: dict[str, Any]) -> str | None:
-        """Why these values duplicate a DVD already held, or None."""
-        if v["tmdb_id"] is not None and v["tmdb_id"] in held.tmdb_ids:
-            return f"duplicate: TMDB id {v['tmdb_id']} is already in the collection"
-        if v["imdb_id"] is not None and v["imdb_id"] in held.imdb_ids:
-            return f"duplicate: IMDb id {v['imdb_id']} is already in the collection"
-        if self.dedupe_title_year and (v["title"].casefold(), v["year"]) in held.title_years:
-            return f"duplicate: {v['title']} ({v['year']}) is already in the collection"
+    def _duplicate(self, held: HeldKeys, dvd: DvdAdded) -> str | None:
+        """Why this DVD duplicates one already held, or None."""
+        if dvd.tmdb_id is not None and dvd.tmdb_id in held.tmdb_ids:
+            return f"duplicate: TMDB id {dvd.tmdb_id} is already in the collection"
+        if dvd.imdb_id is not None and dvd.imdb_id in held.imdb_ids:
+            return f"duplicate: IMDb id {dvd.imdb_id} is already in the collection"
+        if self.dedupe_title_year and (dvd.title.casefold(), dvd.year) in held.title_years:
+            return f"duplicate: {dvd.title} ({dvd.year}) is already in the collection"
         return None
 
-    def _add(self, run: Run, v: dict[str, Any]) -> Outcome:
-        """Skip a duplicate, else the DvdAdded event (its id is given when recorded)."""
+    def _add(self, run: Run, dvd: DvdAdded) -> Outcome:
+        """Skip a duplicate, else record ``dvd`` (its id is given when recorded)."""
         held: HeldKeys = run.state.held
-        reason = self._duplicate(held, v)
+        reason = self._duplicate(held, dvd)
         if reason:
             return Outcome(SKIPPED, reason=reason)
-        if v["tmdb_id"] is not None:
-            held.tmdb_ids.add(v["tmdb_id"])
-        if v["imdb_id"] is not None:
-            held.imdb_ids.add(v["imdb_id"])
-        held.title_years.add((v["title"].casefold(), v["year"]))
-        event = DvdAdded(dvd_id=0, source=self.source, **v)
-        return Outcome(UPDATED, [event], changes={k: [None, x] for k, x in v.items() if x is not None})
+        if dvd.tmdb_id is not None:
+            held.tmdb_ids.add(dvd.tmdb_id)
+        if dvd.imdb_id is not None:
+            held.imdb_ids.add(dvd.imdb_id)
+        if self.dedupe_title_year:  # no other command looks at titles here
+            held.title_years.add((dvd.title.casefold(), dvd.year))
+        return Outcome(UPDATED, [dvd], changes=_added_changes(dvd))
+
+
+def _added_changes(dvd: DvdAdded) -> dict[str, list[Any]]:
+    """``{field: [None, value]}`` for each value the DVD was added with, in column order."""
+    # Spelled out rather than a loop over the fields: an import builds one per row.
+    changes: dict[str, list[Any]] = {"title": [None, dvd.title]}
+    if dvd.year is not None:
+        changes["year"] = [None, dvd.year]
+    if dvd.tmdb_id is not None:
+        changes["tmdb_id"] = [None, dvd.tmdb_id]
+    if dvd.imdb_id is not None:
+        changes["imdb_id"] = [None, dvd.imdb_id]
+    if dvd.uk_certification is not None:
+        changes["uk_certification"] = [None, dvd.uk_certification]
+    return changes
 
 
 class Add(_Adding):
@@ -100,7 +102,7 @@ class Add(_Adding):
 
     def validate(self, options: dict[str, Any], settings: Any) -> dict[str, Any]:
         """Every value checked, and no DVD of the same title and year held, before anything is written."""
-        values = _dvd_values(options)
+        values = validate.dvd_values(options)
         if options.get("allow_duplicate"):
             return {**values, "allow_duplicate": True}
         from tracker.db import open_database
@@ -120,7 +122,7 @@ class Add(_Adding):
 
     def process_now(self, run: Run, item: Item) -> Outcome:
         """Add it unless it is a duplicate."""
-        return self._add(run, item.payload)
+        return self._add(run, DvdAdded(dvd_id=0, source=self.source, **item.payload))
 
     def summary_extra(self, run: Run, db: Any) -> dict[str, Any]:
         """The new DVD's id (and title and year)."""
@@ -137,89 +139,6 @@ class Add(_Adding):
         verb = "would add" if summary.get("dry_run") else "added"
         year = f" ({summary['year']})" if summary.get("year") else ""
         return f"{verb} DVD {summary['id']}: {summary['title']}{year}"
-
-
-SEPARATORS = (",", ";", "\t")
-
-
-def _separator(header_line: str) -> str:
-    """The separator a header uses: the most frequent of , ; and tab (a comma when none)."""
-    return max(SEPARATORS, key=lambda sep: (header_line.count(sep), sep == ","))
-
-
-def check_csv_header(path: Path) -> list[str]:
-    """Refuse, before anything is written, a file that cannot be a DVD CSV (exit 2); the
-    header's unknown columns (ignored)."""
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file")
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a file")
-    try:
-        with path.open("rb") as f:
-            first = f.readline(MAX_HEADER_BYTES)
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read: {exc.strerror}") from exc
-    if not first:
-        raise BadInputError(f"{path}: line 1: the file is empty (expected a header row)")
-    try:
-        # A file from an old Mac ends its lines with CR alone: the header ends at the first one.
-        text = _LINE_END.split(first.decode("utf-8-sig"), maxsplit=1)[0]
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path}: line 1: not UTF-8 text") from exc
-    if not text.strip():
-        raise BadInputError(f"{path}: line 1: expected a header row, found an empty line")
-    try:
-        header = [h.strip().lower() for h in next(csv.reader([text], delimiter=_separator(text)))]
-    except csv.Error as exc:
-        raise BadInputError(f"{path}: line 1: not readable as a CSV header ({exc})") from exc
-    if "title" not in header:
-        raise BadInputError(f"{path}: line 1: header has no 'title' column (found: {','.join(header)})")
-    known = [h for h in header if h in COLUMNS]
-    if len(set(known)) != len(known):
-        raise BadInputError(f"{path}: line 1: a column is named twice")
-    return [h for h in header if h not in COLUMNS]
-
-
-def read_csv_rows(path: Path) -> Iterator[Item]:
-    """Stream the rows as items ``line:N``; a bad row's payload is the reason it is bad."""
-    try:
-        f = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except OSError as exc:  # removed or made unreadable since the header was checked
-        raise TrackerError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    with f:
-        separator = _separator(f.readline())
-        f.seek(0)
-        reader = csv.reader(f, delimiter=separator)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except (StopIteration, csv.Error) as exc:
-            raise TrackerError(f"{path}: line 1: no readable header row any more") from exc
-        start = reader.line_num + 1
-        while True:
-            line = start
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # a field over the size limit, say: this row only is bad
-                start = reader.line_num + 1
-                yield Item(f"line:{line}", f"line {line}: not readable as CSV ({exc})")
-                continue
-            start = reader.line_num + 1
-            if "".join(cells).strip():  # not a blank row
-                yield Item(f"line:{line}", _row_payload(line, header, cells))
-
-
-def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, Any] | str:
-    """The validated values of a row, or the one-line reason it is refused."""
-    if _NOT_UTF8.search("".join(cells)):
-        return f"line {line}: bytes that are not UTF-8 text"
-    if len(cells) != len(header):
-        return f"line {line}: expected {len(header)} fields, found {len(cells)}"
-    try:
-        return _dvd_values(dict(zip(header, cells, strict=True)))
-    except BadInputError as exc:
-        return f"line {line}: {exc}"
 
 
 def file_identity(path: Path) -> dict[str, Any]:
@@ -284,7 +203,7 @@ class Import(_Adding):
         path = Path(run.options["file"])
         if "file_sha256" in run.options:
             refuse_changed_file(path, run)
-        rows = read_csv_rows(path)
+        rows = read_csv_rows(path, self.source)
         return itertools.islice(rows, run.limit) if run.limit else rows
 
     def process_now(self, run: Run, item: Item) -> Outcome:
@@ -321,7 +240,7 @@ class LoadSampleData(Import):
     def select(self, run: Run) -> Iterable[Item]:
         """The bundled rows."""
         with resources.as_file(resources.files("tracker") / "data" / "sample_dvds.csv") as path:
-            yield from read_csv_rows(path)
+            yield from read_csv_rows(path, self.source)
 
 
 class NormalizeUkCertifications(Command):

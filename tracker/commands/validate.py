@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tracker.errors import BadInputError
 from tracker.values import INT64_MAX, clean_text, quote
@@ -12,6 +13,7 @@ IMDB_ID = re.compile(r"^tt\d{7,10}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")
 MIN_YEAR, MAX_YEAR = 1870, 2100
+MAX_TITLE, MAX_CERTIFICATION = 500, 10  # characters
 
 
 def _no_control(text: str, name: str) -> str:
@@ -46,8 +48,8 @@ def title(value: str | None) -> str:
     text = (value or "").strip()
     if not text:
         raise BadInputError("title is empty")
-    if len(text) > 500:
-        raise BadInputError("title is longer than 500 characters")
+    if len(text) > MAX_TITLE:
+        raise BadInputError(f"title is longer than {MAX_TITLE} characters")
     return _no_control(text, "title")
 
 
@@ -88,8 +90,8 @@ def certification(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if len(text) > 10:
-        raise BadInputError(f"uk_certification {quote(text)} is longer than 10 characters")
+    if len(text) > MAX_CERTIFICATION:
+        raise BadInputError(f"uk_certification {quote(text)} is longer than {MAX_CERTIFICATION} characters")
     return _no_control(text, "uk_certification")
 
 
@@ -99,3 +101,11 @@ def free_text(value: str | None) -> str:
     if len(text) > 1000:
         raise BadInputError("text is longer than 1000 characters")
     return _no_control(text, "text")
+
+
+def dvd_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validated DVD values from user-given strings (raises BadInputError naming the field)."""
+    return {"title": title(raw.get("title")), "year": year(raw.get("year")),
+            "tmdb_id": tmdb_id(raw.get("tmdb_id")),
+            "imdb_id": imdb_id(raw.get("imdb_id")),
+            "uk_certification": certification(raw.get("uk_certification"))}
