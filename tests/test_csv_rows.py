@@ -40,6 +40,7 @@ def _general(line: int, header: list[str], cells: list[str]) -> DvdAdded | str:
 @example(header=list(COLUMNS), cells=["Film 1", "2101", "", "", ""])
 @example(header=list(COLUMNS), cells=["Film 1", "", "0", "", ""])
 @example(header=list(COLUMNS), cells=["Film 1", "1869", "", "", ""])
+@example(header=list(COLUMNS), cells=["Film 1", "", "", "tt012345", ""])
 def test_a_row_reads_the_same_by_the_fast_path_as_by_the_general_checks(header: list[str],
                                                                         cells: list[str]) -> None:
     """Any row (odd cells, any column order, absent or extra columns) gives the general checks' payload."""

@@ -19,6 +19,9 @@ MAX_HEADER_BYTES = 64 * 1024  # a header longer than this is not a DVD CSV heade
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of such bytes
 SEPARATORS = (",", ";", "\t")
+# The values a plain row holds, told without int() or a range check: years by a dict look-up.
+_PLAIN_YEARS = {str(year): year for year in range(validate.MIN_YEAR, validate.MAX_YEAR + 1)}
+_PLAIN_IMDB_ID = re.compile("tt[0-9]{7,10}")
 
 
 def _separator(header_line: str) -> str:
@@ -125,18 +128,18 @@ class _Rows:
             imdb_id.strip(), cert.strip()
         if not title or len(title) > validate.MAX_TITLE or not title.isprintable():
             return None
-        if year and not (year.isdigit() and len(year) <= 30
-                         and validate.MIN_YEAR <= int(year) <= validate.MAX_YEAR):
+        year_number = _PLAIN_YEARS.get(year)
+        if year and year_number is None:
             return None
-        if tmdb_id and not (tmdb_id.isdigit() and len(tmdb_id) <= 18 and int(tmdb_id) > 0):
-            return None  # 18 digits: under SQLite's limit, checked by the general path
-        if imdb_id and not (imdb_id[:2] == "tt" and 9 <= len(imdb_id) <= 12 and imdb_id[2:].isdigit()):
+        tmdb_number = int(tmdb_id) if tmdb_id.isdigit() and len(tmdb_id) <= 18 else None
+        if tmdb_id and not tmdb_number:  # 18 digits: under SQLite's limit, checked by the general path
             return None
-        if cert and not (len(cert) <= validate.MAX_CERTIFICATION and cert.isprintable()):
+        if imdb_id and _PLAIN_IMDB_ID.fullmatch(imdb_id) is None:
             return None
-        return DvdAdded(dvd_id=0, source=self.source, title=title, year=int(year) if year else None,
-                        tmdb_id=int(tmdb_id) if tmdb_id else None, imdb_id=imdb_id or None,
-                        uk_certification=cert or None)
+        if len(cert) > validate.MAX_CERTIFICATION or not cert.isprintable():
+            return None
+        return DvdAdded(dvd_id=0, source=self.source, title=title, year=year_number, tmdb_id=tmdb_number,
+                        imdb_id=imdb_id or None, uk_certification=cert or None)
 
 
 def _row_payload(line: int, header: list[str], cells: list[str]) -> dict[str, Any] | str:
