@@ -23,13 +23,40 @@ def save(conn: sqlite3.Connection, path: Path, facts: Callable[[], dict[str, str
     so it is one moment, and ``facts`` is called inside it (to read the log's head then).
     ``path`` must not exist yet: the caller renames it into place afterwards.
     """
+    noted = begin(conn, path, facts)
+    fill(conn, noted)
+    return noted
+
+
+def begin(conn: sqlite3.Connection, path: Path, facts: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The first half of ``save``: attach ``path`` and open the read transaction that fixes the
+    moment (WAL: later commits of other connections are not seen); ``facts()``, read inside it.
+
+    ``fill`` (on any thread) copies the tables as of that moment and ends the transaction.
+    """
     conn.execute(f"ATTACH DATABASE ? AS {_SCHEMA}", (str(path),))
     try:
         conn.execute(f"PRAGMA {_SCHEMA}.journal_mode = OFF")  # a temp file: no journal needed
         conn.execute(f"PRAGMA {_SCHEMA}.synchronous = OFF")
         conn.execute("BEGIN")
         try:
-            noted = facts()
+            return facts()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except BaseException:
+        conn.execute(f"DETACH DATABASE {_SCHEMA}")
+        raise
+
+
+def fill(conn: sqlite3.Connection, noted: dict[str, str]) -> None:
+    """The second half of ``save``: copy the tables into the attached file, commit, detach.
+
+    The copy runs inside SQLite (``INSERT ... SELECT``, ``CREATE INDEX``), which lets other
+    Python threads run meanwhile; ``conn.interrupt()`` from another thread abandons it.
+    """
+    try:
+        try:
             for t in TABLES.values():
                 conn.execute(_in_schema(t.ddl, t.name))
                 conn.execute(f"INSERT INTO {_SCHEMA}.{t.name} SELECT * FROM main.{t.name}")
@@ -38,12 +65,12 @@ def save(conn: sqlite3.Connection, path: Path, facts: Callable[[], dict[str, str
             conn.execute(f"CREATE TABLE {_SCHEMA}.snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.executemany(f"INSERT INTO {_SCHEMA}.snapshot (key, value) VALUES (?, ?)", noted.items())
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # an interrupted INSERT has rolled the transaction back already
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     finally:
         conn.execute(f"DETACH DATABASE {_SCHEMA}")
-    return noted
 
 
 def _in_schema(ddl: str, name: str) -> str:

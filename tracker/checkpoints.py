@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from events.store import EventStore
 from events.types import SCHEMA_VERSION
 from projections import export_cache, scope, snapshot
 from projections.tables import PROJECTION_VERSION, row_count
@@ -24,7 +26,10 @@ from tracker.pids import alive
 
 log = get_logger("tracker.checkpoints")
 EVERY_EVENTS = 50_000  # a big command or a long time travel saves one once this many events passed
-KEEP = 8  # the newest checkpoints kept; older ones are deleted when a new one is saved
+NEWEST_KEPT = 4  # the newest checkpoints are always kept
+SPREAD = 4  # an older one is kept when 1/SPREAD of its distance from the head lies before it
+MAX_KEPT = 12  # at most this many checkpoint files (each the size of the read tables)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -184,46 +189,102 @@ def _cache_path(checkpoint: Path, table: str) -> Path:
 
 
 def _would_keep(db: Database, seq: int) -> bool:
-    """Whether a checkpoint saved at ``seq`` would be written and outlive the pruning (fewer than KEEP newer)."""
-    return folder(db) is not None and not db.read_only and sum(ck.seq > seq for ck in listing(db)) < KEEP
+    """Whether a checkpoint saved at ``seq`` would be written and outlive the pruning."""
+    if folder(db) is None or db.read_only:
+        return False
+    return seq in kept([ck.seq for ck in listing(db) if ck.shape == CURRENT_SHAPE] + [seq], db.store.count())
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A checkpoint begun by ``begin_save``: ``conn`` holds the read transaction of its moment."""
+
+    conn: sqlite3.Connection
+    tmp: Path
+    noted: dict[str, str]
 
 
 def save(db: Database, source: sqlite3.Connection | None = None, seq: int | None = None) -> Checkpoint:
     """Save the live tables at the log's head (or ``source``'s tables, which are at ``seq``)."""
+    tmp = _temp_path(db, "")
+
+    def facts() -> dict[str, str]:
+        return _facts(db.store, db.store.head()[0] if seq is None else seq)
+
+    noted = _written(tmp, lambda: snapshot.save(source or db.conn, tmp, facts))
+    return _placed(db, tmp, noted, head=db.store.count())
+
+
+def begin_save(db: Database, side: EventStore) -> Pending:
+    """Begin a checkpoint at the head ``side`` (a second connection to ``db``'s file) sees now.
+
+    Quick: the moment is fixed by a read transaction; ``finish_save`` copies the tables as of
+    it, on any thread, while ``db``'s connection goes on writing.
+    """
+    tmp = _temp_path(db, ".side")
+    noted = _written(tmp, lambda: snapshot.begin(side.conn, tmp, lambda: _facts(side, side.head()[0])))
+    return Pending(side.conn, tmp, noted)
+
+
+def finish_save(db: Database, pending: Pending, abandoned: Callable[[], bool]) -> Checkpoint | None:
+    """Copy the tables of a begun checkpoint, put the file in place and prune (touches no
+    connection of ``db``: safe on a thread of its own); None if ``abandoned()`` by then."""
+    _written(pending.tmp, lambda: snapshot.fill(pending.conn, pending.noted))
+    if abandoned():
+        pending.tmp.unlink(missing_ok=True)
+        return None
+    return _placed(db, pending.tmp, pending.noted, head=int(pending.noted["seq"]))
+
+
+def _facts(store: EventStore, at: int) -> dict[str, str]:
+    """What a checkpoint at ``at`` says about itself."""
+    return {"seq": str(at), "hash": store.hash_at(at) or "", "shape": CURRENT_SHAPE}
+
+
+def _temp_path(db: Database, tag: str) -> Path:
+    """The name a checkpoint of this process is written under (swept if the process dies)."""
     where = folder(db)
     if where is None:
         raise StoreError("a database in memory has no checkpoints")
-    where.mkdir(exist_ok=True)
-    tmp = where / f".tmp-{os.getpid()}.db"
-    tmp.unlink(missing_ok=True)
-
-    def facts() -> dict[str, str]:
-        at = db.store.head()[0] if seq is None else seq
-        return {"seq": str(at), "hash": db.store.hash_at(at) or "", "shape": CURRENT_SHAPE}
-
     try:
-        noted = snapshot.save(source or db.conn, tmp, facts)
-        path = where / f"{int(noted['seq']):012d}.db"
-        os.replace(tmp, path)
+        where.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot save a checkpoint in {where}: {exc}") from exc
+    tmp = where / f".tmp-{os.getpid()}{tag}.db"
+    tmp.unlink(missing_ok=True)
+    return tmp
+
+
+def _written(tmp: Path, write: Callable[[], T]) -> T:
+    """``write()``; if it fails (or Ctrl-C comes), no half-written file is left behind."""
+    try:
+        return write()
     except (OSError, sqlite3.Error) as exc:
         tmp.unlink(missing_ok=True)
-        raise StoreError(f"cannot save a checkpoint in {where}: {exc}") from exc
-    except BaseException:  # Ctrl-C while saving: no half-written file left behind
+        raise StoreError(f"cannot save a checkpoint in {tmp.parent}: {exc}") from exc
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _prune(db)
+
+
+def _placed(db: Database, tmp: Path, noted: dict[str, str], *, head: int) -> Checkpoint:
+    """Rename a written checkpoint into place and prune; the checkpoint."""
+    path = tmp.parent / f"{int(noted['seq']):012d}.db"
+    _written(tmp, lambda: os.replace(tmp, path))
+    _prune(db, head)
     return Checkpoint(path, int(noted["seq"]), noted["hash"], noted["shape"])
+
+
+def newest_seq(db: Database) -> int:
+    """The seq of the newest checkpoint file by its name (0 if none): cheap, nothing opened."""
+    where = folder(db)
+    names = [p.stem for p in where.glob("*.db")] if where is not None and where.is_dir() else []
+    return max((int(n) for n in names if n.isdigit()), default=0)
 
 
 def save_if_due(db: Database) -> Checkpoint | None:
     """Save a checkpoint of the live tables if EVERY_EVENTS passed since the newest one."""
-    where = folder(db)
-    if where is None:
-        return None
-    # By file name only (cheap enough to ask after every command): the seq is the name.
-    names = [p.stem for p in where.glob("*.db")] if where.is_dir() else []
-    newest = max((int(n) for n in names if n.isdigit()), default=0)
-    if db.store.count() - newest < EVERY_EVENTS:
+    if folder(db) is None or db.store.count() - newest_seq(db) < EVERY_EVENTS:
         return None
     return save_quietly(db)
 
@@ -240,15 +301,46 @@ def save_quietly(db: Database, source: sqlite3.Connection | None = None,
         return None
 
 
-def _prune(db: Database) -> None:
-    """Keep the newest KEEP checkpoints of the current shape; delete the rest, and leftovers."""
+def kept(seqs: list[int], head: int) -> set[int]:
+    """The seqs of the checkpoints pruning keeps, of those at ``seqs`` with the log at ``head``.
+
+    The newest NEWEST_KEPT (about EVERY_EVENTS apart: time travel near now is quick), and older
+    ones thinned so the gap before each is at least 1/SPREAD of its distance from the head:
+    coverage over the whole log, coarser with age; thinned more while over MAX_KEPT files.
+    """
+    ordered = sorted(set(seqs))
+    newest, older = ordered[-NEWEST_KEPT:], ordered[:-NEWEST_KEPT]
+    spread = float(SPREAD)
+    out = _thinned(older, head, spread)
+    while len(out) + len(newest) > MAX_KEPT and spread > 0.01:
+        spread /= 1.25  # coarser everywhere alike, so the coverage keeps its shape
+        out = _thinned(older, head, spread)
+    excess = max(0, len(out) + len(newest) - MAX_KEPT)  # left only if thinning could not help
+    return {*out[excess:], *newest}
+
+
+def _thinned(seqs: list[int], head: int, spread: float) -> list[int]:
+    """Of ``seqs`` (ascending), those with at least 1/``spread`` of their distance from the head
+    between them and the one kept before (the log's start counts as one: a replay from nothing)."""
+    out: list[int] = []
+    last = 0
+    for seq in seqs:
+        if (seq - last) * spread >= head - seq:
+            out.append(seq)
+            last = seq
+    return out
+
+
+def _prune(db: Database, head: int) -> None:
+    """Keep the checkpoints of the current shape ``kept`` names; delete the rest, and leftovers."""
     where = folder(db)
     if where is not None:
         _sweep_leftovers(where)
     cks = listing(db)
-    current = [ck for ck in cks if ck.shape == CURRENT_SHAPE]
-    for ck in [ck for ck in cks if ck.shape != CURRENT_SHAPE] + current[:-KEEP]:
-        ck.path.unlink(missing_ok=True)
+    keep = kept([ck.seq for ck in cks if ck.shape == CURRENT_SHAPE], head)
+    for ck in cks:
+        if ck.shape != CURRENT_SHAPE or ck.seq not in keep:
+            ck.path.unlink(missing_ok=True)
     if where is not None:  # export caches of checkpoints gone
         for cache in where.glob("*.export"):
             if not cache.with_name(cache.name.split(".")[0] + ".db").exists():

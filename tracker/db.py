@@ -116,6 +116,11 @@ class Database:
         """Close the connection."""
         self.store.close()
 
+    def side_store(self) -> EventStore:
+        """A second connection to this file, for reads beside this one's writes (WAL: a read
+        transaction there sees the moment it began while this one commits on)."""
+        return EventStore(connect(self.path))
+
     def data_version(self) -> int:
         """A number that changes when another connection commits (a cheap check for new work)."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]

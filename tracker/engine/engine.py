@@ -17,6 +17,7 @@ from events.types import CommandCancelled, CommandFailed, CommandInterrupted
 from projections import commands as command_table
 from projections.commands import TERMINAL, Runnable
 from tracker import checkpoints
+from tracker.checkpoint_saver import BackgroundSaver
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
 from tracker.config import Settings
@@ -93,8 +94,11 @@ class Engine:
         self._stack.callback(self.reader.close)
         writer_db = Database(self.settings.db_path)
         self._stack.callback(writer_db.close)
+        # Checkpoints inside long commands; closed once the writer has stopped (a stop abandons one).
+        self.saver = BackgroundSaver(writer_db)
+        self._stack.callback(lambda: self.saver.close(abandon=self.stopping))
         self.writer = await self._stack.enter_async_context(
-            Writer(writer_db, on_recorded=self.stats.recorded))
+            Writer(writer_db, on_recorded=self.stats.recorded, after_commit=self.saver.after_commit))
         listener = WakeListener(self.settings.db_path, self._on_poke)
         if listener.open():
             self._stack.callback(listener.close)
@@ -177,7 +181,9 @@ class Engine:
                     await self._wait_for_work()
                     continue
                 await self._run_one(runnable)
-                # After a big command, a checkpoint: time travel to now starts there.
+                # After a big command, a checkpoint: time travel to now starts there (or at the one
+                # saved inside it, waited for here, if it is recent enough).
+                await asyncio.to_thread(self.saver.wait)
                 await self.writer.call(checkpoints.save_if_due)
         finally:
             watcher.cancel()

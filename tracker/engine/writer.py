@@ -39,11 +39,14 @@ class Writer:
     """
 
     def __init__(self, db: Database, *, dry_run: bool = False,
-                 on_recorded: Callable[[list[tuple[list[Event], str | None]]], None] | None = None) -> None:
-        """``on_recorded`` sees each batch once it is committed (the engine's metrics)."""
+                 on_recorded: Callable[[list[tuple[list[Event], str | None]]], None] | None = None,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        """``on_recorded`` sees each batch once it is committed (the engine's metrics);
+        ``after_commit`` runs on the writer's thread right after each commit, before the next."""
         self.db = db
         self.dry_run = dry_run
         self.on_recorded = on_recorded
+        self.after_commit = after_commit
         self._queue: asyncio.Queue[tuple[list[Event], str | None] | _Chunk | asyncio.Future] = \
             asyncio.Queue(maxsize=4096)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
@@ -140,7 +143,7 @@ class Writer:
             batch, waiters = self._collect(first)
             if batch:
                 try:
-                    await self.call(lambda db, records=batch: _record_all(db, records))
+                    await self.call(lambda db, records=batch: self._record(db, records))
                 except BaseException as exc:  # noqa: BLE001 - surfaced to the next write/flush
                     self._error = exc
                     for w in waiters:
@@ -152,6 +155,12 @@ class Writer:
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+
+    def _record(self, db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
+        """Record a batch (on the writer's thread), then run ``after_commit``."""
+        _record_all(db, batch)
+        if self.after_commit is not None:
+            self.after_commit()
 
     async def _linger(self) -> None:
         """Let events gather for LINGER_S, or less if someone starts waiting for a flush."""

@@ -1,0 +1,179 @@
+"""Checkpoints saved inside long commands on a thread of their own, and their pruning."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from events.types import DvdAdded
+from projections import snapshot
+from projections.export import export_rows
+from tests.offline_support import Cli
+from tracker import checkpoints
+from tracker.checkpoint_saver import BackgroundSaver
+from tracker.cli.output import write_export
+from tracker.db import Database
+from tracker.engine import runner
+
+EVERY = 300  # events between checkpoints in these tests (a chunk of 50 rows is ~100 events)
+
+
+@pytest.fixture
+def small_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints every EVERY events, and the import's chunks small enough to cross it often."""
+    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", EVERY)
+    monkeypatch.setattr(runner, "CHUNK_ITEMS", 50)
+
+
+def _import(cli: Cli, tmp_path: Path, rows: int) -> tuple[int, int]:
+    """Import a CSV of ``rows`` films through the CLI; the seqs of the command's first and last events."""
+    path = tmp_path / "dvds.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["title", "year", "uk_certification"])
+        out.writerows([f"Film {i}", 1950 + i % 70, "15A"] for i in range(rows))
+    before = cli.count()
+    cli.ok("import", str(path))
+    return before + 1, cli.count()
+
+
+def _plain_export(db: Database, seq: int) -> bytes:
+    """dvds as exported from a replay of the log from the first event to ``seq``."""
+    with sqlite3.connect(":memory:", isolation_level=None) as fresh:
+        db.replay(until_seq=seq, target=fresh)
+        out = io.StringIO()
+        write_export(export_rows(fresh, "dvds"), "jsonl", out)
+    return out.getvalue().encode()
+
+
+def test_a_long_import_leaves_trusted_checkpoints_inside_its_span(cli: Cli, tmp_path: Path,
+                                                                   small_interval: None) -> None:
+    """An import of ~1,000 events saves trusted checkpoints inside its span, about EVERY events apart."""
+    cli.ok("add", "Heat")
+    first, last = _import(cli, tmp_path, 500)
+    with Database(cli.db) as db:
+        inside = [ck for ck in checkpoints.listing(db) if first <= ck.seq < last]
+        assert inside and all(checkpoints.untrusted_reason(db, ck) is None for ck in inside)
+        seqs = [first - 1, *(ck.seq for ck in inside), last]
+    assert max(b - a for a, b in itertools.pairwise(seqs)) < 2 * EVERY, seqs
+    assert not [p.name for p in (cli.home / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_time_travel_into_a_long_command_starts_from_its_checkpoint(cli: Cli, tmp_path: Path,
+                                                                    small_interval: None) -> None:
+    """replay --as-of into an import folds from the checkpoint saved inside it; export gives a full replay's rows."""
+    first, last = _import(cli, tmp_path, 500)
+    with Database(cli.db) as db:
+        ck = next(ck for ck in checkpoints.listing(db) if first <= ck.seq < last - EVERY // 2)
+        mark = next(db.store.read(after_seq=ck.seq + EVERY // 3 - 1)).at
+        reached = db.store.seq_at(mark)
+        want = _plain_export(db, reached)
+    assert ck.seq < reached < ck.seq + EVERY
+    target = tmp_path / "then.db"
+    out = cli.ok("replay", "--as-of", mark, "--into", str(target))
+    folded = reached - ck.seq
+    assert out == f"replayed {reached} events (from the checkpoint at seq {ck.seq}, then {folded}) into {target}\n"
+    rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", mark)
+    assert rc == 0 and exported.encode() == want
+
+
+def _recorded(db: Database, titles: range) -> None:
+    """Record one DvdAdded per title (each its own transaction)."""
+    for i in titles:
+        db.record([DvdAdded(dvd_id=0, title=f"Film {i}")])
+
+
+def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the saver while its copy runs waits for it: the checkpoint at the pinned seq is in place."""
+    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", 10)
+    filled, release = threading.Event(), threading.Event()
+    original = snapshot.fill
+
+    def slow_fill(conn: sqlite3.Connection, noted: dict[str, str]) -> None:
+        filled.set()
+        release.wait(5)
+        original(conn, noted)
+
+    monkeypatch.setattr(snapshot, "fill", slow_fill)
+    with Database(tmp_path / "tracker.db") as db:
+        saver = BackgroundSaver(db)
+        _recorded(db, range(12))
+        saver.after_commit()
+        assert filled.wait(5)
+        _recorded(db, range(12, 30))  # the writer goes on while the copy waits
+        saver.after_commit()  # due again, but one is under way: put off
+        threading.Timer(0.2, release.set).start()
+        saver.close()
+        assert [ck.seq for ck in checkpoints.listing(db)] == [12]
+        assert checkpoints.untrusted_reason(db, checkpoints.listing(db)[0]) is None
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [f"{12:012d}.db"]
+
+
+def test_a_save_abandoned_at_a_stop_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the saver with abandon while its copy runs leaves no checkpoint and no temp file."""
+    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", 10)
+    filled, release = threading.Event(), threading.Event()
+    original = snapshot.fill
+
+    def slow_fill(conn: sqlite3.Connection, noted: dict[str, str]) -> None:
+        filled.set()
+        release.wait(5)
+        original(conn, noted)
+
+    monkeypatch.setattr(snapshot, "fill", slow_fill)
+    with Database(tmp_path / "tracker.db") as db:
+        saver = BackgroundSaver(db)
+        _recorded(db, range(12))
+        saver.after_commit()
+        assert filled.wait(5)
+        threading.Timer(0.2, release.set).start()
+        saver.close(abandon=True)
+        assert checkpoints.listing(db) == []
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+def test_a_save_that_cannot_be_written_does_not_fail_the_command(cli: Cli, tmp_path: Path,
+                                                                 small_interval: None) -> None:
+    """With no room for checkpoints (a file where the folder goes), the import still lands every row."""
+    cli.ok("add", "Heat")
+    (cli.home / "checkpoints").write_text("not a folder")
+    first, last = _import(cli, tmp_path, 500)
+    assert last - first > 3 * EVERY
+    assert len(cli.export("dvds")) == 501
+    assert (cli.home / "checkpoints").read_text() == "not a folder"
+
+
+def _pruned_run(head: int, every: int) -> set[int]:
+    """The checkpoints left by saving one every ``every`` events to ``head``, pruned after each save."""
+    held: set[int] = set()
+    for at in range(every, head + 1, every):
+        held = checkpoints.kept([*held, at], at)
+    return held
+
+
+def test_pruning_keeps_coverage_over_the_whole_log() -> None:
+    """Saving every 50,000 events to 2M: the newest stay, older ones thin out with age, back to the first quarter."""
+    every, head = 50_000, 2_000_000
+    held = sorted(_pruned_run(head, every))
+    assert len(held) <= checkpoints.MAX_KEPT
+    assert held[-checkpoints.NEWEST_KEPT:] == list(range(head - 3 * every, head + 1, every))
+    assert held[0] <= head // 4
+    for older, newer in zip([0, *held], held, strict=False):
+        assert newer - older <= max(every, (head - older) // 2), (older, newer, held)
+    gaps = [b - a for a, b in itertools.pairwise(held)]
+    assert gaps[0] > gaps[-1]  # coarser with age
+
+
+def test_pruning_holds_at_most_max_kept_however_many_are_saved() -> None:
+    """A checkpoint every 1,000 events to 1M (time travel everywhere): at most MAX_KEPT stay, the newest among them."""
+    head = 1_000_000
+    held = checkpoints.kept(list(range(1_000, head + 1, 1_000)), head)
+    assert len(held) == checkpoints.MAX_KEPT
+    assert sorted(held)[-checkpoints.NEWEST_KEPT:] == list(range(head - 3_000, head + 1, 1_000))
+    assert min(held) <= head // 2

@@ -1,0 +1,92 @@
+"""Checkpoints saved inside long commands: the writer fixes the moment, a thread copies it.
+
+A command that appends half a million events would otherwise leave no checkpoint inside its
+span, and the first time travel into it would fold most of them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from events.store import EventStore
+from tracker import checkpoints
+from tracker.db import Database
+from tracker.errors import StoreError
+from tracker.log import get_logger
+
+log = get_logger("tracker.checkpoint_saver")
+
+
+class BackgroundSaver:
+    """Saves a checkpoint every EVERY_EVENTS events while a writer records, off its thread.
+
+    Right after the writer commits a batch that crosses the interval, a second connection opens
+    a read transaction (WAL: it sees exactly that commit while the writer goes on) and a thread
+    copies the read tables as of it into the checkpoint file. The copy runs inside SQLite with
+    the GIL released, so the writer is hardly slowed. At most one save at a time: one still
+    running when the next falls due puts that one off until it ends.
+    """
+
+    def __init__(self, db: Database) -> None:
+        """``db`` is the writer's database; its connection is only used on the writer's thread."""
+        self.db = db
+        self._side: EventStore | None = None
+        self._thread: threading.Thread | None = None
+        self._newest: int | None = None  # the seq of the newest checkpoint, or of the save under way
+        self._closed = False
+        self._abandon = threading.Event()
+
+    def after_commit(self) -> None:
+        """Begin a save if one is due and none runs (on the writer's thread, between batches)."""
+        if self._closed or (self._thread is not None and self._thread.is_alive()):
+            return
+        if self.db.read_only or checkpoints.folder(self.db) is None:
+            return
+        if self._newest is None:
+            self._newest = checkpoints.newest_seq(self.db)
+        head = self.db.store.count()
+        if head - self._newest < checkpoints.EVERY_EVENTS:
+            return
+        self._newest = head  # a save that fails is tried again an interval later, not at each batch
+        try:
+            if self._side is None:
+                self._side = self.db.side_store()
+            pending = checkpoints.begin_save(self.db, self._side)
+        except (StoreError, OSError) as exc:  # a read-only folder, a full disk: no reason to fail a command
+            log.info("checkpoint_not_saved", reason=str(exc))
+            return
+        self._thread = threading.Thread(target=self._finish, args=(pending,), name="checkpoint-save",
+                                        daemon=True)  # a second Ctrl-C exits without waiting; the sweep cleans up
+        self._thread.start()
+
+    def _finish(self, pending: checkpoints.Pending) -> None:
+        """Copy the tables and put the file in place (on the save's thread); a failure is logged."""
+        try:
+            saved = checkpoints.finish_save(self.db, pending, self._abandon.is_set)
+        except StoreError as exc:
+            if not self._abandon.is_set():  # an abandoned copy fails with "interrupted": as asked
+                log.info("checkpoint_not_saved", reason=str(exc))
+            return
+        if saved is not None:
+            log.debug("checkpoint_saved", seq=saved.seq)
+
+    def wait(self) -> None:
+        """Wait for a save under way to end."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Wait for a save under way (or, with ``abandon``, stop it: no file is left), then close."""
+        self._closed = True
+        if abandon:
+            self._abandon.set()
+        thread = self._thread
+        while abandon and self._side is not None and thread is not None and thread.is_alive():
+            # The copy's statement stops with "interrupted" and its file is deleted; again in
+            # case it was between two statements (an interrupt then is a no-op).
+            self._side.conn.interrupt()
+            thread.join(0.05)
+        self.wait()
+        if self._side is not None:
+            self._side.close()
+            self._side = None
