@@ -182,8 +182,8 @@ class Engine:
                     continue
                 await self._run_one(runnable)
                 # After a big command, a checkpoint: time travel to now starts there (or at the one
-                # saved inside it, waited for here, if it is recent enough).
-                await asyncio.to_thread(self.saver.wait)
+                # saved inside it, if it ends soon and is recent enough).
+                await asyncio.to_thread(self.saver.settle)
                 await self.writer.call(checkpoints.save_if_due)
         finally:
             watcher.cancel()
