@@ -46,7 +46,7 @@ class ItemOutcome:
 ACTIVE = (Status.QUEUED, Status.RUNNING)  # not yet ended: the engine will (re)run it
 TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 ITEM_OUTCOMES = (ItemOutcome.UPDATED, ItemOutcome.SKIPPED, ItemOutcome.FAILED)
-Command, CommandItem = TABLES["commands"].row, TABLES["command_items"].row
+Command = TABLES["commands"].row
 
 
 def _touch(rows: RowCache, env: Envelope, command_id: str) -> Any:
@@ -95,8 +95,7 @@ def item_processed(rows: RowCache, env: Envelope, e: ItemProcessed) -> None:
         row.skipped += 1
     elif outcome == ItemOutcome.FAILED:
         row.failed += 1
-    rows.put("command_items", (e.command_id, e.item),
-             CommandItem(e.command_id, e.item, outcome, e.reason, env.seq))
+    rows.write("command_items", (e.command_id, e.item, outcome, e.reason, env.seq))
 
 
 @on(CommandCancelRequested)

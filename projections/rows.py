@@ -74,6 +74,8 @@ class RowCache:
         self._remember = not known_empty
         self._stored: dict[str, dict[tuple, tuple | None]] = {name: {} for name in TABLES}
         self._size = 0
+        # Whole rows written blind (``write``), by table, in the order written.
+        self._written: dict[str, list[tuple]] = {}
         self._sql = _SQL
         self._updates = _UPDATES
         self._inserts = _INSERTS
@@ -127,6 +129,16 @@ class RowCache:
             self._size += self._width[table]
         rows[key] = row
         self._dirty[table][key] = None
+
+    def write(self, table: str, values: tuple) -> None:
+        """Write a whole row (its values in column order) at the next flush, replacing any row
+        at its key: for tables no fold reads back or changes (command_items), so no row struct,
+        key or dirty mark is kept (they cost ~2 us a row)."""
+        written = self._written.get(table)
+        if written is None:
+            written = self._written[table] = []
+        written.append(values)
+        self._size += self._width[table]
 
     def delete(self, table: str, key: tuple) -> None:
         """Delete the row at ``key`` at the next flush."""
@@ -182,6 +194,13 @@ class RowCache:
     def _writes(self) -> list[tuple[str, list[tuple]]]:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""
         out: list[tuple[str, list[tuple]]] = []
+        for name, written in self._written.items():
+            # The last write of each key only (an item retried in one batch is written once, not
+            # replaced), in key order: B-tree writes then go page by page.
+            latest = dict(zip(map(_KEYS[name], written), written, strict=True))
+            out.append((self._sql[name][2], [values for _, values in sorted(latest.items())]))
+            self._size -= len(written) * self._width[name]
+        self._written = {}
         for name, keys in self._dirty.items():
             if not keys:
                 continue
@@ -317,6 +336,7 @@ def _statements(t: Table) -> tuple[str, str, str, Callable[[Any], tuple]]:
 # each time cost more than folding a small batch.
 _SQL = {t.name: _statements(t) for t in TABLES.values()}
 _WIDTH = {t.name: len(t.columns) for t in TABLES.values()}
+_KEYS = {t.name: itemgetter(*(t.columns.index(k) for k in t.key)) for t in TABLES.values()}
 _UPDATES: dict[tuple[str, tuple[int, ...]], str] = {}  # UPDATE statements by table and columns
 # INSERTs by table and non-null columns, each with what picks those columns' values from a row
 _INSERTS: dict[tuple[str, tuple[bool, ...]], tuple[str, Callable[[tuple], tuple] | None]] = {}

@@ -231,6 +231,20 @@ def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_an_item_processed_twice_in_one_transaction_keeps_its_last_outcome(tmp_path: Path) -> None:
+    """An item recorded twice in one transaction (a failure, then a retry that worked) keeps its
+    last outcome, reason and seq; both count."""
+    with Database(tmp_path / "t.db") as db:
+        db.record_all([([et.CommandRequested(command_id="c1", name="import")], "c1"),
+                       ([et.ItemProcessed(command_id="c1", item="dvd:2", outcome="failed", reason="x")], "c1"),
+                       ([et.ItemProcessed(command_id="c1", item="dvd:1", outcome="updated")], "c1"),
+                       ([et.ItemProcessed(command_id="c1", item="dvd:2", outcome="skipped", reason="y")], "c1")])
+        assert db.conn.execute("SELECT * FROM command_items ORDER BY item").fetchall() == [
+            ("c1", "dvd:1", "updated", "", 3), ("c1", "dvd:2", "skipped", "y", 4)]
+        assert db.conn.execute("SELECT processed, updated, skipped, failed FROM commands").fetchall() == [(3, 1, 1, 1)]
+        assert tables(db.conn) == replayed(db)
+
+
 def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
     cols = TABLES["dvds"].columns
     row = db.conn.execute(f"SELECT {', '.join(cols)} FROM dvds WHERE id = ?", (dvd_id,)).fetchone()
