@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-PROJECTION_VERSION = 4  # bump when a table changes shape: the tables are then rebuilt by replay
+PROJECTION_VERSION = 5  # bump when a table or its indexes change shape: the tables are then rebuilt by replay
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,20 @@ TABLES: dict[str, Table] = {t.name: t for t in (
            " details_refreshed_at TEXT, added_at TEXT, genres TEXT, updated_at TEXT, locked_fields TEXT,"
            " removed_at TEXT, merged_into INTEGER, added_by TEXT",
            ("production_companies", "torrents", "genres", "locked_fields"),
+           # The IMDb and poster indexes hold only the rows their queries look for (DVDs lacking
+           # an IMDb id, posters in use): a new DVD's row then costs no entry in either, ~1.1 us
+           # of its ~5.7 us INSERT. The TMDB id is looked up by value, so that index is whole.
            ("CREATE INDEX IF NOT EXISTS dvds_tmdb ON dvds(tmdb_id)",
-            "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id)",
-            "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster)"),
+            "CREATE INDEX IF NOT EXISTS dvds_imdb ON dvds(imdb_id) WHERE imdb_id IS NULL",
+            "CREATE INDEX IF NOT EXISTS dvds_poster ON dvds(poster) WHERE poster IS NOT NULL"),
            private=("tmdb_poster_path", "updated_at", "removed_at", "merged_into", "added_by")),
     _table("movies", ("tmdb_id",),
            "tmdb_id INTEGER, title TEXT, overview TEXT, release_date TEXT, popularity REAL,"
            " rating REAL, vote_count INTEGER, runtime INTEGER, director TEXT, genre_ids TEXT,"
            " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
            " providers_checked_at TEXT, listed_at TEXT",
-           ("genre_ids",), ("CREATE INDEX IF NOT EXISTS movies_poster ON movies(poster)",),
+           ("genre_ids",),
+           ("CREATE INDEX IF NOT EXISTS movies_poster ON movies(poster) WHERE poster IS NOT NULL",),
            private=("tmdb_poster_path", "providers_checked_at", "listed_at")),
     _table("tv", ("tmdb_id",),
            "tmdb_id INTEGER, name TEXT, overview TEXT, first_air_date TEXT, popularity REAL,"
@@ -72,7 +76,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
            " number_of_episodes INTEGER, episode_run_time INTEGER, creators TEXT, genre_ids TEXT,"
            " poster TEXT, tmdb_poster_path TEXT, details_refreshed_at TEXT,"
            " providers_checked_at TEXT, listed_at TEXT",
-           ("genre_ids", "creators"), ("CREATE INDEX IF NOT EXISTS tv_poster ON tv(poster)",),
+           ("genre_ids", "creators"),
+           ("CREATE INDEX IF NOT EXISTS tv_poster ON tv(poster) WHERE poster IS NOT NULL",),
            private=("tmdb_poster_path", "providers_checked_at", "listed_at")),
     _table("genres", ("tmdb_id",), "tmdb_id INTEGER, name TEXT, media_types TEXT",
            ("media_types",)),

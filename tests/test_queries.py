@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from events import types as et
 from projections import commands as command_table
 from projections import dvds
+from projections.catalogue import posters_in_use
 from projections.commands import ItemOutcome, Status
 from tracker.db import Database
 from tracker.engine.submit import enqueue
@@ -120,3 +123,29 @@ def test_dvd_selections(db: Database) -> None:
     assert (held.tmdb_ids, held.imdb_ids) == ({11, 12}, {"tt0000012"})
     assert ("a", 2000) in held.title_years
     assert dvds.counts(db.conn) == dvds.DvdCounts(3, 2, 1, 0, 0, 0)
+
+
+def _plans(db: Database, query: Callable[[Any], object]) -> list[str]:
+    """How SQLite runs the statements ``query`` sends (EXPLAIN QUERY PLAN's steps), in order."""
+    conn = db.conn
+
+    class Explaining:
+        def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+            plans.extend(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            return conn.execute(sql, params)
+
+    plans: list[str] = []
+    query(Explaining())
+    return plans
+
+
+def test_dvd_and_poster_lookups_use_their_indexes(db: Database) -> None:
+    """The partial IMDb and poster indexes still serve the queries that need them, and the TMDB
+    id is found by its index: none of these reads the whole table."""
+    db.record([et.DvdAdded(dvd_id=0, title=f"T{n}", tmdb_id=n, imdb_id=f"tt{n:07d}" if n % 3 else None)
+               for n in range(1, 200)])
+    assert _plans(db, lambda c: dvds.without_imdb_id(c, limit=5)) == ["SEARCH dvds USING INDEX dvds_imdb (imdb_id=?)"]
+    assert _plans(db, lambda c: dvds.holder_of_tmdb_id(c, 7)) == ["SEARCH dvds USING INDEX dvds_tmdb (tmdb_id=?)"]
+    assert [p for p in _plans(db, posters_in_use) if "SEARCH" in p or "SCAN" in p] == [
+        f"SEARCH {t} USING COVERING INDEX {t}_poster (poster>?)" for t in ("dvds", "movies", "tv")]
+    assert [r.id for r in dvds.without_imdb_id(db.conn, limit=2)] == [3, 6]
