@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 
 from events.types import CommandCancelled, CommandCompleted, CommandFailed, Event, ItemProcessed
 from projections.commands import Status
 
 _ENDS = {CommandCompleted: Status.COMPLETED, CommandFailed: Status.FAILED, CommandCancelled: Status.CANCELLED}
+_EVENTS = itemgetter(0)  # an entry's events
 
 
 @dataclass
@@ -21,10 +24,11 @@ class EngineStats:
 
     def recorded(self, batch: list[tuple[list[Event], str | None]]) -> None:
         """Count a batch the writer has just committed (never a dry run's events)."""
-        for events, _command_id in batch:
-            self.events += len(events)
-            for event in events:
-                if type(event) is ItemProcessed:
-                    self.items[event.outcome] += 1
-                elif (status := _ENDS.get(type(event))) is not None:
-                    self.commands[status] += 1
+        # One flat list and two comprehensions rather than a loop with a branch per event: a
+        # batched command's batch holds a thousand items' events, and this runs on the event
+        # loop's thread, between its chunks. Command ends are rare: looked for only if present.
+        events = list(chain.from_iterable(map(_EVENTS, batch)))
+        self.events += len(events)
+        self.items.update([e.outcome for e in events if type(e) is ItemProcessed])
+        if not _ENDS.keys().isdisjoint(map(type, events)):
+            self.commands.update([_ENDS[type(e)] for e in events if type(e) in _ENDS])
