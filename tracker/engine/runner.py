@@ -18,6 +18,7 @@ from tracker.log import get_logger
 
 log = get_logger("tracker.engine.runner")
 OnItem = Callable[[Item, Outcome], None]
+Entry = tuple[list[Event], str | None]  # what the writer records as one unit: events, command id
 # A batched command's items processed between two looks at the stop flag, queued as one unit:
 # a chunk takes milliseconds, so a stop is still prompt, and the writer gets whole batches.
 CHUNK_ITEMS = 1000
@@ -92,7 +93,8 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
     await cmd.plan(run)
     done = command_table.done_items(run.db.conn, run.command_id)  # committed only: a dry run has none
     selection = cmd.select(run)
-    items: Iterator[Item] = (item for item in selection if item.key not in done)
+    # A fresh run has nothing done: no filter (a generator step per item, a million for some)
+    items: Iterator[Item] = (item for item in selection if item.key not in done) if done else iter(selection)
     total = None  # a streamed file: unknown
     if isinstance(selection, Sized):
         # A resumed command counts what it did before, whether or not its select still lists it.
@@ -187,8 +189,8 @@ async def _drain_batched(cmd: Command, run: Run, writer: Writer, items: Iterator
             chunk = list(itertools.islice(items, CHUNK_ITEMS))
             if not chunk:
                 return True
-            done = [(item, outcome_now(cmd, run, item)) for item in chunk]
-            recorded = await writer.write_many([(item_events(run, i, o), run.command_id) for i, o in done])
+            done, entries = outcomes_now(cmd, run, chunk)
+            recorded = await writer.write_many(entries)
             if on_item is not None:
                 for item, outcome in done:
                     on_item(item, outcome)
@@ -243,12 +245,23 @@ async def process_item(cmd: Command, run: Run, item: Item, watch: HostWatch | No
     return outcome
 
 
-def outcome_now(cmd: Command, run: Run, item: Item) -> Outcome:
-    """A batched command's item processed at once; an error fails this item alone."""
-    try:
-        return cmd.process_now(run, item)
-    except Exception as exc:  # noqa: BLE001 - failed_outcome raises on what ends the command
-        return failed_outcome(run, item, exc, HostWatch())
+def outcomes_now(cmd: Command, run: Run, chunk: list[Item]) -> tuple[list[tuple[Item, Outcome]], list[Entry]]:
+    """A batched command's chunk processed at once: each item's outcome, and the writer's entries.
+
+    An error fails its item alone. One loop (no call per item around ``process_now``): an
+    import's main thread spends a good part of each row here.
+    """
+    process_now, command_id = cmd.process_now, run.command_id
+    done: list[tuple[Item, Outcome]] = []
+    entries: list[Entry] = []
+    for item in chunk:
+        try:
+            outcome = process_now(run, item)
+        except Exception as exc:  # noqa: BLE001 - failed_outcome raises on what ends the command
+            outcome = failed_outcome(run, item, exc, HostWatch())
+        done.append((item, outcome))
+        entries.append((item_events(run, item, outcome), command_id))
+    return done, entries
 
 
 def failed_outcome(run: Run, item: Item, exc: Exception, watch: HostWatch) -> Outcome:
