@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
 
 from events.types import Event
 from projections.commands import ItemOutcome
@@ -32,22 +34,22 @@ def arg(*flags: str, **kwargs: Any) -> Arg:
     return Arg(flags, kwargs)
 
 
-@dataclass
-class Item:
+# Item and Outcome are msgspec Structs, not dataclasses: built in C, three to four times faster,
+# and an import makes one of each per row (a quarter of a million of them).
+class Item(msgspec.Struct):
     """One unit of a command's work, named like an event subject (``dvd:12``, ``line:7``)."""
 
     key: str
     payload: Any = None
 
 
-@dataclass
-class Outcome:
+class Outcome(msgspec.Struct):
     """What processing one item produced: its kind (UPDATED, SKIPPED, FAILED), events, changes."""
 
     kind: str
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = []  # an empty list or dict default is a fresh one per instance
     reason: str = ""
-    changes: dict[str, list[Any]] = field(default_factory=dict)
+    changes: dict[str, list[Any]] = {}
 
 
 @dataclass
