@@ -112,7 +112,8 @@ class Progress:
         """Count one finished item and redraw at most ten times a second."""
         self.done += 1
         self.failed += outcome.kind == FAILED
-        self.draw()
+        if self.enabled:  # told here, not in draw: no clock read per item when nothing is drawn
+            self.draw()
 
     def set(self, done: int, total: int | None, failed: int = 0) -> None:
         """Show progress read from elsewhere (a daemon's run)."""
