@@ -85,6 +85,24 @@ def test_time_travel_into_a_long_command_starts_from_its_checkpoint(cli: Cli, tm
     assert rc == 0 and exported.encode() == want
 
 
+def test_export_well_past_a_checkpoint_saves_one_at_the_moment(cli: Cli, tmp_path: Path, small_interval: None,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """export --as-of TRAVEL_SAVE_EVENTS or more past the nearest checkpoint saves one at the moment, used next time."""
+    monkeypatch.setattr(checkpoints, "TRAVEL_SAVE_EVENTS", EVERY // 3)
+    first, last = _import(cli, tmp_path, 500)
+    with Database(cli.db) as db:
+        ck = next(ck for ck in checkpoints.listing(db) if first <= ck.seq < last - EVERY // 2)
+        mark = next(db.store.read(after_seq=ck.seq + EVERY // 2 - 1)).at
+        reached = db.store.seq_at(mark)
+        want = _plain_export(db, reached)
+    rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", mark)
+    assert rc == 0 and exported.encode() == want
+    assert (cli.home / "checkpoints" / f"{reached:012d}.db").exists()
+    target = tmp_path / "then.db"
+    out = cli.ok("replay", "--as-of", mark, "--into", str(target))
+    assert out == f"replayed {reached} events (from the checkpoint at seq {reached}, then 0) into {target}\n"
+
+
 def _recorded(db: Database, titles: range) -> None:
     """Record one DvdAdded per title (each its own transaction)."""
     for i in titles:

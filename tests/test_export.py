@@ -100,7 +100,7 @@ def test_export_as_of_far_from_any_checkpoint_saves_one_there(sample: Cli, monke
         with sqlite3.connect(":memory:", isolation_level=None) as fresh:
             db.replay(until_seq=reached, target=fresh)
             want = _reference(fresh, "dvds", "jsonl")
-    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", reached // 2)
+    monkeypatch.setattr(checkpoints, "TRAVEL_SAVE_EVENTS", reached // 2)
     assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want
     assert [p.name for p in (sample.home / "checkpoints").glob("*.db")] == [f"{reached:012d}.db"]
     assert _exported(sample, "dvds", "--format", "jsonl", "--as-of", mark) == want

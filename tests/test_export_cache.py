@@ -224,7 +224,7 @@ def test_far_from_a_checkpoint_one_is_saved_at_the_moment_with_its_lines(hostile
     cli.ok("edit", "3", "--title", "After")
     with Database(cli.db) as db:
         reached = db.store.seq_at(mark)
-    monkeypatch.setattr(checkpoints, "EVERY_EVENTS", 5)
+    monkeypatch.setattr(checkpoints, "TRAVEL_SAVE_EVENTS", 5)
     for fmt in ("jsonl", "json"):
         assert _exported(cli, "--format", fmt, "--as-of", mark) == _as_of(cli.db, mark, fmt), fmt
     names = sorted(p.name for p in (cli.home / "checkpoints").iterdir())

@@ -25,7 +25,8 @@ from tracker.log import get_logger
 from tracker.pids import alive
 
 log = get_logger("tracker.checkpoints")
-EVERY_EVENTS = 50_000  # a big command or a long time travel saves one once this many events passed
+EVERY_EVENTS = 50_000  # a command saves one each time this many events passed since the newest
+TRAVEL_SAVE_EVENTS = 10_000  # time travel this far past its checkpoint saves one at the moment
 NEWEST_KEPT = 4  # the newest checkpoints are always kept
 SPREAD = 4  # an older one is kept when 1/SPREAD of its distance from the head lies before it
 MAX_KEPT = 12  # at most this many checkpoint files (each the size of the read tables)
@@ -98,7 +99,7 @@ def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
     if start is not None:
         snapshot.load(start.path, target)
     after = start.seq if start else 0
-    save = seq - after >= EVERY_EVENTS and _would_keep(db, seq)
+    save = seq - after >= TRAVEL_SAVE_EVENTS and _would_keep(db, seq)
     types = scope.event_types(only) if only and not save else ()
     db.fold(target, after_seq=after, until_seq=seq, types=types)
     if save and (saved := save_quietly(db, target, seq)) is not None and only in export_cache.CACHED:
@@ -120,6 +121,8 @@ def cached_export(db: Database, table: str, until_at: str | None) -> Iterator[by
     start = nearest(db, seq)
     if start is None or seq - start.seq >= EVERY_EVENTS:
         return None
+    if until_at is not None and seq - start.seq >= TRAVEL_SAVE_EVENTS and _would_keep(db, seq):
+        return None  # the plain path saves a checkpoint at the moment: the next visit is quick
     if until_at is None and seq - start.seq > row_count(db.conn, table):
         return None  # a small table far past its checkpoint: encoding the live rows costs less
     conn = sqlite3.connect(":memory:", isolation_level=None)
