@@ -15,7 +15,7 @@ from events.types import DvdAdded
 from projections import snapshot
 from projections.export import export_rows
 from tests.offline_support import Cli
-from tracker import checkpoints
+from tracker import checkpoint_retention, checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
 from tracker.cli.output import write_export
 from tracker.db import Database
@@ -190,7 +190,7 @@ def _pruned_run(head: int, every: int) -> set[int]:
     """The checkpoints left by saving one every ``every`` events to ``head``, pruned after each save."""
     held: set[int] = set()
     for at in range(every, head + 1, every):
-        held = checkpoints.kept([*held, at], at)
+        held = checkpoint_retention.kept([*held, at], at)
     return held
 
 
@@ -198,8 +198,8 @@ def test_pruning_keeps_coverage_over_the_whole_log() -> None:
     """Saving every 50,000 events to 2M: the newest stay, older ones thin out with age, back to the first quarter."""
     every, head = 50_000, 2_000_000
     held = sorted(_pruned_run(head, every))
-    assert len(held) <= checkpoints.MAX_KEPT
-    assert held[-checkpoints.NEWEST_KEPT:] == list(range(head - 3 * every, head + 1, every))
+    assert len(held) <= checkpoint_retention.MAX_KEPT
+    assert held[-checkpoint_retention.NEWEST_KEPT:] == list(range(head - 3 * every, head + 1, every))
     assert held[0] <= head // 4
     for older, newer in zip([0, *held], held, strict=False):
         assert newer - older <= max(every, (head - older) // 2), (older, newer, held)
@@ -210,7 +210,7 @@ def test_pruning_keeps_coverage_over_the_whole_log() -> None:
 def test_pruning_holds_at_most_max_kept_however_many_are_saved() -> None:
     """A checkpoint every 1,000 events to 1M (time travel everywhere): at most MAX_KEPT stay, the newest among them."""
     head = 1_000_000
-    held = checkpoints.kept(list(range(1_000, head + 1, 1_000)), head)
-    assert len(held) == checkpoints.MAX_KEPT
-    assert sorted(held)[-checkpoints.NEWEST_KEPT:] == list(range(head - 3_000, head + 1, 1_000))
+    held = checkpoint_retention.kept(list(range(1_000, head + 1, 1_000)), head)
+    assert len(held) == checkpoint_retention.MAX_KEPT
+    assert sorted(held)[-checkpoint_retention.NEWEST_KEPT:] == list(range(head - 3_000, head + 1, 1_000))
     assert min(held) <= head // 2

@@ -16,7 +16,7 @@ from projections import export_cache
 from projections.export import export_rows
 from tests.engine_support import read_only
 from tests.offline_support import Cli
-from tracker import checkpoints
+from tracker import checkpoint_retention, checkpoints
 from tracker.cli.output import write_export
 from tracker.db import Database
 
@@ -173,8 +173,8 @@ def test_verify_catches_lines_that_disagree_with_the_log(hostile: Cli) -> None:
 def test_caches_of_pruned_checkpoints_go_with_them(hostile: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """Saving a checkpoint deletes the export lines of the checkpoints it prunes."""
     cli = hostile
-    monkeypatch.setattr(checkpoints, "NEWEST_KEPT", 1)
-    monkeypatch.setattr(checkpoints, "MAX_KEPT", 1)
+    monkeypatch.setattr(checkpoint_retention, "NEWEST_KEPT", 1)
+    monkeypatch.setattr(checkpoint_retention, "MAX_KEPT", 1)
     cli.ok("checkpoint")
     _exported(cli, "--format", "jsonl")
     cli.ok("add", "Another")

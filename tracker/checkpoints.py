@@ -19,6 +19,7 @@ from events.store import EventStore
 from events.types import SCHEMA_VERSION
 from projections import export_cache, scope, snapshot
 from projections.tables import PROJECTION_VERSION, row_count
+from tracker.checkpoint_retention import kept
 from tracker.db import Database
 from tracker.errors import StoreError
 from tracker.log import get_logger
@@ -27,9 +28,6 @@ from tracker.pids import alive
 log = get_logger("tracker.checkpoints")
 EVERY_EVENTS = 50_000  # a command saves one each time this many events passed since the newest
 TRAVEL_SAVE_EVENTS = 10_000  # time travel this far past its checkpoint saves one at the moment
-NEWEST_KEPT = 4  # the newest checkpoints are always kept
-SPREAD = 4  # an older one is kept when 1/SPREAD of its distance from the head lies before it
-MAX_KEPT = 12  # at most this many checkpoint files (each the size of the read tables)
 T = TypeVar("T")
 
 
@@ -60,6 +58,8 @@ def listing(db: Database) -> list[Checkpoint]:
         return []
     found = []
     for path in sorted(where.glob("*.db")):
+        if path.name.startswith("."):
+            continue  # a save's temp file, perhaps being written this moment
         facts = snapshot.facts(path)
         try:
             found.append(Checkpoint(path, int(facts["seq"]), facts["hash"], facts["shape"]))
@@ -302,36 +302,6 @@ def save_quietly(db: Database, source: sqlite3.Connection | None = None,
     except StoreError as exc:
         log.info("checkpoint_not_saved", reason=str(exc))
         return None
-
-
-def kept(seqs: list[int], head: int) -> set[int]:
-    """The seqs of the checkpoints pruning keeps, of those at ``seqs`` with the log at ``head``.
-
-    The newest NEWEST_KEPT (about EVERY_EVENTS apart: time travel near now is quick), and older
-    ones thinned so the gap before each is at least 1/SPREAD of its distance from the head:
-    coverage over the whole log, coarser with age; thinned more while over MAX_KEPT files.
-    """
-    ordered = sorted(set(seqs))
-    newest, older = ordered[-NEWEST_KEPT:], ordered[:-NEWEST_KEPT]
-    spread = float(SPREAD)
-    out = _thinned(older, head, spread)
-    while len(out) + len(newest) > MAX_KEPT and spread > 0.01:
-        spread /= 1.25  # coarser everywhere alike, so the coverage keeps its shape
-        out = _thinned(older, head, spread)
-    excess = max(0, len(out) + len(newest) - MAX_KEPT)  # left only if thinning could not help
-    return {*out[excess:], *newest}
-
-
-def _thinned(seqs: list[int], head: int, spread: float) -> list[int]:
-    """Of ``seqs`` (ascending), those with at least 1/``spread`` of their distance from the head
-    between them and the one kept before (the log's start counts as one: a replay from nothing)."""
-    out: list[int] = []
-    last = 0
-    for seq in seqs:
-        if (seq - last) * spread >= head - seq:
-            out.append(seq)
-            last = seq
-    return out
 
 
 def _prune(db: Database, head: int) -> None:
