@@ -53,6 +53,17 @@ def _plain_export(db: Database, seq: int) -> bytes:
     return out.getvalue().encode()
 
 
+def _moment_inside_import(cli: Cli, tmp_path: Path, past: int) -> tuple[checkpoints.Checkpoint, str, int, bytes]:
+    """Import 500 rows; the first checkpoint inside the import, a moment ``past`` events after it,
+    the seq that moment reaches and dvds exported from a full replay to it."""
+    first, last = _import(cli, tmp_path, 500)
+    with Database(cli.db) as db:
+        ck = next(ck for ck in checkpoints.listing(db) if first <= ck.seq < last - EVERY // 2)
+        mark = next(db.store.read(after_seq=ck.seq + past - 1)).at
+        reached = db.store.seq_at(mark)
+        return ck, mark, reached, _plain_export(db, reached)
+
+
 def test_a_long_import_leaves_trusted_checkpoints_inside_its_span(cli: Cli, tmp_path: Path,
                                                                    small_interval: None) -> None:
     """An import of ~1,000 events saves a trusted checkpoint inside its span once EVERY events passed."""
@@ -70,12 +81,7 @@ def test_a_long_import_leaves_trusted_checkpoints_inside_its_span(cli: Cli, tmp_
 def test_time_travel_into_a_long_command_starts_from_its_checkpoint(cli: Cli, tmp_path: Path,
                                                                     small_interval: None) -> None:
     """replay --as-of into an import folds from the checkpoint saved inside it; export gives a full replay's rows."""
-    first, last = _import(cli, tmp_path, 500)
-    with Database(cli.db) as db:
-        ck = next(ck for ck in checkpoints.listing(db) if first <= ck.seq < last - EVERY // 2)
-        mark = next(db.store.read(after_seq=ck.seq + EVERY // 3 - 1)).at
-        reached = db.store.seq_at(mark)
-        want = _plain_export(db, reached)
+    ck, mark, reached, want = _moment_inside_import(cli, tmp_path, EVERY // 3)
     assert ck.seq < reached < ck.seq + EVERY
     target = tmp_path / "then.db"
     out = cli.ok("replay", "--as-of", mark, "--into", str(target))
@@ -89,12 +95,7 @@ def test_export_well_past_a_checkpoint_saves_one_at_the_moment(cli: Cli, tmp_pat
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """export --as-of TRAVEL_SAVE_EVENTS or more past the nearest checkpoint saves one at the moment, used next time."""
     monkeypatch.setattr(checkpoints, "TRAVEL_SAVE_EVENTS", EVERY // 3)
-    first, last = _import(cli, tmp_path, 500)
-    with Database(cli.db) as db:
-        ck = next(ck for ck in checkpoints.listing(db) if first <= ck.seq < last - EVERY // 2)
-        mark = next(db.store.read(after_seq=ck.seq + EVERY // 2 - 1)).at
-        reached = db.store.seq_at(mark)
-        want = _plain_export(db, reached)
+    _ck, mark, reached, want = _moment_inside_import(cli, tmp_path, EVERY // 2)
     rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", mark)
     assert rc == 0 and exported.encode() == want
     assert (cli.home / "checkpoints" / f"{reached:012d}.db").exists()
