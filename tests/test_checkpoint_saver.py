@@ -93,9 +93,11 @@ def test_time_travel_into_a_long_command_starts_from_its_checkpoint(cli: Cli, tm
 
 def test_export_well_past_a_checkpoint_saves_one_at_the_moment(cli: Cli, tmp_path: Path, small_interval: None,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """export --as-of TRAVEL_SAVE_EVENTS or more past the nearest checkpoint saves one at the moment, used next time."""
+    """export --as-of far past the nearest checkpoint saves one at the moment, kept and used next time."""
     monkeypatch.setattr(checkpoints, "TRAVEL_SAVE_EVENTS", EVERY // 3)
     _ck, mark, reached, want = _moment_inside_import(cli, tmp_path, EVERY // 2)
+    monkeypatch.setattr(checkpoint_retention, "NEWEST_KEPT", 1)  # the thinning alone would drop it
+    monkeypatch.setattr(checkpoint_retention, "MAX_KEPT", 1)
     rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", mark)
     assert rc == 0 and exported.encode() == want
     assert (cli.home / "checkpoints" / f"{reached:012d}.db").exists()

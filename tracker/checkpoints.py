@@ -99,7 +99,7 @@ def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
     if start is not None:
         snapshot.load(start.path, target)
     after = start.seq if start else 0
-    save = seq - after >= TRAVEL_SAVE_EVENTS and _would_keep(db, seq)
+    save = seq - after >= TRAVEL_SAVE_EVENTS and _can_save(db)
     types = scope.event_types(only) if only and not save else ()
     db.fold(target, after_seq=after, until_seq=seq, types=types)
     if save and (saved := save_quietly(db, target, seq)) is not None and only in export_cache.CACHED:
@@ -121,7 +121,7 @@ def cached_export(db: Database, table: str, until_at: str | None) -> Iterator[by
     start = nearest(db, seq)
     if start is None or seq - start.seq >= EVERY_EVENTS:
         return None
-    if until_at is not None and seq - start.seq >= TRAVEL_SAVE_EVENTS and _would_keep(db, seq):
+    if until_at is not None and seq - start.seq >= TRAVEL_SAVE_EVENTS and _can_save(db):
         return None  # the plain path saves a checkpoint at the moment: the next visit is quick
     if until_at is None and seq - start.seq > row_count(db.conn, table):
         return None  # a small table far past its checkpoint: encoding the live rows costs less
@@ -191,11 +191,9 @@ def _cache_path(checkpoint: Path, table: str) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}.{table}.export")
 
 
-def _would_keep(db: Database, seq: int) -> bool:
-    """Whether a checkpoint saved at ``seq`` would be written and outlive the pruning."""
-    if folder(db) is None or db.read_only:
-        return False
-    return seq in kept([ck.seq for ck in listing(db) if ck.shape == CURRENT_SHAPE] + [seq], db.store.count())
+def _can_save(db: Database) -> bool:
+    """Whether a checkpoint of ``db`` could be written (the one saved last outlives its pruning)."""
+    return folder(db) is not None and not db.read_only
 
 
 @dataclass(frozen=True)
@@ -274,7 +272,7 @@ def _placed(db: Database, tmp: Path, noted: dict[str, str], *, head: int) -> Che
     """Rename a written checkpoint into place and prune; the checkpoint."""
     path = tmp.parent / f"{int(noted['seq']):012d}.db"
     _written(tmp, lambda: os.replace(tmp, path))
-    _prune(db, head)
+    _prune(db, head, saved=int(noted["seq"]))
     return Checkpoint(path, int(noted["seq"]), noted["hash"], noted["shape"])
 
 
@@ -304,13 +302,15 @@ def save_quietly(db: Database, source: sqlite3.Connection | None = None,
         return None
 
 
-def _prune(db: Database, head: int) -> None:
-    """Keep the checkpoints of the current shape ``kept`` names; delete the rest, and leftovers."""
+def _prune(db: Database, head: int, saved: int) -> None:
+    """Keep the checkpoints of the current shape ``kept`` names, and the one just ``saved`` (a
+    time travel's: the next visit to that moment is quick, until the next save); delete the rest,
+    and leftovers."""
     where = folder(db)
     if where is not None:
         _sweep_leftovers(where)
     cks = listing(db)
-    keep = kept([ck.seq for ck in cks if ck.shape == CURRENT_SHAPE], head)
+    keep = kept([ck.seq for ck in cks if ck.shape == CURRENT_SHAPE], head) | {saved}
     for ck in cks:
         if ck.shape != CURRENT_SHAPE or ck.seq not in keep:
             ck.path.unlink(missing_ok=True)
