@@ -18,7 +18,7 @@ from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoint_saver")
 END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s at 250,000 DVDs)
-SAVE_NICE = 19  # the copy's thread: it gives way to the command's threads when cores are short
+SAVE_NICE = 19  # the copy gives way to the command when cores are short (unless it fell behind)
 
 
 class BackgroundSaver:
@@ -27,8 +27,9 @@ class BackgroundSaver:
     Right after the writer commits a batch that crosses the interval, a second connection opens
     a read transaction (WAL: it sees exactly that commit while the writer goes on) and a thread
     copies the read tables as of it into the checkpoint file. The copy runs inside SQLite with
-    the GIL released, so the writer is hardly slowed. At most one save at a time: one still
-    running when the next falls due puts that one off until it ends.
+    the GIL released, and at nice SAVE_NICE, so the command's threads come first when cores are
+    short. At most one save at a time: one still running when the next falls due puts that one
+    off until it ends, and that one runs at full priority (coverage over politeness then).
     """
 
     def __init__(self, db: Database) -> None:
@@ -39,12 +40,11 @@ class BackgroundSaver:
         self._newest: int | None = None  # the seq of the newest checkpoint, or of the save under way
         self._closed = False
         self._abandon = threading.Event()
+        self._late = False  # a save fell due while the last copy still ran
 
     def after_commit(self) -> None:
         """Begin a save if one is due and none runs (on the writer's thread, between batches)."""
-        if self._closed or (self._thread is not None and self._thread.is_alive()):
-            return
-        if self.db.read_only or checkpoints.folder(self.db) is None:
+        if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
             return
         head = self.db.store.count()
         if self._newest is None or head - self._newest >= checkpoints.EVERY_EVENTS:
@@ -52,6 +52,13 @@ class BackgroundSaver:
             self._newest = max(self._newest or 0, checkpoints.newest_seq(self.db))
         if head - self._newest < checkpoints.EVERY_EVENTS:
             return
+        if self._thread is not None and self._thread.is_alive():
+            self._late = True  # the copy falls behind the log: the next one runs at full priority
+            return
+        self._start(head)
+
+    def _start(self, head: int) -> None:
+        """Fix the moment on the side connection (quick) and start the copy's thread."""
         self._newest = head  # a save that fails is tried again an interval later, not at each batch
         try:
             if self._side is None:
@@ -60,13 +67,14 @@ class BackgroundSaver:
         except (StoreError, OSError) as exc:  # a read-only folder, a full disk: no reason to fail a command
             log.info("checkpoint_not_saved", reason=str(exc))
             return
-        self._thread = threading.Thread(target=self._finish, args=(pending,), name="checkpoint-save",
+        nice, self._late = (0 if self._late else SAVE_NICE), False
+        self._thread = threading.Thread(target=self._finish, args=(pending, nice), name="checkpoint-save",
                                         daemon=True)  # a second Ctrl-C exits without waiting; the sweep cleans up
         self._thread.start()
 
-    def _finish(self, pending: checkpoints.Pending) -> None:
+    def _finish(self, pending: checkpoints.Pending, nice: int) -> None:
         """Copy the tables and put the file in place (on the save's thread); a failure is logged."""
-        _yield_cpu()
+        _yield_cpu(nice)
         try:
             saved = checkpoints.finish_save(self.db, pending, self._abandon.is_set)
         except StoreError as exc:
@@ -108,8 +116,9 @@ class BackgroundSaver:
             thread.join(0.05)
 
 
-def _yield_cpu() -> None:
-    """Lower this thread's CPU priority (Linux: a thread has its own nice value): on a busy
-    machine the copy waits rather than the command; on an idle core it runs at full speed."""
-    with suppress(OSError, AttributeError):  # no such call on this system: the copy runs as is
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SAVE_NICE)
+def _yield_cpu(nice: int) -> None:
+    """Lower this thread's CPU priority by ``nice`` (Linux: a thread has its own nice value): on
+    a busy machine the copy waits rather than the command; on an idle core it runs at full speed."""
+    if nice:
+        with suppress(OSError, AttributeError):  # no such call on this system: the copy runs as is
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
