@@ -83,11 +83,10 @@ def tv_listed(rows: RowCache, env: Envelope, e: TvShowListed) -> None:
 
 def _details(rows: RowCache, env: Envelope, table: str, tmdb_id: int, genres: list[GenreRef]) -> Any:
     """A known movie or show, its genres replaced by the detailed list; None if unknown."""
-    row = rows.get(table, (tmdb_id,))
+    row = rows.changing(table, (tmdb_id,))
     if row is None:
         return None
     row.genre_ids, row.details_refreshed_at = to_json([g.id for g in genres]), env.at
-    rows.put(table, (tmdb_id,), row)
     _name_genres(rows, genres)
     return row
 

@@ -51,10 +51,9 @@ Command = TABLES["commands"].row
 
 def _touch(rows: RowCache, env: Envelope, command_id: str) -> Any:
     """The command's row, marked as changed by this event; None for an unknown command."""
-    row = rows.get("commands", (command_id,))
+    row = rows.changing("commands", (command_id,))
     if row is not None:
         row.last_seq = env.seq
-        rows.put("commands", (command_id,), row)
     return row
 
 

@@ -61,10 +61,9 @@ def _set(row: Any, name: str, value: Any) -> None:
 
 def _row(rows: RowCache, env: Envelope, dvd_id: int) -> Any:
     """The DVD's row, stamped as updated now and to be written back; None for an unknown DVD."""
-    row = rows.get("dvds", (dvd_id,))
+    row = rows.changing("dvds", (dvd_id,))
     if row is not None:
         row.updated_at = env.at
-        rows.put("dvds", (dvd_id,), row)
     return row
 
 

@@ -50,10 +50,9 @@ def offer_removed(rows: RowCache, env: Envelope, e: OfferRemoved) -> None:
 def providers_checked(rows: RowCache, env: Envelope, e: WatchProvidersChecked) -> None:
     """When a movie's or show's offers were last checked."""
     table = MEDIA_TABLE.get(e.media_type)
-    row = rows.get(table, (e.tmdb_id,)) if table else None
+    row = rows.changing(table, (e.tmdb_id,)) if table else None
     if row is not None:
         row.providers_checked_at = env.at
-        rows.put(table, (e.tmdb_id,), row)
 
 
 # Named queries: every read of the providers and availability tables goes through these.

@@ -130,6 +130,16 @@ class RowCache:
         rows[key] = row
         self._dirty[table][key] = None
 
+    def changing(self, table: str, key: tuple) -> Any:
+        """The row at ``key`` to change in place, marked to be written at the next flush (a ``get``
+        and a ``put`` in one call); None if there is no row (nothing is marked then)."""
+        row = self._rows[table].get(key, _ABSENT)
+        if row is _ABSENT:
+            row = self.get(table, key)
+        if row is not None:
+            self._dirty[table][key] = None
+        return row
+
     def write(self, table: str, values: tuple) -> None:
         """Write a whole row (its values in column order) at the next flush, replacing any row
         at its key: for tables no fold reads back or changes (command_items), so no row struct,
@@ -198,7 +208,7 @@ class RowCache:
             # The last write of each key only (an item retried in one batch is written once, not
             # replaced), in key order: B-tree writes then go page by page.
             latest = dict(zip(map(_KEYS[name], written), written, strict=True))
-            out.append((self._sql[name][2], [values for _, values in sorted(latest.items())]))
+            out.append((self._sql[name][2], list(map(latest.__getitem__, sorted(latest)))))
             self._size -= len(written) * self._width[name]
         self._written = {}
         for name, keys in self._dirty.items():
