@@ -74,6 +74,9 @@ class RowCache:
         self._remember = not known_empty
         self._stored: dict[str, dict[tuple, tuple | None]] = {name: {} for name in TABLES}
         self._size = 0
+        # Columns set without reading their row (``set_columns``), by table and key, for rows
+        # not cached: UPDATEs at the flush, or applied to the row if it is loaded first.
+        self._blind: dict[str, dict[tuple, dict[str, Any]]] = {name: {} for name in TABLES}
         # Whole rows written blind (``write``), by table, in the order written.
         self._written: dict[str, list[tuple]] = {}
         self._sql = _SQL
@@ -109,7 +112,15 @@ class RowCache:
             self._stored[table][key] = found
             if found is not None:
                 self._size += self._width[table]  # the stored copy costs as much again
-        return None if found is None else TABLES[table].row(*found)
+        if found is None:
+            self._blind[table].pop(key, None)  # an UPDATE of no row changes nothing
+            return None
+        row = TABLES[table].row(*found)
+        if (pending := self._blind[table].pop(key, None)) is not None:
+            for name, value in pending.items():
+                setattr(row, name, value)
+            self._dirty[table][key] = None
+        return row
 
     def _load_run(self, table: str, first: int) -> None:
         """Rows read in key order (a command walking DVDs by id): load the next ones in one go."""
@@ -122,8 +133,24 @@ class RowCache:
                 rows[key] = self._keep_loaded(table, key, found)
                 self._size += self._width[table]
 
+    def set_columns(self, table: str, key: tuple, names: tuple[str, ...], values: tuple) -> None:
+        """Set some columns of the row at ``key``, if there is one, without reading it: a cached
+        row is changed in place, else an UPDATE of those columns goes at the flush (normalize
+        need not load and compare a DVD's 25 columns to change two)."""
+        row = self._rows[table].get(key, _ABSENT)
+        if row is _ABSENT:
+            if table not in self._empty:  # a table known empty has no row to change
+                self._blind[table].setdefault(key, {}).update(zip(names, values, strict=True))
+                self._size += len(names)
+        elif row is not None:
+            for name, value in zip(names, values, strict=True):
+                setattr(row, name, value)
+            self._dirty[table][key] = None
+
     def put(self, table: str, key: tuple, row: Any) -> None:
         """Store ``row`` at ``key`` (None deletes it) until the next flush."""
+        if (blind := self._blind[table]) and key in blind:
+            del blind[key]  # the whole row given replaces what was set blind before
         rows = self._rows[table]
         if key not in rows:
             self._size += self._width[table]
@@ -225,7 +252,21 @@ class RowCache:
             else:
                 out += self._changes(name, ordered)
             keys.clear()
+        for name, blind in self._blind.items():
+            if blind:
+                out += self._blind_updates(name, blind)
+                self._size -= sum(map(len, blind.values()))  # about what set_columns counted
+                blind.clear()
         return out
+
+    def _blind_updates(self, name: str, blind: dict[tuple, dict[str, Any]]) -> list[tuple[str, list[tuple]]]:
+        """UPDATEs of the columns set blind, grouped by which columns, in key order."""
+        columns = TABLES[name].columns
+        changed: dict[tuple[str, ...], list[tuple]] = {}
+        for key in _in_order(blind):
+            values = blind[key]
+            changed.setdefault(tuple(values), []).append((*values.values(), *key))
+        return [(self._update(name, tuple(map(columns.index, names))), params) for names, params in changed.items()]
 
     def _whole(self, name: str, rows: list[tuple]) -> list[tuple[str, list[tuple]]]:
         """INSERT OR REPLACE of whole rows; a wide table's rows grouped by their non-null columns.

@@ -245,6 +245,36 @@ def test_an_item_processed_twice_in_one_transaction_keeps_its_last_outcome(tmp_p
         assert tables(db.conn) == replayed(db)
 
 
+def test_columns_set_blind_reach_the_row_however_it_is_read(tmp_path: Path) -> None:
+    """Columns set without reading their row: a cached row changes in place, an uncached one by
+    an UPDATE at the flush, one loaded later (alone or in a run) shows them, a missing row stays
+    missing, and a whole row put afterwards wins."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    dvd = TABLES["dvds"].row
+    seed = RowCache(conn)
+    for i in range(1, 9):
+        seed.put("dvds", (i,), dvd(id=i, title=f"t{i}", uk_certification="PG"))
+    seed.flush()
+    rows = RowCache(conn)
+    assert rows.get("dvds", (1,)).uk_certification == "PG"
+    rows.set_columns("dvds", (1,), ("uk_certification",), ("pg",))
+    rows.set_columns("dvds", (2,), ("uk_certification",), ("u",))
+    rows.set_columns("dvds", (3,), ("uk_certification", "title"), ("x", "T3"))
+    assert rows.get("dvds", (3,)).uk_certification == "x"
+    rows.set_columns("dvds", (9,), ("uk_certification",), ("z",))
+    rows.set_columns("dvds", (4,), ("uk_certification",), ("old",))
+    rows.put("dvds", (4,), dvd(id=4, title="new"))
+    rows.set_columns("dvds", (7,), ("uk_certification",), ("r",))
+    rows.get("dvds", (5,))
+    rows.get("dvds", (6,))  # the next id: the rows after it are loaded in one run, 7 among them
+    rows.flush()
+    assert conn.execute("SELECT id, title, uk_certification FROM dvds ORDER BY id").fetchall() == [
+        (1, "t1", "pg"), (2, "t2", "u"), (3, "T3", "x"), (4, "new", None), (5, "t5", "PG"), (6, "t6", "PG"),
+        (7, "t7", "r"), (8, "t8", "PG")]
+    conn.close()
+
+
 def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
     cols = TABLES["dvds"].columns
     row = db.conn.execute(f"SELECT {', '.join(cols)} FROM dvds WHERE id = ?", (dvd_id,)).fetchone()
