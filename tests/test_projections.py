@@ -259,7 +259,8 @@ def test_columns_set_blind_reach_the_row_however_it_is_read(tmp_path: Path) -> N
     rows = RowCache(conn)
     assert rows.get("dvds", (1,)).uk_certification == "PG"
     rows.set_columns("dvds", (1,), ("uk_certification",), ("pg",))
-    rows.set_columns("dvds", (2,), ("uk_certification",), ("u",))
+    rows.set_columns("dvds", (2,), ("title", "uk_certification"), ("T2", "a"))
+    rows.set_columns("dvds", (2,), ("uk_certification",), ("u",))  # set again: the later value wins
     rows.set_columns("dvds", (3,), ("uk_certification", "title"), ("x", "T3"))
     assert rows.get("dvds", (3,)).uk_certification == "x"
     rows.set_columns("dvds", (9,), ("uk_certification",), ("z",))
@@ -270,7 +271,7 @@ def test_columns_set_blind_reach_the_row_however_it_is_read(tmp_path: Path) -> N
     rows.get("dvds", (6,))  # the next id: the rows after it are loaded in one run, 7 among them
     rows.flush()
     assert conn.execute("SELECT id, title, uk_certification FROM dvds ORDER BY id").fetchall() == [
-        (1, "t1", "pg"), (2, "t2", "u"), (3, "T3", "x"), (4, "new", None), (5, "t5", "PG"), (6, "t6", "PG"),
+        (1, "t1", "pg"), (2, "T2", "u"), (3, "T3", "x"), (4, "new", None), (5, "t5", "PG"), (6, "t6", "PG"),
         (7, "t7", "r"), (8, "t8", "PG")]
     conn.close()
 
