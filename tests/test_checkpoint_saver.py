@@ -15,7 +15,7 @@ from events.types import DvdAdded
 from projections import snapshot
 from projections.export import export_rows
 from tests.offline_support import Cli
-from tracker import checkpoint_retention, checkpoint_saver, checkpoints
+from tracker import checkpoint_retention, checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
 from tracker.cli.output import write_export
 from tracker.db import Database
@@ -143,30 +143,6 @@ def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, held_copy: tu
         assert [ck.seq for ck in checkpoints.listing(db)] == [12]
         assert checkpoints.untrusted_reason(db, checkpoints.listing(db)[0]) is None
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [f"{12:012d}.db"]
-
-
-def test_a_save_due_while_the_last_copy_runs_goes_at_full_priority(
-        tmp_path: Path, held_copy: tuple[threading.Event, ...], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Copies run at SAVE_NICE; one put off because the last copy still ran (it fell behind) runs at nice 0."""
-    reached, release = held_copy
-    nices: list[int] = []
-    monkeypatch.setattr(checkpoint_saver, "_yield_cpu", nices.append)
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.after_commit()
-        assert reached.wait(5)
-        _recorded(db, range(12, 24))
-        saver.after_commit()  # due, but the copy still runs: put off
-        release.set()
-        saver.settle(wait_s=5)
-        saver.after_commit()
-        saver.settle(wait_s=5)
-        _recorded(db, range(24, 36))
-        saver.after_commit()
-        saver.close()
-        assert [ck.seq for ck in checkpoints.listing(db)] == [12, 24, 36]
-    assert nices == [checkpoint_saver.SAVE_NICE, 0, checkpoint_saver.SAVE_NICE]
 
 
 def test_a_save_abandoned_at_a_stop_leaves_no_file(tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:

@@ -6,9 +6,7 @@ span, and the first time travel into it would fold most of them.
 
 from __future__ import annotations
 
-import os
 import threading
-from contextlib import suppress
 
 from events.store import EventStore
 from tracker import checkpoints
@@ -18,7 +16,6 @@ from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoint_saver")
 END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s at 250,000 DVDs)
-SAVE_NICE = 19  # the copy gives way to the command when cores are short (unless it fell behind)
 
 
 class BackgroundSaver:
@@ -27,9 +24,9 @@ class BackgroundSaver:
     Right after the writer commits a batch that crosses the interval, a second connection opens
     a read transaction (WAL: it sees exactly that commit while the writer goes on) and a thread
     copies the read tables as of it into the checkpoint file. The copy runs inside SQLite with
-    the GIL released, and at nice SAVE_NICE, so the command's threads come first when cores are
-    short. At most one save at a time: one still running when the next falls due puts that one
-    off until it ends, and that one runs at full priority (coverage over politeness then).
+    the GIL released, so the writer is not held up by it; it does take a core (0.8 s of CPU at
+    250,000 DVDs). At most one save at a time: one still running when the next falls due puts
+    that one off until it ends.
     """
 
     def __init__(self, db: Database) -> None:
@@ -40,7 +37,6 @@ class BackgroundSaver:
         self._newest: int | None = None  # the seq of the newest checkpoint, or of the save under way
         self._closed = False
         self._abandon = threading.Event()
-        self._late = False  # a save fell due while the last copy still ran
 
     def after_commit(self) -> None:
         """Begin a save if one is due and none runs (on the writer's thread, between batches)."""
@@ -53,8 +49,7 @@ class BackgroundSaver:
         if head - self._newest < checkpoints.EVERY_EVENTS:
             return
         if self._thread is not None and self._thread.is_alive():
-            self._late = True  # the copy falls behind the log: the next one runs at full priority
-            return
+            return  # at most one copy at a time: this one is put off until it ends
         self._start(head)
 
     def _start(self, head: int) -> None:
@@ -67,14 +62,12 @@ class BackgroundSaver:
         except (StoreError, OSError) as exc:  # a read-only folder, a full disk: no reason to fail a command
             log.info("checkpoint_not_saved", reason=str(exc))
             return
-        nice, self._late = (0 if self._late else SAVE_NICE), False
-        self._thread = threading.Thread(target=self._finish, args=(pending, nice), name="checkpoint-save",
+        self._thread = threading.Thread(target=self._finish, args=(pending,), name="checkpoint-save",
                                         daemon=True)  # a second Ctrl-C exits without waiting; the sweep cleans up
         self._thread.start()
 
-    def _finish(self, pending: checkpoints.Pending, nice: int) -> None:
+    def _finish(self, pending: checkpoints.Pending) -> None:
         """Copy the tables and put the file in place (on the save's thread); a failure is logged."""
-        _yield_cpu(nice)
         try:
             saved = checkpoints.finish_save(self.db, pending, self._abandon.is_set)
         except StoreError as exc:
@@ -115,10 +108,3 @@ class BackgroundSaver:
                 self._side.conn.interrupt()
             thread.join(0.05)
 
-
-def _yield_cpu(nice: int) -> None:
-    """Lower this thread's CPU priority by ``nice`` (Linux: a thread has its own nice value): on
-    a busy machine the copy waits rather than the command; on an idle core it runs at full speed."""
-    if nice:
-        with suppress(OSError, AttributeError):  # no such call on this system: the copy runs as is
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
