@@ -15,7 +15,7 @@ from events.types import DvdAdded
 from projections import snapshot
 from projections.export import export_rows
 from tests.offline_support import Cli
-from tracker import checkpoint_retention, checkpoints
+from tracker import checkpoint_retention, checkpoint_saver, checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
 from tracker.cli.output import write_export
 from tracker.db import Database
@@ -145,6 +145,28 @@ def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, held_copy: tu
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [f"{12:012d}.db"]
 
 
+def test_the_next_save_waits_so_copies_take_at_most_their_share(
+        tmp_path: Path, held_copy: tuple[threading.Event, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a copy that took 0.2 s, a save due at once is put off (COPY_SHARE 0.1: 1.8 s); with share 1 it starts."""
+    reached, release = held_copy
+    with Database(tmp_path / "tracker.db") as db:
+        saver = BackgroundSaver(db)
+        _recorded(db, range(12))
+        saver.after_commit()
+        assert reached.wait(5)
+        threading.Timer(0.2, release.set).start()
+        saver.settle(wait_s=5)
+        _recorded(db, range(12, 24))
+        saver.after_commit()
+        saver.settle(wait_s=5)
+        assert [ck.seq for ck in checkpoints.listing(db)] == [12]
+        monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1.0)
+        saver._ready_at = 0.0  # as if the wait had passed
+        saver.after_commit()
+        saver.close()
+        assert [ck.seq for ck in checkpoints.listing(db)] == [12, 24]
+
+
 def test_a_save_abandoned_at_a_stop_leaves_no_file(tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
     """Closing the saver with abandon while its copy runs leaves no checkpoint and no temp file."""
     reached, release = held_copy
@@ -160,9 +182,10 @@ def test_a_save_abandoned_at_a_stop_leaves_no_file(tmp_path: Path, held_copy: tu
 
 
 def test_a_save_outlasting_the_end_wait_is_stopped_and_the_next_runs(
-        tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
+        tmp_path: Path, held_copy: tuple[threading.Event, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     """At a command's end, a copy not done within the wait is stopped (no file); the next due save completes."""
     reached, release = held_copy
+    monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1.0)  # no wait after the stopped copy
     with Database(tmp_path / "tracker.db") as db:
         saver = BackgroundSaver(db)
         _recorded(db, range(12))

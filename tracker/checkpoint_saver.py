@@ -7,6 +7,7 @@ span, and the first time travel into it would fold most of them.
 from __future__ import annotations
 
 import threading
+import time
 
 from events.store import EventStore
 from tracker import checkpoints
@@ -16,6 +17,11 @@ from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoint_saver")
 END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s at 250,000 DVDs)
+# After a copy that took t seconds, the next waits t * (1 / COPY_SHARE - 1): copies take at most
+# this share of a command's time. Copies of a collection's tables take milliseconds (a save every
+# EVERY_EVENTS); at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made normalize 25-40%
+# slower on this shared 2-core machine: there they come every ~200,000 events instead.
+COPY_SHARE = 0.1
 
 
 class BackgroundSaver:
@@ -26,7 +32,7 @@ class BackgroundSaver:
     copies the read tables as of it into the checkpoint file. The copy runs inside SQLite with
     the GIL released, so the writer is not held up by it; it does take a core (0.8 s of CPU at
     250,000 DVDs). At most one save at a time: one still running when the next falls due puts
-    that one off until it ends.
+    that one off until it ends, and copies take at most COPY_SHARE of the time.
     """
 
     def __init__(self, db: Database) -> None:
@@ -37,6 +43,7 @@ class BackgroundSaver:
         self._newest: int | None = None  # the seq of the newest checkpoint, or of the save under way
         self._closed = False
         self._abandon = threading.Event()
+        self._ready_at = 0.0  # monotonic time before which no copy starts (see COPY_SHARE)
 
     def after_commit(self) -> None:
         """Begin a save if one is due and none runs (on the writer's thread, between batches)."""
@@ -50,6 +57,8 @@ class BackgroundSaver:
             return
         if self._thread is not None and self._thread.is_alive():
             return  # at most one copy at a time: this one is put off until it ends
+        if time.monotonic() < self._ready_at:
+            return  # copies of big tables take at most COPY_SHARE of the command's time
         self._start(head)
 
     def _start(self, head: int) -> None:
@@ -68,12 +77,16 @@ class BackgroundSaver:
 
     def _finish(self, pending: checkpoints.Pending) -> None:
         """Copy the tables and put the file in place (on the save's thread); a failure is logged."""
+        started = time.monotonic()
         try:
             saved = checkpoints.finish_save(self.db, pending, self._abandon.is_set)
         except StoreError as exc:
             if not self._abandon.is_set():  # an abandoned copy fails with "interrupted": as asked
                 log.info("checkpoint_not_saved", reason=str(exc))
             return
+        finally:
+            took_s = time.monotonic() - started
+            self._ready_at = time.monotonic() + took_s * (1 / COPY_SHARE - 1)
         if saved is not None:
             log.debug("checkpoint_saved", seq=saved.seq)
 
