@@ -147,7 +147,7 @@ def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, held_copy: tu
 
 def test_the_next_save_waits_so_copies_take_at_most_their_share(
         tmp_path: Path, held_copy: tuple[threading.Event, ...], monkeypatch: pytest.MonkeyPatch) -> None:
-    """After a copy that took 0.2 s, a save due at once is put off (COPY_SHARE 0.1: 1.8 s); with share 1 it starts."""
+    """After a copy that took 0.2 s, a save due at once is put off (COPY_SHARE 0.2: 0.8 s); with share 1 it starts."""
     reached, release = held_copy
     with Database(tmp_path / "tracker.db") as db:
         saver = BackgroundSaver(db)

@@ -20,8 +20,9 @@ END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s 
 # After a copy that took t seconds, the next waits t * (1 / COPY_SHARE - 1): copies take at most
 # this share of a command's time. Copies of a collection's tables take milliseconds (a save every
 # EVERY_EVENTS); at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made normalize 25-40%
-# slower on this shared 2-core machine: there they come every ~200,000 events instead.
-COPY_SHARE = 0.1
+# slower on this shared 2-core machine; with a fifth they come every ~150,000-200,000 events there
+# and import and normalize kept their wall times (README, checkpoints inside long commands).
+COPY_SHARE = 0.2
 
 
 class BackgroundSaver:
