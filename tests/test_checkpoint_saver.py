@@ -7,6 +7,8 @@ import io
 import itertools
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -128,14 +130,21 @@ def held_copy(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threadi
     return reached, release
 
 
-def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
-    """Closing the saver while its copy runs waits for it: the checkpoint at the pinned seq is in place."""
-    reached, release = held_copy
+@contextmanager
+def _copy_begun(tmp_path: Path, reached: threading.Event) -> Iterator[tuple[Database, BackgroundSaver]]:
+    """A database of 12 events and a saver whose first copy (held) has begun."""
     with Database(tmp_path / "tracker.db") as db:
         saver = BackgroundSaver(db)
         _recorded(db, range(12))
         saver.after_commit()
         assert reached.wait(5)
+        yield db, saver
+
+
+def test_a_save_in_flight_at_the_end_is_waited_for(tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
+    """Closing the saver while its copy runs waits for it: the checkpoint at the pinned seq is in place."""
+    reached, release = held_copy
+    with _copy_begun(tmp_path, reached) as (db, saver):
         _recorded(db, range(12, 30))  # the writer goes on while the copy waits
         saver.after_commit()  # due again, but one is under way: put off
         threading.Timer(0.2, release.set).start()
@@ -149,11 +158,7 @@ def test_the_next_save_waits_so_copies_take_at_most_their_share(
         tmp_path: Path, held_copy: tuple[threading.Event, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     """After a copy that took 0.2 s, a save due at once is put off (COPY_SHARE 0.2: 0.8 s); with share 1 it starts."""
     reached, release = held_copy
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.after_commit()
-        assert reached.wait(5)
+    with _copy_begun(tmp_path, reached) as (db, saver):
         threading.Timer(0.2, release.set).start()
         saver.settle(wait_s=5)
         _recorded(db, range(12, 24))
@@ -170,11 +175,7 @@ def test_the_next_save_waits_so_copies_take_at_most_their_share(
 def test_a_save_abandoned_at_a_stop_leaves_no_file(tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
     """Closing the saver with abandon while its copy runs leaves no checkpoint and no temp file."""
     reached, release = held_copy
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.after_commit()
-        assert reached.wait(5)
+    with _copy_begun(tmp_path, reached) as (db, saver):
         threading.Timer(0.2, release.set).start()
         saver.close(abandon=True)
         assert checkpoints.listing(db) == []
@@ -186,11 +187,7 @@ def test_a_save_outlasting_the_end_wait_is_stopped_and_the_next_runs(
     """At a command's end, a copy not done within the wait is stopped (no file); the next due save completes."""
     reached, release = held_copy
     monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1.0)  # no wait after the stopped copy
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.after_commit()
-        assert reached.wait(5)
+    with _copy_begun(tmp_path, reached) as (db, saver):
         threading.Timer(0.3, release.set).start()
         saver.settle(wait_s=0.05)
         assert list((tmp_path / "checkpoints").iterdir()) == []
