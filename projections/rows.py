@@ -20,6 +20,11 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.decode
 _ABSENT = object()
 RUN_ROWS = 256  # rows loaded ahead once reads follow the key order
+# What a key's columns set blind weigh against the bound, in cells: the key, two tuples and a
+# dict slot take ~210 bytes, as much as eight cells of cached rows (~26 bytes a cell, with the
+# copy of what SQL held); ten, to err on the side of memory. Counted as one cell a column, a
+# replay of the wide shape's 250,000 normalized DVDs held ~40 MB of them past the 150 MB bound.
+BLIND_CELLS = 10
 WIDE_COLUMNS = 10  # tables this wide write each row's non-null columns only (see _whole)
 _NONES = (None,) * 64
 _POSITIONS = range(64)  # column positions, for compress()
@@ -114,11 +119,13 @@ class RowCache:
             self._stored[table][key] = found
             if found is not None:
                 self._size += self._width[table]  # the stored copy costs as much again
+        pending = self._blind[table].pop(key, None)
+        if pending is not None:
+            self._size -= BLIND_CELLS
         if found is None:
-            self._blind[table].pop(key, None)  # an UPDATE of no row changes nothing
-            return None
+            return None  # an UPDATE of no row changes nothing
         row = TABLES[table].row(*found)
-        if (pending := self._blind[table].pop(key, None)) is not None:
+        if pending is not None:
             for name, value in zip(*pending, strict=True):
                 setattr(row, name, value)
             self._dirty[table][key] = None
@@ -147,8 +154,9 @@ class RowCache:
                     merged = dict(zip(*blind[key], strict=True))
                     merged.update(zip(names, values, strict=True))
                     names, values = tuple(merged), tuple(merged.values())
+                else:
+                    self._size += BLIND_CELLS
                 blind[key] = (names, values)
-                self._size += len(names)
         elif row is not None:
             for name, value in zip(names, values, strict=True):
                 setattr(row, name, value)
@@ -158,6 +166,7 @@ class RowCache:
         """Store ``row`` at ``key`` (None deletes it) until the next flush."""
         if (blind := self._blind[table]) and key in blind:
             del blind[key]  # the whole row given replaces what was set blind before
+            self._size -= BLIND_CELLS
         rows = self._rows[table]
         if key not in rows:
             self._size += self._width[table]
@@ -260,7 +269,7 @@ class RowCache:
         for name, blind in self._blind.items():
             if blind:
                 out += self._blind_updates(name, blind)
-                self._size -= sum(len(names) for names, _ in blind.values())  # about what set_columns counted
+                self._size -= len(blind) * BLIND_CELLS
                 blind.clear()
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,39 @@ def test_columns_set_blind_reach_the_row_however_it_is_read(tmp_path: Path) -> N
     assert conn.execute("SELECT id, title, uk_certification FROM dvds ORDER BY id").fetchall() == [
         (1, "t1", "pg"), (2, "T2", "u"), (3, "T3", "x"), (4, "new", None), (5, "t5", "PG"), (6, "t6", "PG"),
         (7, "t7", "r"), (8, "t8", "PG")]
+    conn.close()
+
+
+def test_columns_set_blind_hold_about_as_much_memory_as_rows_under_the_same_bound() -> None:
+    """Columns set blind count against the cache's bound as rows do: normalizing 20,000 DVDs
+    blind under a bound peaks at most half again as high as changing their loaded rows under it
+    (the flush's parameters come on top of both; counted as
+    one cell each, they once held ~40 MB past the bound in a replay of 250,000 DVDs)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)  # 20,000 UPDATEs: no disk syncs
+    create_tables(conn)
+    seed = RowCache(conn)
+    for i in range(1, 20_001):
+        seed.put("dvds", (i,), TABLES["dvds"].row(id=i, title=f"Film {i}", year=1990, tmdb_id=i,
+                                                  imdb_id=f"tt{i:07d}", uk_certification="PG"))
+    seed.flush()
+
+    def peak_bytes(blind: bool) -> int:
+        """Peak traced memory of lower-casing every certificate under a bound of 40,000 cells."""
+        rows = RowCache(conn, max_cells=40_000)
+        tracemalloc.start()
+        for i in range(1, 20_001):
+            if blind:
+                rows.set_columns("dvds", (i,), ("uk_certification",), ("pg",))
+            else:
+                rows.changing("dvds", (i,)).uk_certification = "pg"
+            rows.maybe_flush()
+        rows.flush()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    assert peak_bytes(blind=True) <= 1.5 * peak_bytes(blind=False)
+    assert conn.execute("SELECT COUNT(*) FROM dvds WHERE uk_certification = 'pg'").fetchone()[0] == 20_000
     conn.close()
 
 
