@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from itertools import chain, compress
+from itertools import compress
 from operator import is_not, itemgetter, ne
 from typing import Any
 
 import msgspec
 
-from projections.tables import TABLES, Table
+from projections.row_sql import KEYS, SQL, execute_writes, in_order
+from projections.tables import TABLES
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.decode
@@ -28,12 +29,6 @@ BLIND_CELLS = 10
 WIDE_COLUMNS = 10  # tables this wide write each row's non-null columns only (see _whole)
 _NONES = (None,) * 64
 _POSITIONS = range(64)  # column positions, for compress()
-# A flush writes as many rows as this or more of one INSERT as multi-row statements of about
-# MULTI_PARAMS values each (SQLite allows 32,766 since 3.32; the event log's use 1,600).
-MULTI_ROWS_MIN = 16
-MULTI_PARAMS = 1000
-
-
 def to_json(value: Any) -> str:
     """The text a JSON column holds, in a row as in SQL."""
     return _json_encode(value).decode()
@@ -86,7 +81,7 @@ class RowCache:
         self._blind: dict[str, dict[tuple, tuple[tuple[str, ...], tuple]]] = {name: {} for name in TABLES}
         # Whole rows written blind (``write``), by table, in the order written.
         self._written: dict[str, list[tuple]] = {}
-        self._sql = _SQL
+        self._sql = SQL
         self._updates = _UPDATES
         self._inserts = _INSERTS
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
@@ -240,7 +235,7 @@ class RowCache:
 
     def flush(self) -> None:
         """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
-        _execute(self.conn, self._writes())
+        execute_writes(self.conn, self._writes())
 
     def _writes(self) -> list[tuple[str, list[tuple]]]:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""
@@ -248,7 +243,7 @@ class RowCache:
         for name, written in self._written.items():
             # The last write of each key only (an item retried in one batch is written once, not
             # replaced), in key order: B-tree writes then go page by page.
-            latest = dict(zip(map(_KEYS[name], written), written, strict=True))
+            latest = dict(zip(map(KEYS[name], written), written, strict=True))
             out.append((self._sql[name][2], list(map(latest.__getitem__, sorted(latest)))))
             self._size -= len(written) * self._width[name]
         self._written = {}
@@ -257,7 +252,7 @@ class RowCache:
                 continue
             _select, delete, _upsert, values = self._sql[name]
             rows, stored = self._rows[name], self._stored[name]
-            ordered = _in_order(keys)
+            ordered = in_order(keys)
             if not stored:  # nothing loaded from SQL (a replay): every row is written whole
                 gone = [k for k in ordered if rows[k] is None]
                 if gone:
@@ -278,7 +273,7 @@ class RowCache:
         """UPDATEs of the columns set blind, grouped by which columns, in key order."""
         columns = TABLES[name].columns
         changed: dict[tuple[str, ...], list[tuple]] = {}
-        for key in _in_order(blind):
+        for key in in_order(blind):
             names, values = blind[key]
             changed.setdefault(names, []).append((*values, *key))
         return [(self._update(name, tuple(map(columns.index, names))), params) for names, params in changed.items()]
@@ -351,60 +346,9 @@ class RowCache:
         return sql
 
 
-def _in_order(keys: dict[tuple, None]) -> list[tuple]:
-    """Keys sorted, so B-tree writes go page by page: 500,000 rows written in key order took
-    2.1 s against 5.7 s in a set's order (keys mixing None with values stay as they are)."""
-    try:
-        return sorted(keys)
-    except TypeError:
-        return list(keys)
-
-
-def _execute(conn: sqlite3.Connection, writes: list[tuple[str, list[tuple]]]) -> None:
-    """Run each statement over its parameters (on either thread: SQLite lets go of the GIL).
-
-    Many rows of one INSERT go as multi-row statements: executemany costs a statement reset and
-    a step per row, and its rows cost 1.4 us more each for command_items, 3.3 us for dvds.
-    """
-    for sql, params in writes:
-        if len(params) >= MULTI_ROWS_MIN and sql.startswith("INSERT"):
-            _insert_rows(conn, sql, params)
-        else:
-            conn.executemany(sql, params)
-
-
-def _insert_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None:
-    """An INSERT of one row's VALUES run over many rows, in statements of many rows each."""
-    width = len(params[0])
-    per = max(1, MULTI_PARAMS // width)  # rows a statement
-    multi = _multi_inserts.get((sql, per))
-    if multi is None:
-        head, _, one = sql.rpartition(" VALUES ")
-        multi = _multi_inserts[sql, per] = f"{head} VALUES {', '.join([one] * per)}"
-    whole = len(params) - len(params) % per
-    for start in range(0, whole, per):
-        conn.execute(multi, list(chain.from_iterable(params[start:start + per])))
-    if whole < len(params):
-        conn.executemany(sql, params[whole:])
-
-
-def _statements(t: Table) -> tuple[str, str, str, Callable[[Any], tuple]]:
-    """SELECT by key, DELETE by key, INSERT OR REPLACE, and a row's values in column order."""
-    where = " AND ".join(f"{k} = ?" for k in t.key)
-    cols = ", ".join(t.columns)
-    return (f"SELECT {cols} FROM {t.name} WHERE {where}",
-            f"DELETE FROM {t.name} WHERE {where}",
-            f"INSERT OR REPLACE INTO {t.name} ({cols}) VALUES ({', '.join('?' * len(t.columns))})",
-            msgspec.structs.astuple)  # a row struct's fields are its columns, in order
-
-
-# Built once: the record path makes a cache per transaction, and formatting ten tables' SQL
-# each time cost more than folding a small batch.
-_SQL = {t.name: _statements(t) for t in TABLES.values()}
+# Built once per table (the record path makes a cache per transaction): widths, and the UPDATE
+# and INSERT statements formatted at first use.
 _WIDTH = {t.name: len(t.columns) for t in TABLES.values()}
-_KEYS = {t.name: itemgetter(*(t.columns.index(k) for k in t.key)) for t in TABLES.values()}
 _UPDATES: dict[tuple[str, tuple[int, ...]], str] = {}  # UPDATE statements by table and columns
 # INSERTs by table and non-null columns, each with what picks those columns' values from a row
 _INSERTS: dict[tuple[str, tuple[bool, ...]], tuple[str, Callable[[tuple], tuple] | None]] = {}
-# Multi-row INSERTs by single-row INSERT and rows a statement (see _insert_rows).
-_multi_inserts: dict[tuple[str, int], str] = {}

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import types as et
-from projections import HANDLERS, rebuild, scope, snapshot
-from projections import rows as rows_module
+from projections import HANDLERS, rebuild, row_sql, scope, snapshot
 from projections.rows import RowCache
 from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
@@ -218,7 +217,7 @@ def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
     create_tables(conn)
     item = TABLES["command_items"].row
-    per = rows_module.MULTI_PARAMS // len(TABLES["command_items"].columns)
+    per = row_sql.MULTI_PARAMS // len(TABLES["command_items"].columns)
     count = 2 * per + 7
     rows = RowCache(conn)
     for i in range(count):
