@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from events import types as et
+from events.reading import sample_types
 from projections.scope import groups
 from tests.test_projections import BATCHES, replayed, tables
 from tracker import parallel_replay
@@ -86,6 +87,36 @@ def test_a_big_mixed_log_is_split_and_replays_exactly(tmp_path: Path, always_par
         assert db.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY 1").fetchall() \
             == indexes
         assert db.conn.execute("PRAGMA database_list").fetchall() == [(0, "main", str(tmp_path / "tracker.db"))]
+
+
+def test_an_import_shaped_log_is_weighed_by_both_its_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log that writes DvdAdded and ItemProcessed by turns (an import) is split between the DVDs
+    and the commands (sampling every Nth seq saw only one of the two types, and left it whole),
+    and the split replay counts every event, those no fold takes too, as one process does."""
+    with Database(tmp_path / "t.db") as db:
+        db.record([et.CommandRequested(command_id="c1", name="import"),
+                   et.CommandInterrupted(command_id="c1")], "c1")  # a type no fold takes
+        for start in range(0, 4_000, 500):
+            events: list[et.Event] = []
+            for i in range(start, start + 500):
+                events += [et.DvdAdded(dvd_id=0, title=f"Film {i}"),
+                           et.ItemProcessed(command_id="c1", item=f"line:{i + 2}", outcome="updated")]
+            db.record(events, "c1")
+        until = db.store.count()
+        assert until % parallel_replay.SAMPLE_POINTS == 2 and (until // parallel_replay.SAMPLE_POINTS) % 2 == 0
+        sampled = set(sample_types(db.store.conn, until_seq=until, points=parallel_replay.SAMPLE_POINTS))
+        assert {"DvdAdded", "ItemProcessed"} <= sampled
+        monkeypatch.setattr(parallel_replay, "MIN_EVENTS", 0)
+        monkeypatch.setattr(parallel_replay, "_second_core_free", lambda: True)
+        split = parallel_replay.plan(db.store, until)
+        counted: list[int] = []
+        fold_in_parallel = parallel_replay.fold_in_parallel
+        monkeypatch.setattr(parallel_replay, "fold_in_parallel", lambda *a: counted.append(1) or fold_in_parallel(*a))
+        assert db.replay() == until and counted == [1]  # split, and every event counted, as in one process
+    assert split is not None
+    halves = [{t for i in half for t in groups()[i].tables} for half in (split.here, split.there)]
+    assert any("dvds" in h for h in halves) and any("command_items" in h for h in halves)
+    assert not any("dvds" in h and "command_items" in h for h in halves)
 
 
 def test_a_second_process_that_fails_leaves_the_replay_to_one(tmp_path: Path, always_parallel: list[int],

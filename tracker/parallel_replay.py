@@ -117,7 +117,7 @@ def union_of(indexes: tuple[int, ...] | list[int]) -> Group:
 def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], ContextManager[object]],
                      until_seq: int | None, split: Split) -> int:
     """Rebuild every read table from seqs 1..until_seq (None: the whole log), this process and a
-    second one each folding their share; the events folded. WorkerFailed if the second failed.
+    second one each folding their share; the events read. WorkerFailed if the second failed.
 
     ``begin()`` starts a transaction on ``conn`` that has not written yet: the side file is
     attached before it begins (SQLite attaches only outside one), so the first write takes
@@ -136,9 +136,11 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
             with Worker.start(db.path, side, until, split.there) as worker:  # it starts as the tables drop
                 share = Share(here.modules, CELLS_HERE, page_cache_kib=SHARE_PAGE_CACHE_KIB,
                               then=lambda c: _take_side(c, worker, there.tables))
-                count = rebuild(db.replay_source(until_seq=until, types=here.tags), conn,
+                rebuild(db.replay_source(until_seq=until, types=here.tags), conn,
                                 fresh=True, share=share)
-    return count + worker.count
+    # Every event of 1..until was read, including those no fold takes (CommandInterrupted), which
+    # neither share counts: said as a replay in one process says it.
+    return until
 
 
 def _take_side(conn: sqlite3.Connection, worker: Worker, tables: tuple[str, ...]) -> None:
