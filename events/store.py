@@ -21,7 +21,7 @@ from events.appending import ROW_COLUMNS, at_text, insert_rows, utc_now
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
 from events.connection import APPLICATION_ID, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
-from events.reading import READ_BATCH, StoredRecord, fold_rows, read_plan, read_rows
+from events.reading import READ_BATCH, FoldChunk, StoredRecord, fold_chunks, fold_rows, read_plan, read_rows
 from events.wal_checkpoints import WalCheckpointer
 
 __all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "at_text", "chain_hash",
@@ -321,6 +321,11 @@ class EventStore:
                   types: Sequence[str] = ()) -> sqlite3.Cursor:
         """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order."""
         return fold_rows(self.conn, after_seq=after_seq, until_seq=until_seq, types=types)
+
+    def fold_chunks(self, *, after_seq: int = 0, until_seq: int | None = None,
+                    types: Sequence[str] = ()) -> Iterator[FoldChunk]:
+        """The same rows as ``fold_rows``, a span of seqs at a time, each span one JSON document."""
+        return fold_chunks(self.conn, after_seq=after_seq, until_seq=until_seq, types=types)
 
     def read_plan(self, **filters: object) -> list[str]:
         """How SQLite runs ``read`` with these filters (EXPLAIN QUERY PLAN): index or scan."""

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from events import reading
 from events import types as et
 from projections import HANDLERS, rebuild, row_sql, scope, snapshot
 from projections.rows import RowCache
@@ -159,11 +160,23 @@ def test_every_table_and_fold_has_its_scope() -> None:
     assert "GenreNamed" in scope.event_types("movies")
 
 
+def test_replay_reads_command_ids_a_chunk_cannot_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay gives what incremental folds gave when a command id holds a comma or is empty beside
+    a NULL one (its chunk is then folded row by row), and a chunk of plain rows around them."""
+    monkeypatch.setattr(reading, "FOLD_CHUNK_SEQS", 4)
+    with Database(tmp_path / "tracker.db") as db:
+        for cid in ("plain", "a,b", "", None, "x\"y"):
+            db.record([et.DvdAdded(dvd_id=0, title=f"t{cid}"), et.DvdAdded(dvd_id=0, title=f"u{cid}")], cid)
+        live = tables(db.conn)
+        assert [row[-1] for row in live["dvds"]] == ["plain", "plain", "a,b", "a,b", "", "", None, None, 'x"y', 'x"y']
+        assert replayed(db) == live
+
+
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay equals incremental across cache flushes."""
     # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
     monkeypatch.setattr(rebuild, "REPLAY_CACHE_CELLS", 50)
-    monkeypatch.setattr(rebuild, "REPLAY_CHUNK_ROWS", 7)  # the bound checked often: many evictions
+    monkeypatch.setattr(reading, "FOLD_CHUNK_SEQS", 7)  # the bound checked often: many evictions
     with Database(tmp_path / "tracker.db") as db:
         for i in range(300):
             db.record([

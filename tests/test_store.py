@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from events import reading
 from events.store import GENESIS_HASH, EventStore, NewRecord, chain_hash, connect, open_store
 from tests.offline_support import Cli, error_line, raw_conn
 from tracker.errors import NotATrackerDatabase, StoreError
@@ -158,6 +159,26 @@ def test_fold_rows_carry_what_a_fold_needs_in_order(store: EventStore) -> None:
     assert [r[0] for r in store.fold_rows(after_seq=1, until_seq=3)] == [2, 3]
     assert [r[0] for r in store.fold_rows(until_seq=3, types=["DvdAdded"])] == [1, 2, 3]
     assert store.fold_rows(types=["DvdRemoved", "DvdEdited"]).fetchall() == []
+
+
+def test_fold_chunks_hold_the_rows_fold_rows_gives(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fold_chunks joins each span's columns (NULL command ids as empty strings, data as one
+    JSON array) and gives the very rows fold_rows does, span by span, types filtered."""
+    monkeypatch.setattr(reading, "FOLD_CHUNK_SEQS", 3)
+    store.append([_rec(1), _rec(2, None), _rec(3, "a,b")], at="2026-01-01T00:00:00.000000Z")
+    store.append([NewRecord("DvdRemoved", b'{"type":"DvdRemoved","dvd_id":1}', "c2", "dvd:1"), _rec(5, "")],
+                 at="2026-02-01T00:00:00.000000Z")
+    chunks = list(store.fold_chunks(after_seq=1))
+    assert [(c.after_seq, c.until_seq, c.count) for c in chunks] == [(1, 4, 3), (4, 5, 1)]
+    first = chunks[0]
+    assert (first.seqs, first.command_ids, first.with_command_id) == ("2,3,4", ",a,b,c2", 2)
+    assert (first.v_min, first.v_max) == (1, 1)
+    assert first.ats == "2026-01-01T00:00:00.000000Z,2026-01-01T00:00:00.000000Z,2026-02-01T00:00:00.000000Z"
+    assert first.data == ('[{"type":"DvdAdded","dvd_id":2,"title":"t2"},{"type":"DvdAdded","dvd_id":3,"title":"t3"},'
+                          '{"type":"DvdRemoved","dvd_id":1}]')
+    only_added = list(store.fold_chunks(until_seq=4, types=["DvdAdded"]))
+    assert [(c.count, c.seqs) for c in only_added] == [(3, "1,2,3"), (0, None)]
+    assert list(store.fold_chunks(after_seq=5)) == []
 
 
 def test_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:

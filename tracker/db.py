@@ -266,7 +266,8 @@ class Database:
                       types: Sequence[str] = ()) -> rebuild.Replay:
         """What a rebuild reads: the log's rows (after_seq, until_seq] of these types, if any."""
         return rebuild.Replay(
-            partial(self.store.fold_rows, after_seq=after_seq, until_seq=until_seq, types=types),
+            partial(self.store.fold_chunks, after_seq=after_seq, until_seq=until_seq, types=types),
+            lambda after, until: self.store.fold_rows(after_seq=after, until_seq=until, types=types),
             self._decode_at)
 
     @contextmanager

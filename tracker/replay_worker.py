@@ -27,7 +27,8 @@ def fold_share(log_path: Path, side: Path, until_seq: int, share: Share, indexes
     conn = connect_read_only(log_path)
     try:
         store = EventStore(conn)
-        replay = Replay(lambda: store.fold_rows(until_seq=until_seq, types=chosen.tags),
+        replay = Replay(lambda: store.fold_chunks(until_seq=until_seq, types=chosen.tags),
+                        lambda after, until: store.fold_rows(after_seq=after, until_seq=until, types=chosen.tags),
                         lambda seq: decode_record(next(store.read(after_seq=seq - 1, until_seq=seq))))
         return side_files.fold_into_file(replay, side, replace(share, modules=chosen.modules))
     finally:
