@@ -14,6 +14,7 @@ from events.types import (
     MovieListed,
     TvDetailsRefreshed,
     TvShowListed,
+    WatchProvidersChecked,
 )
 from projections.fold import Envelope, on
 from projections.rows import RowCache, from_json, select_rows, to_json
@@ -96,6 +97,16 @@ def movie_details(rows: RowCache, env: Envelope, e: MovieDetailsRefreshed) -> No
     """Runtime, genres and director of a movie."""
     if (row := _details(rows, env, "movies", e.tmdb_id, e.genres)) is not None:
         row.runtime, row.director = e.runtime, e.director
+
+
+@on(WatchProvidersChecked)
+def providers_checked(rows: RowCache, env: Envelope, e: WatchProvidersChecked) -> None:
+    """When a movie's or show's offers were last checked (a fact of the title's row: folded here,
+    the providers' tables stay a group of their own, which a replay can fold apart)."""
+    table = MEDIA_TABLE.get(e.media_type)
+    row = rows.changing(table, (e.tmdb_id,)) if table else None
+    if row is not None:
+        row.providers_checked_at = env.at
 
 
 @on(TvDetailsRefreshed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from events.types import OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen, WatchProvidersChecked
-from projections.catalogue import MEDIA_TABLE, Held
+from events.types import OfferAdded, OfferRemoved, ProviderLogoSaved, ProviderSeen
+from projections.catalogue import Held
 from projections.fold import Envelope, on
 from projections.rows import RowCache, select_rows
 from projections.tables import TABLES
@@ -44,15 +44,6 @@ def offer_added(rows: RowCache, env: Envelope, e: OfferAdded) -> None:
 def offer_removed(rows: RowCache, env: Envelope, e: OfferRemoved) -> None:
     """An offer TMDB no longer lists."""
     rows.delete("availability", (e.media_type, e.tmdb_id, e.region, e.offer_type, e.provider_id))
-
-
-@on(WatchProvidersChecked)
-def providers_checked(rows: RowCache, env: Envelope, e: WatchProvidersChecked) -> None:
-    """When a movie's or show's offers were last checked."""
-    table = MEDIA_TABLE.get(e.media_type)
-    row = rows.changing(table, (e.tmdb_id,)) if table else None
-    if row is not None:
-        row.providers_checked_at = env.at
 
 
 # Named queries: every read of the providers and availability tables goes through these.

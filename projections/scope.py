@@ -17,8 +17,8 @@ from projections.tables import TABLES
 # The tables each module's folds read or write.
 TOUCHES: dict[str, tuple[str, ...]] = {
     "projections.dvds": ("dvds",),
-    "projections.catalogue": ("genres", "movies", "tv"),
-    "projections.providers": ("providers", "availability", "movies", "tv"),  # when offers were checked
+    "projections.catalogue": ("genres", "movies", "tv"),  # with when a title's offers were checked
+    "projections.providers": ("providers", "availability"),
     "projections.badges": ("badges",),
     "projections.commands": ("commands", "command_items"),
     "projections.upkeep": ("sync_points",),

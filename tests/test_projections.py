@@ -154,7 +154,9 @@ def test_every_table_and_fold_has_its_scope() -> None:
     assert {t for touched in scope.TOUCHES.values() for t in touched} == set(TABLES)
     assert {f.__module__ for folds in HANDLERS.values() for f in folds} == set(scope.TOUCHES)
     assert scope.modules("dvds") == {"projections.dvds"}
-    assert scope.modules("availability") == {"projections.providers", "projections.catalogue"}
+    assert scope.modules("availability") == {"projections.providers"}
+    assert "WatchProvidersChecked" in scope.event_types("movies")
+    assert "WatchProvidersChecked" not in scope.event_types("availability")
     assert {"DvdAdded", "DvdUkCertificationNormalized", "DvdRemoved"} <= set(scope.event_types("dvds"))
     assert "ItemProcessed" not in scope.event_types("dvds")
     assert "GenreNamed" in scope.event_types("movies")
