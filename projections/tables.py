@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-PROJECTION_VERSION = 5  # bump when a table or its indexes change shape: the tables are then rebuilt by replay
+PROJECTION_VERSION = 6  # bump when a table or its indexes change shape: the tables are then rebuilt by replay
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,25 @@ def _table(name: str, key: tuple[str, ...], cols: str, json_cols: tuple[str, ...
     the tracker's own bookkeeping, left out of ``tracker export``."""
     parts = [c.strip() for c in cols.split(",") if c.strip()]
     names = tuple(p.split()[0] for p in parts)
-    ddl = (f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}, "
-           f"PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID")
+    ddl = _ddl(name, key, parts)
     # gc=False: rows hold only str, int, float or None, so they can never be part of a cycle.
     row = msgspec.defstruct(f"{name}_row", [(n, Any, None) for n in names], gc=False)
     exported = tuple(n for n in names if n not in private)
     return Table(name, key, names, frozenset(json_cols), exported, ddl, indexes, row)
+
+
+def _ddl(name: str, key: tuple[str, ...], parts: list[str]) -> str:
+    """CREATE TABLE: a single INTEGER key is the rowid itself; any other key makes the table a
+    WITHOUT ROWID one, ordered by its key.
+
+    A WITHOUT ROWID table keeps whole rows in its inner B-tree pages too, which suits small rows
+    (an offer, a command's item) and not a DVD's ~640 bytes: keyed by rowid, 71,000 DVD rows
+    went in 12% faster and were updated 16% faster.
+    """
+    if len(key) == 1 and f"{key[0]} INTEGER" in parts:
+        parts = [f"{p} PRIMARY KEY" if p == f"{key[0]} INTEGER" else p for p in parts]
+        return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)})"
+    return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}, PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID"
 
 
 TABLES: dict[str, Table] = {t.name: t for t in (
