@@ -17,7 +17,7 @@ from events.types import (
     CommandStarted,
     ItemProcessed,
 )
-from projections.fold import Envelope, on
+from projections.fold import Envelope, on, read_as
 from projections.rows import RowCache, to_json
 from projections.tables import TABLES
 
@@ -80,8 +80,19 @@ def started(rows: RowCache, env: Envelope, e: CommandStarted) -> None:
         row.status, row.started_at, row.total = Status.RUNNING, row.started_at or env.at, e.total
 
 
+@read_as(ItemProcessed)
+class ItemProcessedRead(msgspec.Struct, frozen=True, tag="ItemProcessed", tag_field="type", gc=False):
+    """What the fold reads of an ItemProcessed, which a replay decodes instead: not its changes
+    (decoding them took 3.3 of 4 us an item: 1.3 s of a replay of the wide shape's million)."""
+
+    command_id: str
+    item: str
+    outcome: str
+    reason: str = ""
+
+
 @on(ItemProcessed)
-def item_processed(rows: RowCache, env: Envelope, e: ItemProcessed) -> None:
+def item_processed(rows: RowCache, env: Envelope, e: ItemProcessed | ItemProcessedRead) -> None:
     """Count one finished item and remember it, so a resumed run skips it."""
     row = _touch(rows, env, e.command_id)
     if row is None:

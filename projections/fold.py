@@ -24,6 +24,9 @@ class Envelope(NamedTuple):
 
 Fold = Callable[[RowCache, Envelope, Any], None]
 HANDLERS: dict[type[Event], list[Fold]] = defaultdict(list)
+# What a replay decodes some types' rows into instead of the event: a Struct of the same tag
+# declaring only the fields their folds read (msgspec then skips the rest without building it).
+READ_AS: dict[type[Event], type] = {}
 
 
 def on(*types: type[Event]) -> Callable[[Fold], Fold]:
@@ -32,6 +35,15 @@ def on(*types: type[Event]) -> Callable[[Fold], Fold]:
         for t in types:
             HANDLERS[t].append(fn)
         return fn
+    return register
+
+
+def read_as(event_type: type[Event]) -> Callable[[type], type]:
+    """Register a lighter Struct a replay decodes rows of ``event_type`` into: the same tag, only
+    the fields that type's folds read (the property test holds replay == incremental folds)."""
+    def register(view: type) -> type:
+        READ_AS[event_type] = view
+        return view
     return register
 
 
@@ -69,4 +81,11 @@ def _no_fold(rows: RowCache, env: object, event: Event) -> None:
 def folds_by_type(modules: frozenset[str] | None = None) -> dict[type[Event], Fold]:
     """Each event type's one fold (its folds in order; only those of ``modules`` if given),
     built once: every fold is registered when projections is imported."""
-    return {t: fold_of(t, modules) or _no_fold for t in EVENT_TYPES.values()}
+    folds = {t: fold_of(t, modules) or _no_fold for t in EVENT_TYPES.values()}
+    return folds | {view: folds[t] for t, view in READ_AS.items()}
+
+
+@cache
+def replay_types() -> tuple[type, ...]:
+    """Every event type as a replay decodes it: the event, or the lighter view registered for it."""
+    return tuple(READ_AS.get(t, t) for t in EVENT_TYPES.values())

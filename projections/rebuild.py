@@ -12,13 +12,15 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from operator import ge
+from typing import Union
 
 import msgspec
 
 from events.reading import FoldChunk
 from events.types import SCHEMA_VERSION, AnyEvent, Event
-from projections.fold import Position, folds_by_type
+from projections.fold import Position, folds_by_type, replay_types
 from projections.rows import RowCache
 from projections.tables import create_indexes, create_tables, drop_tables
 
@@ -26,7 +28,6 @@ REPLAY_CACHE_CELLS = 400_000  # rows times columns: a replay peaks near 100 MB a
 REPLAY_CACHE_KIB = 32 * 1024  # SQLite's page cache during a replay: fewer spills of dirty pages
 _union_decode = msgspec.json.Decoder(AnyEvent).decode
 _Columns = tuple[list[int], list[str], list["str | None"], list[Event]]
-_events_decode = msgspec.json.Decoder(list[AnyEvent]).decode  # a chunk's data column, in one call
 _seqs_decode = msgspec.json.Decoder(list[int]).decode
 _NOTHING: _Columns = ([], [], [], [])
 
@@ -128,7 +129,7 @@ def _decoded(chunk: FoldChunk) -> _Columns | None:
     if chunk.v_min != SCHEMA_VERSION or chunk.v_max != SCHEMA_VERSION:
         return None
     try:
-        events = _events_decode(chunk.data)
+        events = _events_decoder()(chunk.data)
         seqs = _seqs_decode(f"[{chunk.seqs}]")
     except msgspec.DecodeError:  # the row by row path then says which row, if any is wrong
         return None
@@ -140,6 +141,13 @@ def _decoded(chunk: FoldChunk) -> _Columns | None:
             return None  # an empty command id beside a NULL one: they cannot be told apart here
         command_ids = [c or None for c in command_ids]
     return seqs, ats, command_ids, events
+
+
+@cache
+def _events_decoder() -> Callable[[str], list[Event]]:
+    """What decodes a chunk's data column in one call, into the events or their lighter views
+    (built at first use: the views are registered as projections is imported)."""
+    return msgspec.json.Decoder(list[Union[replay_types()]]).decode  # noqa: UP007 - a tuple of types
 
 
 def _fold_rows(found: Iterable[tuple], decode_at: Callable[[int], Event], rows: RowCache,

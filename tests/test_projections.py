@@ -7,13 +7,14 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import reading
 from events import types as et
-from projections import HANDLERS, rebuild, row_sql, scope, snapshot
+from projections import HANDLERS, fold, rebuild, row_sql, scope, snapshot
 from projections.rows import RowCache
 from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
@@ -160,6 +161,20 @@ def test_every_table_and_fold_has_its_scope() -> None:
     assert {"DvdAdded", "DvdUkCertificationNormalized", "DvdRemoved"} <= set(scope.event_types("dvds"))
     assert "ItemProcessed" not in scope.event_types("dvds")
     assert "GenreNamed" in scope.event_types("movies")
+
+
+def test_replay_decodes_the_lighter_views_folds_read() -> None:
+    """A replay decodes an ItemProcessed row into its view, without its changes, and every view
+    declares fields of its event only, with the event's defaults."""
+    row = '{"type":"ItemProcessed","command_id":"c","item":"dvd:1","outcome":"updated","changes":{"title":[null,"x"]}}'
+    [event] = rebuild._events_decoder()(f"[{row}]")
+    assert type(event) is fold.READ_AS[et.ItemProcessed]
+    assert (event.command_id, event.item, event.outcome, event.reason) == ("c", "dvd:1", "updated", "")
+    assert not hasattr(event, "changes")
+    for event_type, view in fold.READ_AS.items():
+        fields = {f.name: f.default for f in msgspec.structs.fields(event_type)}
+        assert {f.name: f.default for f in msgspec.structs.fields(view)}.items() <= fields.items(), view
+        assert view.__struct_config__.tag == event_type.__name__
 
 
 def test_replay_reads_command_ids_a_chunk_cannot_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
