@@ -34,8 +34,12 @@ def execute_writes(conn: sqlite3.Connection, writes: list[tuple[str, list[tuple]
     a step per row, and its rows cost 1.4 us more each for command_items, 3.3 us for dvds.
     """
     for sql, params in writes:
-        if len(params) >= MULTI_ROWS_MIN and sql.startswith("INSERT"):
+        if len(params) < MULTI_ROWS_MIN:
+            conn.executemany(sql, params)
+        elif sql.startswith("INSERT"):
             insert_rows(conn, sql, params)
+        elif sql in _multi_updates:
+            update_rows(conn, sql, params)
         else:
             conn.executemany(sql, params)
 
@@ -48,6 +52,33 @@ def insert_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None
     if multi is None:
         head, _, one = sql.rpartition(" VALUES ")
         multi = _multi_inserts[sql, per] = f"{head} VALUES {', '.join([one] * per)}"
+    whole = len(params) - len(params) % per
+    for start in range(0, whole, per):
+        conn.execute(multi, list(chain.from_iterable(params[start:start + per])))
+    if whole < len(params):
+        conn.executemany(sql, params[whole:])
+
+
+def update_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """``UPDATE table SET <columns> WHERE <key>`` for one row, which execute_writes runs over many
+    rows as ``UPDATE ... FROM (VALUES ...)`` statements of many rows each."""
+    sql = (f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} "
+           f"WHERE {' AND '.join(f'{k} = ?' for k in key)}")
+    if _UPDATE_FROM and sql not in _multi_updates:
+        per = max(1, MULTI_PARAMS // (len(columns) + len(key)))
+        width = len(columns) + len(key)
+        row = f"({', '.join('?' * width)})"
+        sets = ", ".join(f"{c} = v.column{i}" for i, c in enumerate(columns, 1))
+        where = " AND ".join(f"{table}.{k} = v.column{i}" for i, k in enumerate(key, len(columns) + 1))
+        _multi_updates[sql] = (f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * per)}) AS v WHERE {where}",
+                               per)
+    return sql
+
+
+def update_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None:
+    """A one-row UPDATE of update_sql run over many rows (their keys distinct), in statements of
+    many rows each: 71,000 DVDs' certificates took 0.43 s so against 0.53 s by executemany."""
+    multi, per = _multi_updates[sql]
     whole = len(params) - len(params) % per
     for start in range(0, whole, per):
         conn.execute(multi, list(chain.from_iterable(params[start:start + per])))
@@ -71,3 +102,7 @@ SQL = {t.name: statements(t) for t in TABLES.values()}
 KEYS = {t.name: itemgetter(*(t.columns.index(k) for k in t.key)) for t in TABLES.values()}
 # Multi-row INSERTs by single-row INSERT and rows a statement (see insert_rows).
 _multi_inserts: dict[tuple[str, int], str] = {}
+# Multi-row UPDATEs and rows a statement by one-row UPDATE (see update_sql), with SQLite 3.33's
+# UPDATE ... FROM; before it, the one-row UPDATE runs row by row.
+_multi_updates: dict[str, tuple[str, int]] = {}
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from projections.row_sql import KEYS, SQL, execute_writes, in_order
+from projections.row_sql import KEYS, SQL, execute_writes, in_order, update_sql
 from projections.tables import TABLES
 
 _json_encode = msgspec.json.Encoder().encode
@@ -340,9 +340,7 @@ class RowCache:
         sql = self._updates.get((name, cols))
         if sql is None:
             t = TABLES[name]
-            sql = (f"UPDATE {name} SET {', '.join(f'{t.columns[i]} = ?' for i in cols)} "
-                   f"WHERE {' AND '.join(f'{k} = ?' for k in t.key)}")
-            self._updates[name, cols] = sql
+            sql = self._updates[name, cols] = update_sql(name, tuple(t.columns[i] for i in cols), t.key)
         return sql
 
 

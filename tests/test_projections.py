@@ -189,6 +189,22 @@ def test_replay_reads_command_ids_a_chunk_cannot_split(tmp_path: Path, monkeypat
         assert replayed(db) == live
 
 
+def test_columns_set_blind_in_bulk_reach_the_rows_they_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns set without reading their rows, on more DVDs than one multi-row UPDATE takes, change
+    those DVDs and no other, recorded and replayed alike (the replay's cache flushed often)."""
+    monkeypatch.setattr(rebuild, "REPLAY_CACHE_CELLS", 60)
+    with Database(tmp_path / "tracker.db") as db:
+        db.record([et.DvdAdded(dvd_id=0, title=f"t{i}", uk_certification="PG") for i in range(800)], "c1")
+        normalized = list(range(2, 801, 2))  # more than row_sql.update_sql's rows a statement
+        db.record([et.DvdUkCertificationNormalized(dvd_id=i, uk_certification=f"pg{i}") for i in normalized], "c2")
+        db.record([et.DvdTorrentsChecked(dvd_id=i, torrents=[]) for i in range(1, 801, 3)], "c3")
+        live = tables(db.conn)
+        certificates = {row[0]: row[10] for row in live["dvds"]}
+        assert certificates == {i: f"pg{i}" if i % 2 == 0 else "PG" for i in range(1, 801)}
+        assert sum(row[15] == "[]" for row in live["dvds"]) == len(range(1, 801, 3))
+        assert replayed(db) == live
+
+
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay equals incremental across cache flushes."""
     # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
