@@ -74,7 +74,7 @@ class FoldChunk(NamedTuple):
 
 
 def fold_chunks(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int | None = None,
-                types: Sequence[str] = ()) -> Iterator[FoldChunk]:
+                types: Sequence[str] = (), present: Sequence[str] = ()) -> Iterator[FoldChunk]:
     """The rows of (after_seq, until_seq] of the given types only if any, FOLD_CHUNK_SEQS seqs
     a chunk, in seq order; until_seq None: up to the last row when this starts.
 
@@ -82,19 +82,42 @@ def fold_chunks(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int 
     (2.3 s for a million rows of five columns, against 0.3 s for SQLite to walk them); a chunk's
     columns joined by SQLite and split or decoded in C took 2.8 s for the million with their
     decoding, against 3.7 row by row. The log is append-only, so chunks read by separate
-    statements see the very rows one statement would.
+    statements see the very rows one statement would. ``present``, the types in the log if
+    known, narrows the filter to the shortest that says the same (see type_filter).
     """
     if until_seq is None:
         until_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    where, params = type_filter(types, present)
+    if where is None:
+        return  # no row of these types in the log
     sql = ("SELECT COUNT(*), group_concat(seq), group_concat(at), group_concat(COALESCE(command_id, '')),"
-           " COUNT(command_id), '[' || group_concat(data) || ']', MIN(v), MAX(v)"
-           " FROM events WHERE seq > ? AND seq <= ?")
-    if types:
-        sql += f" AND +type IN ({', '.join('?' * len(types))})"
+           f" COUNT(command_id), '[' || group_concat(data) || ']', MIN(v), MAX(v)"
+           f" FROM events WHERE seq > ? AND seq <= ?{where}")
     for start in range(after_seq, until_seq, FOLD_CHUNK_SEQS):
         end = min(start + FOLD_CHUNK_SEQS, until_seq)
         # fetchall: the statement ends at once (DROP and CREATE INDEX wait for no open one)
-        yield FoldChunk(start, end, *conn.execute(sql, (start, end, *types)).fetchall()[0])
+        yield FoldChunk(start, end, *conn.execute(sql, (start, end, *params)).fetchall()[0])
+
+
+def type_filter(types: Sequence[str], present: Sequence[str] = ()) -> tuple[str | None, tuple[str, ...]]:
+    """The WHERE clause (after seq's) keeping rows of ``types``, with its parameters; None: no row
+    can match. Given the types ``present`` in the log, only those count, and a shorter list of the
+    others excluded may say the same: SQLite tests each row against an IN list through a lookup
+    table, so the wide shape's DVD share (2 of its 13 types in the log) walked its million rows in
+    0.28 s of CPU instead of 0.44, and the commands' share excluding 2 types in 0.32."""
+    if not types:
+        return "", ()
+    if not present:
+        return f" AND +type IN ({', '.join('?' * len(types))})", tuple(types)
+    wanted = tuple(t for t in types if t in set(present))
+    others = tuple(t for t in present if t not in set(types))
+    if not wanted:
+        return None, ()
+    if not others:
+        return "", ()
+    if len(others) < len(wanted):
+        return "".join(" AND type <> ?" for _ in others), others
+    return f" AND +type IN ({', '.join('?' * len(wanted))})", wanted
 
 
 def read_plan(conn: sqlite3.Connection, **filters: object) -> list[str]:

@@ -325,7 +325,8 @@ class EventStore:
     def fold_chunks(self, *, after_seq: int = 0, until_seq: int | None = None,
                     types: Sequence[str] = ()) -> Iterator[FoldChunk]:
         """The same rows as ``fold_rows``, a span of seqs at a time, each span one JSON document."""
-        return fold_chunks(self.conn, after_seq=after_seq, until_seq=until_seq, types=types)
+        return fold_chunks(self.conn, after_seq=after_seq, until_seq=until_seq, types=types,
+                           present=self.types() if types else ())
 
     def read_plan(self, **filters: object) -> list[str]:
         """How SQLite runs ``read`` with these filters (EXPLAIN QUERY PLAN): index or scan."""

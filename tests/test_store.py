@@ -181,6 +181,21 @@ def test_fold_chunks_hold_the_rows_fold_rows_gives(store: EventStore, monkeypatc
     assert list(store.fold_chunks(after_seq=5)) == []
 
 
+def test_the_type_filter_is_the_shortest_that_keeps_the_same_rows(store: EventStore) -> None:
+    """Given the types in the log, fold_chunks filters by those of them asked for, or excludes
+    the others when fewer, or not at all, and reads nothing when none is in the log."""
+    assert reading.type_filter(["A", "B"]) == (" AND +type IN (?, ?)", ("A", "B"))
+    assert reading.type_filter(["A", "B", "C"], ["B", "C", "D"]) == (" AND type <> ?", ("D",))
+    assert reading.type_filter(["A", "B"], ["B", "D", "E"]) == (" AND +type IN (?)", ("B",))
+    assert reading.type_filter(["A", "B"], ["A", "B"]) == ("", ())
+    assert reading.type_filter(["A"], ["B"]) == (None, ())
+    store.append([_rec(1), NewRecord("DvdRemoved", b'{"type":"DvdRemoved","dvd_id":1}', "c1", "dvd:1"), _rec(3)])
+    counts = {tuple(types): [c.count for c in store.fold_chunks(types=types)]
+              for types in (["DvdAdded"], ["DvdRemoved", "DvdEdited"], ["DvdAdded", "DvdRemoved"], ["DvdEdited"])}
+    assert counts == {("DvdAdded",): [2], ("DvdRemoved", "DvdEdited"): [1], ("DvdAdded", "DvdRemoved"): [3],
+                      ("DvdEdited",): []}
+
+
 def test_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     """Connection uses wal and a busy timeout."""
     conn = connect(tmp_path / "x.db", busy_timeout_s=7)
