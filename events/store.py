@@ -247,13 +247,17 @@ class EventStore:
         return placed
 
     def append_of(self, command_id: str | None, items: Sequence[tuple[str, str | bytes, str | None]], *,
-                  v: int = 1, at: str | None = None) -> list[tuple[int, str]]:
+                  v: int = 1, at: str | None = None, held: list | None = None) -> list[tuple[int, str]]:
         """Append one command's rows, (type, data, subject) each, as ``append`` does (the record
-        path: no NewRecord built, and the shared columns bound once)."""
+        path: no NewRecord built, and the shared columns bound once).
+
+        With ``held``, the rows get their seqs and hashes now but their INSERT is kept there, for
+        ``insert_held`` later in the same transaction (the writer runs its Python first, then its SQL).
+        """
         if not self.in_transaction:
             with self.atomic():
-                return self.append_of(command_id, items, v=v, at=at)
-        return self._append_run(items, command_id, v, self._next_at(at))
+                return self.append_of(command_id, items, v=v, at=at, held=held)
+        return self._append_run(items, command_id, v, self._next_at(at), held)
 
     def _next_at(self, at: str | None) -> str:
         """The ``at`` of the next rows: now (or ``at``), but never before the newest row's."""
@@ -261,20 +265,33 @@ class EventStore:
         return max(at or utc_now(), self._last_at)
 
     def _append_run(self, items: Sequence[tuple[str, str | bytes, str | None]], command_id: str | None,
-                    v: int, at: str) -> list[tuple[int, str]]:
-        """Hash and INSERT rows that share command_id, v and at; their (seq, at)."""
+                    v: int, at: str, held: list | None = None) -> list[tuple[int, str]]:
+        """Hash and INSERT (or hold, see ``append_of``) rows that share command_id, v and at;
+        their (seq, at)."""
         first, prev = self.head()
         values, prev = chained_rows(items, first, prev, at, command_id, v)
+        if held is None:
+            self._insert_run(values, at, command_id, v)
+        else:
+            held.append((values, at, command_id, v))
+        seq = first + len(values) // ROW_COLUMNS
+        self._rows_unsaved += seq - first
+        self._last, self._last_at = (seq, prev), at
+        return [(s, at) for s in range(first + 1, seq + 1)]
+
+    def insert_held(self, held: list) -> None:
+        """INSERT the rows ``append_of`` held (in the transaction that hashed them)."""
+        for values, at, command_id, v in held:
+            self._insert_run(values, at, command_id, v)
+
+    def _insert_run(self, values: list, at: str, command_id: str | None, v: int) -> None:
+        """INSERT hashed rows (``chained_rows``' values) that share at, command_id and v."""
         try:
             insert_rows(self.conn, values, at, command_id, v)
             self._note_types(values[1::ROW_COLUMNS])
         except sqlite3.Error as exc:
             self._last = None
             raise StoreError(f"cannot append to the event log: {exc}") from exc
-        seq = first + len(values) // ROW_COLUMNS
-        self._rows_unsaved += seq - first
-        self._last, self._last_at = (seq, prev), at
-        return [(s, at) for s in range(first + 1, seq + 1)]
 
     def _note_types(self, types: list[str]) -> None:
         """Add the types not seen before to event_types (commonly none: a set difference)."""

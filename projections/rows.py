@@ -237,6 +237,15 @@ class RowCache:
         """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
         execute_writes(self.conn, self._writes())
 
+    def flush_statements(self) -> list[tuple[str, list[tuple]]]:
+        """What ``flush`` would run, with nothing dirty after: ``execute`` runs it (Python first,
+        the SQL after, for the record path)."""
+        return self._writes()
+
+    def execute(self, statements: list[tuple[str, list[tuple]]]) -> None:
+        """Run ``flush_statements``' statements."""
+        execute_writes(self.conn, statements)
+
     def _writes(self) -> list[tuple[str, list[tuple]]]:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""
         out: list[tuple[str, list[tuple]]] = []

@@ -6,18 +6,26 @@ and its ItemProcessed must still be recorded together, once, and a stop must sti
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sqlite3
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from events.types import CommandRequested, DvdAdded
+from projections.rows import RowCache
 from tests.engine_support import NOISE, items_done, query, run, spawn, stop_at_once, wait_for
 from tests.offline_support import Cli
 from tracker.commands import validate
+from tracker.db import Database
 from tracker.engine import runner
+from tracker.engine.writer import Writer
 
 ROWS = 20_000  # several chunks, and a few seconds of work: time to interrupt it
 HEADER = "title,year,tmdb_id,imdb_id,uk_certification\n"
@@ -140,3 +148,49 @@ def test_a_dry_run_of_a_batched_command_records_nothing(cli: Cli, tmp_path: Path
     assert cli.events() == before
     assert cli.json("normalize-uk-certifications")["updated"] == 2500
     assert {d["uk_certification"] for d in cli.export("dvds")} == {"12a"}
+
+
+async def test_a_chunk_is_taken_up_before_its_sql_and_recorded_by_the_flush(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_many's future resolves once the writer has done a chunk's Python, while its SQL is
+    still to run (the caller prepares the next chunk meanwhile); the flush waits for the commit."""
+    sql_may_run = threading.Event()
+    execute = RowCache.execute
+
+    def held_execute(self: RowCache, statements: list) -> None:
+        assert sql_may_run.wait(10)
+        execute(self, statements)
+
+    with Database(tmp_path / "tracker.db") as db:
+        async with Writer(db) as writer:
+            await writer.write([CommandRequested(command_id="c1", name="import")], "c1")
+            await writer.flush()
+            monkeypatch.setattr(RowCache, "execute", held_execute)
+            taken = await writer.write_many([([DvdAdded(dvd_id=0, title=f"Film {i}")], "c1") for i in range(3)])
+            await asyncio.wait_for(taken, 10)  # resolved although the SQL waits
+            side = db.side_store()
+            assert side.count() == 1  # nothing of the chunk committed yet
+            side.close()
+            sql_may_run.set()
+            await writer.flush()
+        assert db.store.count() == 4
+        assert [r[0] for r in db.conn.execute("SELECT title FROM dvds ORDER BY id")] == ["Film 0", "Film 1", "Film 2"]
+        assert db.store.verify_chain() == []
+
+
+def test_a_batched_command_shortens_the_switch_interval_while_it_runs(cli: Cli, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GIL's switch interval is BATCHED_SWITCH_INTERVAL_S during an import, and the
+    interpreter's own again after it."""
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    outcomes_now = runner.outcomes_now
+
+    def spying(*args: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return outcomes_now(*args)
+
+    monkeypatch.setattr(runner, "outcomes_now", spying)
+    cli.ok("import", str(_csv(tmp_path / "dvds.csv", 2500)))
+    assert seen == [runner.BATCHED_SWITCH_INTERVAL_S] * 3
+    assert sys.getswitchinterval() == before

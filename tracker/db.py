@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -169,11 +169,12 @@ class Database:
             yield conn
 
     def record(self, events: Sequence[Event], command_id: str | None = None,
-               rows: projections.RowCache | None = None) -> int:
+               rows: projections.RowCache | None = None, held: list | None = None) -> int:
         """Append events and fold them into the read tables in one transaction; the last seq.
 
         A caller recording many groups in one transaction passes one ``rows`` cache for all
-        and flushes it itself; without one, the rows are written before this returns.
+        and flushes it itself; without one, the rows are written before this returns. With
+        ``held``, the events' INSERT is kept there for ``EventStore.insert_held`` (record_all).
         """
         if not events:
             return self.store.head()[0]
@@ -182,7 +183,8 @@ class Database:
             # (type, data, subject) triples: building a NewRecord (even by tuple.__new__) cost
             # 0.5 us an event, and the command and version are the same for every row.
             placed = self.store.append_of(
-                command_id, [(type(e).__name__, encode(e), e.subject()) for e in events], v=SCHEMA_VERSION)
+                command_id, [(type(e).__name__, encode(e), e.subject()) for e in events], v=SCHEMA_VERSION,
+                held=held)
             cache = projections.RowCache(self.conn) if rows is None else rows
             folds, env = folds_by_type(), Position()
             env.command_id = command_id
@@ -193,24 +195,33 @@ class Database:
                 cache.flush()
         return placed[-1][0]
 
-    def record_all(self, entries: Iterable[tuple[Sequence[Event], str | None]]) -> None:
+    def record_all(self, entries: Iterable[tuple[Sequence[Event], str | None]],
+                   on_prepared: Callable[[], None] | None = None) -> None:
         """Record (events, command id) entries in one transaction, the rows written once at the end.
 
         Consecutive entries of one command are appended together: one call per run of them.
+        The Python work comes first (encoding, the hash chain, the folds, the flush's rows),
+        then ``on_prepared`` is called, then the SQL (the events' and the rows' INSERTs, the
+        commit), during which SQLite lets go of the GIL: another thread's Python runs meanwhile.
         """
         with self.atomic():  # a full disk raises DiskFull, which stops the engine cleanly
             rows = projections.RowCache(self.conn)
+            held: list = []
             group: list[Event] = []
             current: str | None = None
             for events, command_id in entries:
                 if group and command_id != current:
-                    self.record(group, current, rows)
+                    self.record(group, current, rows, held)
                     group = []
                 current = command_id
                 group.extend(events)
             if group:
-                self.record(group, current, rows)
-            rows.flush()
+                self.record(group, current, rows, held)
+            writes = rows.flush_statements()
+            if on_prepared is not None:
+                on_prepared()
+            self.store.insert_held(held)
+            rows.execute(writes)
 
     def _assign_dvd_ids(self, events: Sequence[Event]) -> list[Event]:
         """Give each new DVD (``dvd_id`` 0) the next id, inside the writing transaction.

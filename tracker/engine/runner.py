@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import sys
 from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,6 +27,11 @@ CHUNK_ITEMS = 1000
 # millions of short-lived ones (no cycles among them), and those passes cost a tenth of an
 # import's CPU. This threshold bounds what waits for a pass to a few megabytes.
 BATCHED_GC_THRESHOLD = 20_000
+# The interpreter's switch interval while a batched command runs (Python's default is 5 ms):
+# the writer lets go of the GIL inside each SQLite statement (~0.5 ms), this thread takes it to
+# prepare the next chunk, and the writer waits this long at most to get it back; at 5 ms it
+# waited longer than its statements ran, and this thread's Python did not overlap them.
+BATCHED_SWITCH_INTERVAL_S = 0.0005
 
 
 class CommandAborted(TrackerError):
@@ -201,8 +207,9 @@ async def _drain_batched(cmd: Command, run: Run, writer: Writer, items: Iterator
         return False
 
     task = asyncio.create_task(chunks())
-    thresholds = gc.get_threshold()
+    thresholds, switch_s = gc.get_threshold(), sys.getswitchinterval()
     gc.set_threshold(max(thresholds[0], BATCHED_GC_THRESHOLD), *thresholds[1:])
+    sys.setswitchinterval(min(switch_s, BATCHED_SWITCH_INTERVAL_S))
     try:
         abandoned = await _until_done_or_abandoned([task], control.abandon)
     except BaseException:
@@ -211,6 +218,7 @@ async def _drain_batched(cmd: Command, run: Run, writer: Writer, items: Iterator
         raise
     finally:
         gc.set_threshold(*thresholds)
+        sys.setswitchinterval(switch_s)
     return task.result() if not abandoned else False
 
 

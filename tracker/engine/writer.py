@@ -83,15 +83,18 @@ class Writer:
         await self._queue.put((events, command_id))
 
     async def write_many(self, entries: list[tuple[list[Event], str | None]]) -> asyncio.Future:
-        """Queue many entries as one unit (a batched command's chunk); resolved once recorded."""
+        """Queue many entries as one unit (a batched command's chunk); the future is resolved
+        once the writer has taken them up (their Python done, their SQL under way: the caller
+        may prepare more meanwhile), or fails with the writer's error. ``flush`` waits for them
+        to be recorded; a failure to record them is raised by the next write or flush."""
         self._raise_if_failed()
-        recorded: asyncio.Future = asyncio.get_running_loop().create_future()
+        taken: asyncio.Future = asyncio.get_running_loop().create_future()
         if self.dry_run:
             self._held.extend(entries)
-            recorded.set_result(None)
-            return recorded
-        await self._queue.put(_Chunk(entries, recorded))
-        return recorded
+            taken.set_result(None)
+            return taken
+        await self._queue.put(_Chunk(entries, taken))
+        return taken
 
     async def flush(self) -> None:
         """Wait until everything queued so far is recorded."""
@@ -140,10 +143,10 @@ class Writer:
             first = await self._queue.get()
             if not isinstance(first, (asyncio.Future, _Chunk)) and not self._flushes:  # a chunk is a batch
                 await self._linger()
-            batch, waiters = self._collect(first)
+            batch, waiters, taken = self._collect(first)
             if batch:
                 try:
-                    await self.call(lambda db, records=batch: self._record(db, records))
+                    await self.call(lambda db, records=batch, chunks=taken: self._record(db, records, chunks))
                 except BaseException as exc:  # noqa: BLE001 - surfaced to the next write/flush
                     self._error = exc
                     for w in waiters:
@@ -156,9 +159,17 @@ class Writer:
                 if not w.done():
                     w.set_result(None)
 
-    def _record(self, db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
-        """Record a batch (on the writer's thread), then run ``after_commit``."""
-        _record_all(db, batch)
+    def _record(self, db: Database, batch: list[tuple[list[Event], str | None]],
+                taken: list[asyncio.Future]) -> None:
+        """Record a batch (on the writer's thread), then run ``after_commit``; the chunks'
+        futures are resolved once the batch's Python is done, before its SQL."""
+        prepared = None
+        if taken:
+            loop = taken[0].get_loop()
+
+            def prepared() -> None:
+                loop.call_soon_threadsafe(_resolve_all, taken)
+        _record_all(db, batch, prepared)
         if self.after_commit is not None:
             self.after_commit()
 
@@ -173,30 +184,35 @@ class Writer:
             timer.cancel()
             self._lingering = None
 
-    def _collect(self, first: Any) -> tuple[list[tuple[list[Event], str | None]], list[asyncio.Future]]:
+    def _collect(self, first: Any) -> tuple[list[tuple[list[Event], str | None]], list[asyncio.Future],
+                                            list[asyncio.Future]]:
+        """A batch from the queue: its entries, every future to resolve once it is recorded, and
+        those of its chunks (resolved before its SQL, see ``write_many``)."""
         batch: list[tuple[list[Event], str | None]] = []
         waiters: list[asyncio.Future] = []
+        taken: list[asyncio.Future] = []
         item, size = first, 0
         while True:
             if isinstance(item, asyncio.Future):
                 waiters.append(item)
             elif isinstance(item, _Chunk):
                 batch.extend(item.entries)
-                waiters.append(item.recorded)
+                waiters.append(item.taken)
+                taken.append(item.taken)
                 size += sum(len(events) for events, _command_id in item.entries)
             else:
                 batch.append(item)
                 size += len(item[0])
             if size >= BATCH_EVENTS or self._queue.empty():
-                return batch, waiters
+                return batch, waiters, taken
             item = self._queue.get_nowait()
 
 
 class _Chunk(NamedTuple):
-    """Entries queued as one unit by ``write_many``, and the future resolved once they are recorded."""
+    """Entries queued as one unit by ``write_many``, and the future resolved once taken up."""
 
     entries: list[tuple[list[Event], str | None]]
-    recorded: asyncio.Future
+    taken: asyncio.Future
 
 
 def _resolve(future: asyncio.Future) -> None:
@@ -205,7 +221,14 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
-def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
+def _resolve_all(futures: list[asyncio.Future]) -> None:
+    """End these waits (those not ended already)."""
+    for future in futures:
+        _resolve(future)
+
+
+def _record_all(db: Database, batch: list[tuple[list[Event], str | None]],
+                on_prepared: Callable[[], None] | None = None) -> None:
     """Record a batch in one transaction; if a value in it cannot be stored, one entry at a time.
 
     One item whose events cannot be recorded (a value SQLite refuses, a fold that trips on it)
@@ -214,7 +237,7 @@ def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> No
     not contained: they are raised, and the work is redone by the next run.
     """
     try:
-        _record_batch(db, batch)
+        db.record_all(batch, on_prepared)
     except Exception as exc:
         if not _is_bad_value(exc):
             raise
