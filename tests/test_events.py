@@ -45,6 +45,17 @@ def test_every_type_is_tagged_by_its_class_name_and_round_trips() -> None:
     assert all(name == cls.__name__ for name, cls in EVENT_TYPES.items())
 
 
+def test_events_encoded_together_are_the_bytes_of_each_encoded_alone() -> None:
+    """encode_all (the record path's one call) gives each event's own bytes, newlines in
+    values included."""
+    samples = [DvdAdded(dvd_id=1, title="Two\nlines\r\u2028", year=None),
+               et.ItemProcessed(command_id="c", item="line:2", outcome="failed", reason="a\nb",
+                                changes={"title": [None, "x\ny"]}),
+               DvdAdded(dvd_id=2, title="")]
+    assert et.encode_all(samples) == [encode(e) for e in samples]
+    assert et.encode_all([]) == []
+
+
 def test_old_row_missing_newer_fields_decodes_with_defaults() -> None:
     # As a version before `source`, `genres` and the detail fields existed would have written them.
     """Old row missing newer fields decodes with defaults."""

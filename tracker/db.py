@@ -23,7 +23,7 @@ from events.types import (
     Event,
     UnknownEventType,
     decode,
-    encode,
+    encode_all,
 )
 from projections import rebuild
 from projections.fold import Position, folds_by_type
@@ -183,8 +183,9 @@ class Database:
             # (type, data, subject) triples: building a NewRecord (even by tuple.__new__) cost
             # 0.5 us an event, and the command and version are the same for every row.
             placed = self.store.append_of(
-                command_id, [(type(e).__name__, encode(e), e.subject()) for e in events], v=SCHEMA_VERSION,
-                held=held)
+                command_id, [(type(e).__name__, data, e.subject())
+                             for e, data in zip(events, encode_all(events), strict=True)],
+                v=SCHEMA_VERSION, held=held)
             cache = projections.RowCache(self.conn) if rows is None else rows
             folds, env = folds_by_type(), Position()
             env.command_id = command_id
