@@ -297,13 +297,24 @@ class RowCache:
         if len(TABLES[name].columns) < WIDE_COLUMNS:
             return [(self._sql[name][2], rows)]
         groups: dict[tuple[bool, ...], list[tuple]] = {}
+        # The columns of the row last grouped with each count of empty ones: a row with as many
+        # empty, none of them among those columns, has the very same (a count and a pick are C
+        # calls; a row's mask took 1.7 us of its 2.3: 0.4 s of the wide shape's DVDs).
+        by_count: dict[int, tuple[Callable[[tuple], tuple], list[tuple]]] = {}
         for values in rows:
-            groups.setdefault(tuple(map(is_not, values, _NONES)), []).append(values)
-        out = []
-        for mask, group in groups.items():
-            sql, pick = self._insert(name, mask)
-            out.append((sql, group if pick is None else list(map(pick, group))))
-        return out
+            empty = values.count(None)
+            seen = by_count.get(empty)
+            if seen is not None:
+                picked = seen[0](values)
+                if None not in picked:
+                    seen[1].append(picked)
+                    continue
+            mask = tuple(map(is_not, values, _NONES))
+            pick = self._insert(name, mask)[1] or tuple  # tuple() of a tuple is that tuple
+            group = groups.setdefault(mask, [])
+            group.append(pick(values))
+            by_count[empty] = (pick, group)
+        return [(self._insert(name, mask)[0], group) for mask, group in groups.items()]
 
     def _insert(self, name: str, mask: tuple[bool, ...]) -> tuple[str, Callable[[tuple], tuple] | None]:
         """``INSERT OR REPLACE`` of the columns ``mask`` marks (the others NULL), and what picks
