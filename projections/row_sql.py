@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -99,7 +98,6 @@ def statements(t: Table) -> tuple[str, str, str, Callable[[Any], tuple]]:
 # Built once: the record path makes a cache per transaction, and formatting ten tables' SQL
 # each time cost more than folding a small batch.
 SQL = {t.name: statements(t) for t in TABLES.values()}
-KEYS = {t.name: itemgetter(*(t.columns.index(k) for k in t.key)) for t in TABLES.values()}
 # Multi-row INSERTs by single-row INSERT and rows a statement (see insert_rows).
 _multi_inserts: dict[tuple[str, int], str] = {}
 # Multi-row UPDATEs and rows a statement by one-row UPDATE (see update_sql), with SQLite 3.33's

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from projections.row_sql import KEYS, SQL, execute_writes, in_order, update_sql
+from projections.row_sql import SQL, execute_writes, in_order, update_sql
 from projections.tables import TABLES
 
 _json_encode = msgspec.json.Encoder().encode
@@ -250,10 +250,11 @@ class RowCache:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""
         out: list[tuple[str, list[tuple]]] = []
         for name, written in self._written.items():
-            # The last write of each key only (an item retried in one batch is written once, not
-            # replaced), in key order: B-tree writes then go page by page.
-            latest = dict(zip(map(KEYS[name], written), written, strict=True))
-            out.append((self._sql[name][2], list(map(latest.__getitem__, sorted(latest)))))
+            # In the order written: INSERT OR REPLACE leaves each key's last row. Keeping only the
+            # last of each and sorting them cost more than it saved: a command's items come in
+            # near key order already (line:100000, line:100001, ...), and the wide shape's 500,000
+            # went in in 1.55 s so against 1.78 s.
+            out.append((self._sql[name][2], written))
             self._size -= len(written) * self._width[name]
         self._written = {}
         for name, keys in self._dirty.items():

@@ -205,6 +205,20 @@ def test_columns_set_blind_in_bulk_reach_the_rows_they_name(tmp_path: Path, monk
         assert replayed(db) == live
 
 
+def test_an_item_written_twice_in_one_flush_keeps_its_last_row(tmp_path: Path) -> None:
+    """Items processed twice within one batch (more rows than one multi-row INSERT's worth) keep
+    the later outcome, recorded and replayed alike."""
+    with Database(tmp_path / "tracker.db") as db:
+        db.record([et.CommandRequested(command_id="c", name="refresh")], "c")
+        items = [et.ItemProcessed(command_id="c", item=f"dvd:{i % 200}", outcome="failed" if i < 200 else "updated",
+                                  reason="" if i >= 200 else "timed out") for i in range(600)]
+        db.record(items, "c")
+        live = tables(db.conn)
+        assert [(item, outcome, seq) for _c, item, outcome, _r, seq in live["command_items"]] == sorted(
+            (f"dvd:{i}", "updated", 2 + 400 + i) for i in range(200))
+        assert replayed(db) == live
+
+
 def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay equals incremental across cache flushes."""
     # Replay evicts its row cache past REPLAY_CACHE_CELLS cells; keys then come back from SQL.
