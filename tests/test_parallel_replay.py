@@ -119,6 +119,21 @@ def test_an_import_shaped_log_is_weighed_by_both_its_types(tmp_path: Path, monke
     assert not any("dvds" in h and "command_items" in h for h in halves)
 
 
+def test_the_split_ends_soonest_and_leaves_the_whole_cache_to_who_needs_it() -> None:
+    """The split ends when its slower process does (this one carrying its overhead), a group
+    that wants the whole cache goes to the second process, and a log all in one group or all
+    in such groups is not split."""
+    split = parallel_replay.best_split([3.0, 1.6, 1.6, 0.0, 2.3, 0.0], [False, True, False, False, False, False],
+                                       overhead=0.9)
+    assert split is not None and 1 in split.there
+    assert sorted(split.there) == [0, 1]  # 4.6 there against 3.9 + 0.9 here: the soonest end
+    # The heavier group goes to the second process: 3 there against 1 + 5 here, not 3 + 5.
+    assert parallel_replay.best_split([1.0, 3.0], [False, False], overhead=5.0) == \
+        parallel_replay.Split(here=(0,), there=(1,))
+    assert parallel_replay.best_split([4.0, 0.0, 0.0], [False, False, False], overhead=0.0) is None
+    assert parallel_replay.best_split([1.0, 2.0], [True, True], overhead=0.0) is None
+
+
 def test_a_second_process_that_fails_leaves_the_replay_to_one(tmp_path: Path, always_parallel: list[int],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """When the second process cannot run, the replay happens in one process: same tables, no
