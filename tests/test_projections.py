@@ -291,6 +291,32 @@ def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_wide_rows_alike_in_their_nulls_go_in_one_insert_and_others_by_their_columns(tmp_path: Path) -> None:
+    """A flush of wide rows null in the same columns is one INSERT of the others; rows null in
+    different columns are grouped by those columns; either way each row is written exactly."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    dvd = TABLES["dvds"].row
+    alike = [dvd(id=i, title=f"t{i}", year=1990, uk_certification="PG") for i in range(1, 41)]
+    mixed = [dvd(id=i, title=f"t{i}", year=None if i % 2 else 1990, tagline="g" if i % 3 else None)
+             for i in range(41, 81)]
+    written = []
+    for batch in (alike, mixed):
+        rows = RowCache(conn)
+        for row in batch:
+            rows.put("dvds", (row.id,), row)
+        inserts: list[str] = []
+        conn.set_trace_callback(lambda sql, seen=inserts: seen.append(sql) if sql.startswith("INSERT") else None)
+        rows.flush()
+        conn.set_trace_callback(None)
+        written.append(len({sql.split(" VALUES ")[0] for sql in inserts}))
+    assert written == [1, 4]  # (year, tagline) set or not: four shapes among the mixed rows
+    columns = ", ".join(TABLES["dvds"].columns)
+    assert conn.execute(f"SELECT {columns} FROM dvds ORDER BY id").fetchall() == [
+        msgspec.structs.astuple(row) for row in alike + mixed]
+    conn.close()
+
+
 def test_an_item_processed_twice_in_one_transaction_keeps_its_last_outcome(tmp_path: Path) -> None:
     """An item recorded twice in one transaction (a failure, then a retry that worked) keeps its
     last outcome, reason and seq; both count."""
