@@ -192,5 +192,5 @@ def test_a_batched_command_shortens_the_switch_interval_while_it_runs(cli: Cli, 
 
     monkeypatch.setattr(runner, "outcomes_now", spying)
     cli.ok("import", str(_csv(tmp_path / "dvds.csv", 2500)))
-    assert seen == [runner.BATCHED_SWITCH_INTERVAL_S] * 3
+    assert seen and set(seen) == {runner.BATCHED_SWITCH_INTERVAL_S}
     assert sys.getswitchinterval() == before

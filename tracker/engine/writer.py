@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any, NamedTuple, TypeVar
@@ -28,6 +29,7 @@ BATCH_EVENTS = 2000
 # needs: at 200 items/s, one transaction per item or two starved the loop. A crash loses at most
 # this much work, which the resumed run does again (nothing was recorded, so nothing twice).
 LINGER_S = 0.05
+MAX_IN_FLIGHT = 2  # batches handed to the writer's thread at once (see Writer._run)
 
 
 class Writer:
@@ -57,6 +59,7 @@ class Writer:
         self._open = False
         self._lingering: asyncio.Future | None = None  # set while the writer lets events gather
         self._flushes = 0  # flushes waiting: no linger then
+        self._thread_error: BaseException | None = None  # set on the writer's thread (see _record)
 
     async def __aenter__(self) -> Writer:
         if not self.dry_run:
@@ -138,40 +141,80 @@ class Writer:
             raise self._error
 
     async def _run(self) -> None:
-        """Take what is queued, up to a batch, and record it; wake flushers after."""
-        while True:
-            first = await self._queue.get()
-            if not isinstance(first, (asyncio.Future, _Chunk)) and not self._flushes:  # a chunk is a batch
-                await self._linger()
-            batch, waiters, taken = self._collect(first)
-            if batch:
-                try:
-                    await self.call(lambda db, records=batch, chunks=taken: self._record(db, records, chunks))
-                except BaseException as exc:  # noqa: BLE001 - surfaced to the next write/flush
-                    self._error = exc
-                    for w in waiters:
-                        if not w.done():
-                            w.set_exception(exc)
-                    return
-                if self.on_recorded is not None:
-                    self.on_recorded(batch)
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+        """Take what is queued, up to a batch, and hand it to the writer's thread; wake its
+        waiters once it is recorded.
+
+        The next batch is handed over while one is being recorded (MAX_IN_FLIGHT at most): handed
+        over only once the last had ended, each batch waited for this loop, whose thread is the
+        one preparing the next chunks (~3 ms a batch, 0.7 s of an import of 250,000 rows).
+        """
+        in_flight: deque[_InFlight] = deque()
+        getter: asyncio.Future | None = None
+        try:
+            while True:
+                if getter is None and len(in_flight) < MAX_IN_FLIGHT:
+                    getter = asyncio.ensure_future(self._queue.get())
+                pending = set() if getter is None else {getter}
+                if in_flight:
+                    pending.add(in_flight[0].recorded)
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if in_flight and in_flight[0].recorded.done():
+                    if not self._settle(in_flight.popleft()):
+                        _fail_all(in_flight, self._error)
+                        return
+                elif getter is not None and getter.done():
+                    first, getter = getter.result(), None
+                    await self._hand_over(first, in_flight)
+        finally:
+            if getter is not None:
+                getter.cancel()
+
+    async def _hand_over(self, first: Any, in_flight: deque[_InFlight]) -> None:
+        """Collect a batch that begins with ``first`` and hand it to the writer's thread; waiters
+        with nothing to record (a flush) are woken with the last batch in flight, or at once."""
+        if not isinstance(first, (asyncio.Future, _Chunk)) and not self._flushes:  # a chunk is a batch
+            await self._linger()
+        batch, waiters, taken = self._collect(first)
+        if batch:
+            recorded = asyncio.get_running_loop().run_in_executor(self._pool, self._record, self.db, batch, taken)
+            in_flight.append(_InFlight(recorded, batch, waiters))
+        elif in_flight:
+            in_flight[-1].waiters.extend(waiters)
+        else:
+            _resolve_all(waiters)
+
+    def _settle(self, done: _InFlight) -> bool:
+        """Wake the waiters of a batch that ended; False if it failed (then nothing more is)."""
+        exc = done.recorded.exception()
+        if exc is not None:
+            self._error = exc  # surfaced to the next write or flush
+            _fail_all([done], exc)
+            return False
+        if self.on_recorded is not None:
+            self.on_recorded(done.batch)
+        _resolve_all(done.waiters)
+        return True
 
     def _record(self, db: Database, batch: list[tuple[list[Event], str | None]],
                 taken: list[asyncio.Future]) -> None:
         """Record a batch (on the writer's thread), then run ``after_commit``; the chunks'
-        futures are resolved once the batch's Python is done, before its SQL."""
+        futures are resolved once the batch's Python is done, before its SQL. Once one batch
+        failed, the batches handed over behind it fail with the same error, unrecorded."""
+        if self._thread_error is not None:
+            raise self._thread_error
         prepared = None
         if taken:
             loop = taken[0].get_loop()
 
             def prepared() -> None:
                 loop.call_soon_threadsafe(_resolve_all, taken)
-        _record_all(db, batch, prepared)
-        if self.after_commit is not None:
-            self.after_commit()
+        try:
+            _record_all(db, batch, prepared)
+            if self.after_commit is not None:
+                self.after_commit()
+        except BaseException as exc:
+            self._thread_error = exc
+            raise
 
     async def _linger(self) -> None:
         """Let events gather for LINGER_S, or less if someone starts waiting for a flush."""
@@ -208,6 +251,15 @@ class Writer:
             item = self._queue.get_nowait()
 
 
+class _InFlight(NamedTuple):
+    """A batch handed to the writer's thread: the future of its recording, its entries, and the
+    futures to resolve once it is recorded."""
+
+    recorded: asyncio.Future
+    batch: list[tuple[list[Event], str | None]]
+    waiters: list[asyncio.Future]
+
+
 class _Chunk(NamedTuple):
     """Entries queued as one unit by ``write_many``, and the future resolved once taken up."""
 
@@ -225,6 +277,22 @@ def _resolve_all(futures: list[asyncio.Future]) -> None:
     """End these waits (those not ended already)."""
     for future in futures:
         _resolve(future)
+
+
+def _fail_all(entries: Iterable[_InFlight], exc: BaseException | None) -> None:
+    """Fail the waiters of these batches with ``exc``; their recordings' own errors (they fail
+    too: see ``Writer._record``) are retrieved, so none is reported as never retrieved."""
+    for entry in entries:
+        for waiter in entry.waiters:
+            if not waiter.done():
+                waiter.set_exception(exc or RuntimeError("the writer stopped"))
+        entry.recorded.add_done_callback(_retrieved)
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """Look at a future's outcome (an error nobody else will read)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _record_all(db: Database, batch: list[tuple[list[Event], str | None]],
