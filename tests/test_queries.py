@@ -116,7 +116,7 @@ def test_dvd_selections(db: Database) -> None:
     assert ids(dvds.with_tmdb_id(db.conn)) == [2, 3] and ids(dvds.with_tmdb_id(db.conn, limit=1)) == [2]
     assert ids(dvds.missing_details(db.conn)) == [2, 3]
     assert ids(dvds.with_imdb_id(db.conn)) == [3]
-    assert ids(dvds.with_uppercase_certification(db.conn)) == [3]
+    assert dvds.uppercase_certifications(db.conn) == [("dvd:3", "12A")]
     assert dvds.holder_of_tmdb_id(db.conn, 12) == 3 and dvds.holder_of_tmdb_id(db.conn, 13) is None
     assert dvds.dvd_row(db.conn, 2)["title"] == "B" and dvds.dvd_row(db.conn, 9) is None
     held = dvds.held_keys(db.conn)

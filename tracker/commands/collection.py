@@ -252,8 +252,7 @@ class NormalizeUkCertifications(Command):
 
     def select(self, run: Run) -> Iterable[Item]:
         """DVDs whose certificate has upper-case letters."""
-        return [Item(f"dvd:{r.id}", r.uk_certification)
-                for r in dvds.with_uppercase_certification(run.db.conn, limit=run.limit)]
+        return list(itertools.starmap(Item, dvds.uppercase_certifications(run.db.conn, limit=run.limit)))
 
     def process_now(self, run: Run, item: Item) -> Outcome:
         """The lower-cased certificate."""
