@@ -38,9 +38,9 @@ MIN_EVENTS = 200_000
 # The second process gets the whole row cache, and the catalogue with it (a catalogue that
 # fits no longer reloads titles: its share took 4.5 CPU s instead of 8.4 at half the cells);
 # this one, which also holds the CLI's modules, gets half, which cost it no time (write-only
-# command items, DVDs whose events come in a burst). Each gets a quarter of SQLite's page cache,
-# which cost no time either. The two then peaked at 60 + 61 MB for the mix's 1,000,000 events,
-# 65 + 56 MB for the wide shape's (76 + 61 and 84 + 56 with the whole cache here too).
+# command items, offers added and removed in a burst). Each gets a quarter of SQLite's page
+# cache, which cost no time either. The two then peaked at 57 + 70 MB for the mix's 1,000,000
+# events (the DVDs and the catalogue there), 56 + 54 MB for the wide shape's.
 CELLS_HERE = REPLAY_CACHE_CELLS // 2
 SHARE_PAGE_CACHE_KIB = 8 * 1024
 SAMPLE_POINTS = 1000  # rows looked up to weigh the groups (a millisecond or two)
