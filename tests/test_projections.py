@@ -331,6 +331,21 @@ def test_an_item_processed_twice_in_one_transaction_keeps_its_last_outcome(tmp_p
         assert tables(db.conn) == replayed(db)
 
 
+def test_new_dvds_of_two_commands_in_one_transaction_get_distinct_ids(tmp_path: Path) -> None:
+    """DVDs added by two commands recorded in one transaction get the next ids in turn: the
+    second command's are not given the first's ids, still only in the row cache."""
+    with Database(tmp_path / "t.db") as db:
+        db.record([et.DvdAdded(dvd_id=0, title="Heat")], "c0")
+        db.record_all([([et.DvdAdded(dvd_id=0, title="Alien"), et.DvdAdded(dvd_id=0, title="Ran")], "c1"),
+                       ([et.DvdAdded(dvd_id=0, title="Up")], "c2"),
+                       ([et.DvdAdded(dvd_id=0, title="Jaws")], "c1")])
+        assert db.conn.execute("SELECT id, title, added_by FROM dvds ORDER BY id").fetchall() == [
+            (1, "Heat", "c0"), (2, "Alien", "c1"), (3, "Ran", "c1"), (4, "Up", "c2"), (5, "Jaws", "c1")]
+        db.record([et.DvdAdded(dvd_id=0, title="Big")], "c3")  # the next transaction goes on from SQL
+        assert db.conn.execute("SELECT MAX(id) FROM dvds").fetchone() == (6,)
+        assert tables(db.conn) == replayed(db)
+
+
 def test_columns_set_blind_reach_the_row_however_it_is_read(tmp_path: Path) -> None:
     """Columns set without reading their row: a cached row changes in place, an uncached one by
     an UPDATE at the flush, one loaded later (alone or in a run) shows them, a missing row stays

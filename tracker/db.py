@@ -56,6 +56,7 @@ class Database:
                 _make_home(self.path.parent)
             self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
         self.store = EventStore(self.conn)
+        self._next_dvd_id: int | None = None  # the next new DVD's id inside record_all, else None
         try:
             self._check_readable() if read_only else self._open()
         except BaseException:
@@ -205,7 +206,7 @@ class Database:
         then ``on_prepared`` is called, then the SQL (the events' and the rows' INSERTs, the
         commit), during which SQLite lets go of the GIL: another thread's Python runs meanwhile.
         """
-        with self.atomic():  # a full disk raises DiskFull, which stops the engine cleanly
+        with self.atomic(), self._ids_across_groups():  # a full disk raises DiskFull: the engine stops cleanly
             rows = projections.RowCache(self.conn)
             held: list = []
             group: list[Event] = []
@@ -236,10 +237,24 @@ class Database:
             if isinstance(e, DvdAdded) and e.dvd_id == 0:
                 if next_id is None:
                     next_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM dvds").fetchone()[0]
+                    # Within record_all, an earlier group's new DVDs are only in the row cache yet.
+                    next_id = max(next_id, self._next_dvd_id or 0)
                 e = msgspec.structs.replace(e, dvd_id=next_id)
                 next_id += 1
             out.append(e)
+        if next_id is not None and self._next_dvd_id is not None:
+            self._next_dvd_id = next_id
         return out
+
+    @contextmanager
+    def _ids_across_groups(self) -> Iterator[None]:
+        """Meanwhile, new DVD ids go on from the last one handed out, not only from SQL's: the
+        groups of one record_all are folded into one row cache, written at its end."""
+        self._next_dvd_id = 0
+        try:
+            yield
+        finally:
+            self._next_dvd_id = None
 
     def events(self, **filters: object) -> Iterator[tuple[StoredRecord, Event]]:
         """Stream (row, decoded event) pairs; filters as ``EventStore.read``."""
