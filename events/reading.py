@@ -59,7 +59,7 @@ class FoldChunk(NamedTuple):
     """The rows of a span of seqs, each column as one string: seqs, times and command ids (NULL as
     an empty string) joined by commas, and the data as one JSON array; with the span, how many
     rows, how many have a command id, and their lowest and highest ``v`` (a span of no rows of
-    the types asked: a count of 0 and None for the rest)."""
+    the types asked: counts of 0, the strings and ``v`` None)."""
 
     after_seq: int
     until_seq: int
@@ -109,8 +109,9 @@ def type_filter(types: Sequence[str], present: Sequence[str] = ()) -> tuple[str 
         return "", ()
     if not present:
         return f" AND +type IN ({', '.join('?' * len(types))})", tuple(types)
-    wanted = tuple(t for t in types if t in set(present))
-    others = tuple(t for t in present if t not in set(types))
+    in_log, asked = set(present), set(types)
+    wanted = tuple(t for t in types if t in in_log)
+    others = tuple(t for t in present if t not in asked)
     if not wanted:
         return None, ()
     if not others:

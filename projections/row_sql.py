@@ -51,11 +51,16 @@ def insert_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None
     if multi is None:
         head, _, one = sql.rpartition(" VALUES ")
         multi = _multi_inserts[sql, per] = f"{head} VALUES {', '.join([one] * per)}"
+    _in_statements(conn, multi, per, sql, params)
+
+
+def _in_statements(conn: sqlite3.Connection, multi: str, per: int, one: str, params: list[tuple]) -> None:
+    """Rows' parameters run ``per`` rows at a time through ``multi``, the rest through ``one``."""
     whole = len(params) - len(params) % per
     for start in range(0, whole, per):
         conn.execute(multi, list(chain.from_iterable(params[start:start + per])))
     if whole < len(params):
-        conn.executemany(sql, params[whole:])
+        conn.executemany(one, params[whole:])
 
 
 def update_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
@@ -64,8 +69,8 @@ def update_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> st
     sql = (f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} "
            f"WHERE {' AND '.join(f'{k} = ?' for k in key)}")
     if _UPDATE_FROM and sql not in _multi_updates:
-        per = max(1, MULTI_PARAMS // (len(columns) + len(key)))
         width = len(columns) + len(key)
+        per = max(1, MULTI_PARAMS // width)
         row = f"({', '.join('?' * width)})"
         sets = ", ".join(f"{c} = v.column{i}" for i, c in enumerate(columns, 1))
         where = " AND ".join(f"{table}.{k} = v.column{i}" for i, k in enumerate(key, len(columns) + 1))
@@ -78,11 +83,7 @@ def update_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None
     """A one-row UPDATE of update_sql run over many rows (their keys distinct), in statements of
     many rows each: 71,000 DVDs' certificates took 0.43 s so against 0.53 s by executemany."""
     multi, per = _multi_updates[sql]
-    whole = len(params) - len(params) % per
-    for start in range(0, whole, per):
-        conn.execute(multi, list(chain.from_iterable(params[start:start + per])))
-    if whole < len(params):
-        conn.executemany(sql, params[whole:])
+    _in_statements(conn, multi, per, sql, params)
 
 
 def statements(t: Table) -> tuple[str, str, str, Callable[[Any], tuple]]:

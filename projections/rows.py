@@ -29,6 +29,8 @@ BLIND_CELLS = 10
 WIDE_COLUMNS = 10  # tables this wide write each row's non-null columns only (see _whole)
 _NONES = (None,) * 64
 _POSITIONS = range(64)  # column positions, for compress()
+
+
 def to_json(value: Any) -> str:
     """The text a JSON column holds, in a row as in SQL."""
     return _json_encode(value).decode()

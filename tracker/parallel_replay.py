@@ -165,8 +165,7 @@ def fold_in_parallel(db: Source, conn: sqlite3.Connection, begin: Callable[[], C
             with Worker.start(db.path, side, until, split.there) as worker:  # it starts as the tables drop
                 share = Share(here.modules, CELLS_HERE, page_cache_kib=SHARE_PAGE_CACHE_KIB,
                               then=lambda c: _take_side(c, worker, there.tables))
-                rebuild(db.replay_source(until_seq=until, types=here.tags), conn,
-                                fresh=True, share=share)
+                rebuild(db.replay_source(until_seq=until, types=here.tags), conn, fresh=True, share=share)
     # Every event of 1..until was read, including those no fold takes (CommandInterrupted), which
     # neither share counts: said as a replay in one process says it.
     return until
@@ -204,7 +203,6 @@ class Worker:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         """Wrap a started worker process."""
         self.proc = proc
-        self.count = 0
 
     @classmethod
     @contextmanager
@@ -216,9 +214,9 @@ class Worker:
             yield cls(proc)
 
     def wait(self) -> None:
-        """Wait for the worker to finish; its count of events folded, or WorkerFailed."""
+        """Wait for the worker to finish: WorkerFailed unless it exited 0 and printed its count of
+        events folded (the replay reports every event read, so the count itself is not used)."""
         out, err = self.proc.communicate()
         if self.proc.returncode != 0 or not out.strip().isdigit():
             why = err.strip().splitlines()[-1:] or [f"exit status {self.proc.returncode}"]
             raise WorkerFailed(why[0])
-        self.count = int(out)
