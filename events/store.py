@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from events.appending import ROW_COLUMNS, at_text, insert_rows, utc_now
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
-from events.connection import APPLICATION_ID, connect, refuse_foreign
+from events.connection import APPLICATION_ID, WAL_AUTOCHECKPOINT_PAGES, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, FoldChunk, StoredRecord, fold_chunks, fold_rows, read_plan, read_rows
 from events.wal_checkpoints import WalCheckpointer
@@ -168,6 +168,18 @@ class EventStore:
             self._pending_types.clear()
         if self._rows_unsaved >= CHECKPOINT_EVERY_ROWS:
             self._rows_unsaved = 0
+            self._checkpoint_soon()
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Meanwhile SQLite's own WAL checkpoint is off; the background one is asked for after: a
+        transaction writing more than 40 MB (a replay writes every read table whole) had COMMIT
+        copy it all into the file before returning (0.25 s of a 5 s replay of a million events)."""
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._checkpoint_soon()
 
     def _checkpoint_soon(self) -> None:

@@ -301,7 +301,7 @@ class Database:
     def _writing(self, target: sqlite3.Connection | None, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
         """A transaction on ``target`` (or on the live database), rolled back on error."""
         if target is None:
-            with self.store.atomic(immediate=immediate):
+            with self.store.bulk(), self.store.atomic(immediate=immediate):
                 yield self.conn
             return
         target.execute("BEGIN")
