@@ -134,6 +134,23 @@ def test_the_split_ends_soonest_and_leaves_the_whole_cache_to_who_needs_it() -> 
     assert parallel_replay.best_split([1.0, 2.0], [True, True], overhead=0.0) is None
 
 
+@pytest.mark.parametrize(("minute", "runnable", "free"), [(0.4, 9, True), (1.8, 1, True), (1.8, 2, False),
+                                                       (3.0, 2, False)])
+def test_a_second_core_is_free_by_the_minute_or_by_the_run_queue_now(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, minute: float, runnable: int, free: bool) -> None:
+    """On two CPUs, a replay splits when the last minute's load leaves one idle, or when nothing
+    else is runnable right now (the minute still counting a command that just ended)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (minute, minute, minute))
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"{minute:.2f} 1.00 0.90 {runnable}/312 4242\n", encoding="ascii")
+    monkeypatch.setattr(parallel_replay, "LOADAVG", loadavg)
+    assert parallel_replay._runnable_now() == runnable
+    assert parallel_replay._second_core_free() is free
+    loadavg.unlink()  # no run queue to read: only the minute counts
+    assert parallel_replay._second_core_free() is (minute < 1.5)
+
+
 def test_a_second_process_that_fails_leaves_the_replay_to_one(tmp_path: Path, always_parallel: list[int],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """When the second process cannot run, the replay happens in one process: same tables, no
