@@ -54,11 +54,11 @@ def genre_named(rows: RowCache, env: Envelope, e: GenreNamed) -> None:
 
 def _listed(rows: RowCache, env: Envelope, table: str, tmdb_id: int, new: Any) -> Any:
     """The movie or show listed again (its fields to be set by the caller), or ``new`` stamped now."""
-    row = rows.get(table, (tmdb_id,))
+    row = rows.changing(table, (tmdb_id,))
     if row is None:
         row = new
         row.tmdb_id, row.listed_at = tmdb_id, env.at
-    rows.put(table, (tmdb_id,), row)
+        rows.put(table, (tmdb_id,), row)
     return row
 
 

@@ -98,9 +98,14 @@ def details_refreshed(rows: RowCache, env: Envelope, e: DvdDetailsRefreshed) -> 
     if row is None:
         return
     keep = locked(row)
-    for name in DETAIL_FIELDS:
-        if name not in keep:
-            _set(row, name, getattr(e, name))
+    if keep:
+        for name in DETAIL_FIELDS:
+            if name not in keep:
+                _set(row, name, getattr(e, name))
+    else:  # nothing locked, as for nearly every DVD: set directly (a loop of _set cost ~2.5 us)
+        row.tagline, row.budget, row.revenue, row.director = e.tagline, e.budget, e.revenue, e.director
+        row.production_companies = to_json(e.production_companies)
+        row.uk_certification, row.rating, row.vote_count = e.uk_certification, e.rating, e.vote_count
     row.genres, row.tmdb_poster_path = to_json(e.genres), e.poster_path
     row.details_refreshed_at = env.at
     if e.imdb_id is not None and not row.imdb_id and "imdb_id" not in keep:

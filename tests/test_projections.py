@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from events import reading
 from events import types as et
-from projections import HANDLERS, fold, rebuild, row_sql, scope, snapshot
+from projections import HANDLERS, dvds, fold, rebuild, row_sql, scope, snapshot
 from projections.rows import RowCache
 from projections.tables import TABLES, create_tables
 from tests.offline_support import Cli
@@ -433,6 +433,23 @@ def test_dvd_folds(tmp_path: Path) -> None:
         assert (two["imdb_id"], two["torrents"], two["uk_certification"]) == ("tt0113277", "[]", "")
         assert two["torrents_checked_at"] is not None
         assert db.conn.execute("SELECT COUNT(*) FROM dvds").fetchone()[0] == 2
+
+
+def test_details_set_the_same_columns_whether_or_not_some_field_is_locked(tmp_path: Path) -> None:
+    """A refresh of a DVD with nothing locked (set field by field in one go) fills every detail
+    column as it does for one with an unrelated field locked (set one by one, skipping locks)."""
+    details = et.DvdDetailsRefreshed(dvd_id=0, tagline="t", budget=1, revenue=2, production_companies=["A", "B"],
+                                     director="d", uk_certification="15", rating=7.5, vote_count=3,
+                                     poster_path="/p.jpg", imdb_id="tt1", genres=["Drama"])
+    with Database(tmp_path / "tracker.db") as db:
+        db.record([et.DvdAdded(dvd_id=0, title="Heat"), et.DvdAdded(dvd_id=0, title="Heat"),
+                   et.DvdFieldsLocked(dvd_id=2, fields=["poster"])])
+        db.record([msgspec.structs.replace(details, dvd_id=1), msgspec.structs.replace(details, dvd_id=2)])
+        free, locked = _dvd(db, 1), _dvd(db, 2)
+    assert free["locked_fields"] is None and locked["locked_fields"] == '["poster"]'
+    detail_columns = [*dvds.DETAIL_FIELDS, "genres", "tmdb_poster_path", "imdb_id"]
+    assert {c: free[c] for c in detail_columns} == {c: locked[c] for c in detail_columns}
+    assert free["production_companies"] == '["A","B"]' and free["rating"] == 7.5 and free["vote_count"] == 3
 
 
 def test_catalogue_and_availability_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
