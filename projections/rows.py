@@ -32,7 +32,10 @@ _POSITIONS = range(64)  # column positions, for compress()
 
 
 def to_json(value: Any) -> str:
-    """The text a JSON column holds, in a row as in SQL."""
+    """The text a JSON column holds, in a row as in SQL; a value a replay's view kept raw (the
+    log's own text, which msgspec wrote from the same value) as it is."""
+    if value.__class__ is msgspec.Raw:
+        return str(value, "utf-8")
     return _json_encode(value).decode()
 
 
