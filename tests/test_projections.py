@@ -302,14 +302,47 @@ def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
     per = row_sql.MULTI_PARAMS // len(TABLES["command_items"].columns)
     count = 2 * per + 7
     rows = RowCache(conn)
+    outcomes = ("updated", "skipped")  # no column alike in every row (see the test below)
     for i in range(count):
-        rows.put("command_items", ("c", f"line:{i}"), item("c", f"line:{i}", "updated", f"r{i}", i))
+        key = (f"c{i % 2}", f"line:{i}")
+        rows.put("command_items", key, item(*key, outcomes[i % 2], f"r{i}", i))
     inserts: list[str] = []
     conn.set_trace_callback(lambda sql: inserts.append(sql) if sql.startswith("INSERT") else None)
     rows.flush()
     assert len(inserts) == 2 + 7
     assert conn.execute("SELECT command_id, item, outcome, reason, seq FROM command_items ORDER BY seq").fetchall() \
-        == [("c", f"line:{i}", "updated", f"r{i}", i) for i in range(count)]
+        == [(f"c{i % 2}", f"line:{i}", outcomes[i % 2], f"r{i}", i) for i in range(count)]
+    conn.close()
+
+
+BY_LINE = "CAST(substr(item, 6) AS INTEGER)"  # command_items' "line:N" in N's order
+
+
+def test_text_alike_in_every_row_is_bound_once_a_statement_and_rows_stay_exact(tmp_path: Path) -> None:
+    """Rows sharing their text (or NULL) in some columns go in statements binding those once, so
+    more rows a statement, each row written exactly; numbers equal across types (1, 1.0, True)
+    are not shared, each keeping its own; an UPDATE of many rows to the same time binds it once."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    count = 1007  # command, outcome and seq shared: two columns left, 500 rows a statement
+    rows = RowCache(conn)
+    for i in range(count):
+        rows.write("command_items", ("c", f"line:{i}", "updated", (1, 1.0, True)[i % 3], None))
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    rows.flush()
+    assert len([s for s in statements if s.startswith("INSERT")]) == 2 + 7
+    written = conn.execute("SELECT command_id, item, outcome, reason, typeof(seq) FROM command_items ORDER BY "
+                           + BY_LINE).fetchall()
+    assert written == [("c", f"line:{i}", "updated", ("1", "1.0", "1")[i % 3], "null") for i in range(count)]
+    rows = RowCache(conn)
+    for i in range(999):
+        rows.set_columns("command_items", ("c", f"line:{i}"), ("outcome", "seq"), ("failed", i))
+    statements.clear()
+    rows.flush()
+    assert len([s for s in statements if s.startswith("UPDATE")]) == 3  # 333 rows a statement (250 unshared)
+    assert conn.execute("SELECT outcome, seq FROM command_items ORDER BY " + BY_LINE).fetchall() \
+        == [("failed", i) for i in range(999)] + [("updated", None)] * 8
     conn.close()
 
 
