@@ -151,6 +151,27 @@ def test_a_second_core_is_free_by_the_minute_or_by_the_run_queue_now(
     assert parallel_replay._second_core_free() is (minute < 1.5)
 
 
+def test_a_task_runnable_at_one_look_only_leaves_the_second_core_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task passing through the run queue (runnable at one look of five) does not count as
+    busy; one runnable at every look does."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 1.9, 1.9))
+    for looks, free in (([1, 3, 1, 2, 1], True), ([2, 3, 2, 2, 4], False)):
+        monkeypatch.setattr(parallel_replay, "LOADAVG", _Looks(looks))
+        assert parallel_replay._second_core_free() is free
+
+
+class _Looks:
+    """A /proc/loadavg whose run queue reads these counts, one a look."""
+
+    def __init__(self, runnable: list[int]) -> None:
+        self.runnable = iter(runnable)
+
+    def read_text(self, encoding: str) -> str:
+        """The next look."""
+        return f"1.90 1.00 0.90 {next(self.runnable)}/312 4242\n"
+
+
 def test_a_second_process_that_fails_leaves_the_replay_to_one(tmp_path: Path, always_parallel: list[int],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """When the second process cannot run, the replay happens in one process: same tables, no

@@ -26,7 +26,7 @@ from events.connection import take_write_lock
 from events.reading import sample_types
 from events.store import EventStore
 from projections import side_files
-from projections.rebuild import REPLAY_CACHE_CELLS, Replay, Share, rebuild
+from projections.rebuild import Replay, Share, rebuild
 from projections.scope import Group, groups
 from tracker.log import get_logger
 from tracker.pids import alive, helper
@@ -36,13 +36,15 @@ log = get_logger("tracker.replay")
 # Below this the second process gains little: it needs 0.25 s to start (at 100,000 events a
 # replay took 1.3 s either way).
 MIN_EVENTS = 200_000
-# The second process gets the whole row cache, and the catalogue with it (a catalogue that
-# fits no longer reloads titles: its share took 4.5 CPU s instead of 8.4 at half the cells);
-# this one, which also holds the CLI's modules, gets half, which cost it no time (write-only
-# command items, offers added and removed in a burst). Each gets a quarter of SQLite's page
-# cache, which cost no time either. The two then peaked at 57 + 70 MB for the mix's 1,000,000
-# events (the DVDs and the catalogue there), 56 + 54 MB for the wide shape's.
-CELLS_HERE = REPLAY_CACHE_CELLS // 2
+# The second process gets most of the row cache, and the catalogue with it (a catalogue that
+# fits no longer reloads titles: its share took 4.5 CPU s instead of 8.4 at half the cells; with
+# 650,000 cells rather than 400,000 it flushes less often, and the titles listed again and again
+# are written fewer times: 4.65-4.81 CPU s alone against 4.86-4.96); this one, which also holds
+# the CLI's modules, gets little, which cost it no time (write-only command items, offers added
+# and removed in a burst: 100,000 cells or 200,000, the same CPU). Each gets a quarter of
+# SQLite's page cache, which cost no time either. The two stay within the 150 MB a replay may
+# take (see the README's figures for both shapes).
+CELLS_HERE, CELLS_THERE = 100_000, 650_000
 SHARE_PAGE_CACHE_KIB = 8 * 1024
 SAMPLE_POINTS = 1000  # rows looked up to weigh the groups (a millisecond or two)
 # What an event costs to fold, by the module folding it, in microseconds of CPU: each group
@@ -143,17 +145,19 @@ def _second_core_free() -> bool:
 
 
 def _runnable_now() -> int:
-    """The most tasks runnable at once (this one included) in a few looks at /proc/loadavg over
-    ~10 ms; a large number where there is no such file."""
-    most = 0
+    """The fewest tasks runnable at once (this one included) in a few looks at /proc/loadavg over
+    ~10 ms: a busy process elsewhere is runnable at every look, a passing one (a kernel worker,
+    a process exiting) at one; with the most instead, the store benchmark's wide replay once ran
+    in one process, 16.6 s instead of 5.4. A large number where there is no such file."""
+    fewest = 1 << 30
     for look in range(RUNNABLE_LOOKS):
         try:
-            most = max(most, int(LOADAVG.read_text(encoding="ascii").split()[3].split("/")[0]))
+            fewest = min(fewest, int(LOADAVG.read_text(encoding="ascii").split()[3].split("/")[0]))
         except (OSError, ValueError, IndexError):
             return 1 << 30
         if look < RUNNABLE_LOOKS - 1:
             time.sleep(RUNNABLE_LOOK_S)
-    return most
+    return fewest
 
 
 def union_of(indexes: tuple[int, ...] | list[int]) -> Group:
@@ -229,7 +233,7 @@ class Worker:
     def start(cls, log_path: Path, side: Path, until_seq: int, groups_there: tuple[int, ...]) -> Iterator[Worker]:
         """Start folding ``groups_there`` into ``side`` (OSError if no process can start: the
         caller then replays in one); kill the process on the way out if it still runs."""
-        with helper(WORKER_MODULE, str(log_path), str(side), str(until_seq), str(REPLAY_CACHE_CELLS),
+        with helper(WORKER_MODULE, str(log_path), str(side), str(until_seq), str(CELLS_THERE),
                     str(SHARE_PAGE_CACHE_KIB), ",".join(map(str, groups_there))) as proc:
             yield cls(proc)
 
