@@ -131,7 +131,7 @@ def _second_core_free() -> bool:
     With both CPUs busy elsewhere, measured here, a split replay of 1,000,000 events took
     19.5-23 s against 15.6-20.6 s in one process: the split costs a tenth more CPU in all. The
     average lags by a minute: right after an import (~1.5 CPUs for 12 s) it said busy on an
-    idle machine, and the replay that followed ran in one process, 8 s instead of 5.
+    idle machine, and the replay that followed ran in one process, 7.5 s instead of 5.
     """
     try:
         cores = len(os.sched_getaffinity(0))
