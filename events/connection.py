@@ -1,9 +1,13 @@
-"""Connecting to the SQLite file: WAL, a busy timeout, and refusing other applications' files."""
+"""Connecting to the SQLite file: WAL, a busy timeout, refusing other applications' files, and
+waiting (saying so) for another process's write lock."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from events.errors import NotATrackerDatabase, StoreError
@@ -11,6 +15,7 @@ from events.errors import NotATrackerDatabase, StoreError
 APPLICATION_ID = 0x54524B52  # "TRKR": marks a SQLite file as a tracker database
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of 4 KB pages
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+LOCK_WAIT_MAX_S = 900.0  # how long a writer waits behind another process's write lock in all
 
 
 def connect(path: Path | str, *, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
@@ -78,3 +83,38 @@ def take_write_lock(conn: sqlite3.Connection, *, wait_ms: int) -> None:
         conn.execute("DELETE FROM meta WHERE 0")
     finally:
         conn.execute(f"PRAGMA busy_timeout = {before}")
+
+
+def begin_waiting(conn: sqlite3.Connection, sql: str) -> None:
+    """Begin a transaction with ``sql``, waiting (and saying so) while another process holds the
+    write lock.
+
+    A live replay or a long import holds the write lock for as long as it runs; a writer
+    behind it waits rather than failing after one busy timeout, up to LOCK_WAIT_MAX_S.
+    """
+    waited_s = 0.0
+    while True:
+        started = time.monotonic()
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            waited_s += max(time.monotonic() - started, 0.1)
+            if waited_s >= LOCK_WAIT_MAX_S:
+                raise StoreError(
+                    f"the database stayed busy for {waited_s:.0f} s (another tracker process "
+                    "was writing all along); nothing was written: try again") from exc
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+            busy_notice(waited_s)
+
+
+def _say_busy(waited_s: float) -> None:
+    """Tell the person at the terminal why nothing moves (once per whole minute of waiting)."""
+    if waited_s < 60 or int(waited_s) % 60 < 30:
+        print(f"waiting for another tracker process that is writing to the database (a replay, an "
+              f"import?): {waited_s:.0f} s so far", file=sys.stderr, flush=True)
+
+
+busy_notice: Callable[[float], None] = _say_busy  # replaceable (the daemon may log instead)

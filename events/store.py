@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
@@ -19,7 +17,7 @@ from typing import NamedTuple
 
 from events.appending import ROW_COLUMNS, at_text, insert_rows, utc_now
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
-from events.connection import APPLICATION_ID, WAL_AUTOCHECKPOINT_PAGES, connect, refuse_foreign
+from events.connection import APPLICATION_ID, WAL_AUTOCHECKPOINT_PAGES, begin_waiting, connect, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, FoldChunk, StoredRecord, fold_chunks, fold_rows, read_plan, read_rows
 from events.wal_checkpoints import WalCheckpointer
@@ -27,7 +25,6 @@ from events.wal_checkpoints import WalCheckpointer
 __all__ = ["GENESIS_HASH", "READ_BATCH", "EventStore", "NewRecord", "StoredRecord", "at_text", "chain_hash",
            "connect", "open_store", "refuse_foreign", "utc_now"]
 
-LOCK_WAIT_MAX_S = 900.0  # how long a writer waits behind another process's write lock in all
 CHECKPOINT_EVERY_ROWS = 5000  # rows appended (~2 MB of log) between background checkpoints
 
 _SCHEMA = """
@@ -78,16 +75,6 @@ class NewRecord(NamedTuple):
     v: int = 1
 
 
-def _say_busy(waited_s: float) -> None:
-    """Tell the person at the terminal why nothing moves (once per whole minute of waiting)."""
-    if waited_s < 60 or int(waited_s) % 60 < 30:
-        print(f"waiting for another tracker process that is writing to the database (a replay, an "
-              f"import?): {waited_s:.0f} s so far", file=sys.stderr, flush=True)
-
-
-busy_notice: Callable[[float], None] = _say_busy  # replaceable (the daemon may log instead)
-
-
 class EventStore:
     """Appends to and streams from the ``events`` table of one SQLite connection."""
 
@@ -129,7 +116,7 @@ class EventStore:
     def atomic(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
         """A transaction, or a savepoint inside one; rolled back on error."""
         if self._depth == 0:
-            self._begin("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            begin_waiting(self.conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
             self._last = None  # another process may have appended since our last transaction
             name = None
         else:
@@ -196,29 +183,6 @@ class EventStore:
         if self._wal_checkpointer is not None:
             self._wal_checkpointer.close()
         self.conn.close()
-
-    def _begin(self, sql: str) -> None:
-        """Begin a transaction, waiting (and saying so) while another process holds the lock.
-
-        A live replay or a long import holds the write lock for as long as it runs; a writer
-        behind it waits rather than failing after one busy timeout, up to LOCK_WAIT_MAX_S.
-        """
-        waited_s = 0.0
-        while True:
-            started = time.monotonic()
-            try:
-                self.conn.execute(sql)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                waited_s += max(time.monotonic() - started, 0.1)
-                if waited_s >= LOCK_WAIT_MAX_S:
-                    raise StoreError(
-                        f"the database stayed busy for {waited_s:.0f} s (another tracker process "
-                        "was writing all along); nothing was written: try again") from exc
-                time.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
-                busy_notice(waited_s)
 
     @contextmanager
     def rolled_back(self) -> Iterator[sqlite3.Connection]:
