@@ -13,8 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.db import backup_database, check_copy
-from tracker.errors import UsageError
+from events.read_only import connect_read_only
+from events.store import EventStore
+from tracker.db import backup_database
+from tracker.errors import StoreError, UsageError
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_copy(path: Path) -> tuple[int, int]:
+    """Check a copy (SQLite's integrity check, the log's hash chain); (events, last seq)."""
+    conn = connect_read_only(path)
+    try:
+        store = EventStore(conn)
+        problems = store.integrity_problems() or store.verify_chain()
+        if problems:
+            raise StoreError(f"the copy failed its check: {problems[0]}")
+        last_seq = store.head()[0]
+        return store.count(), last_seq
+    finally:
+        conn.close()

@@ -377,20 +377,6 @@ def backup_database(source: Path, target: Path) -> None:
         src.close()
 
 
-def check_copy(path: Path) -> tuple[int, int]:
-    """Check a copy (SQLite's integrity check, the log's hash chain); (events, last seq)."""
-    conn = connect_read_only(path)
-    try:
-        store = EventStore(conn)
-        problems = store.integrity_problems() or store.verify_chain()
-        if problems:
-            raise StoreError(f"the copy failed its check: {problems[0]}")
-        last_seq = store.head()[0]
-        return store.count(), last_seq
-    finally:
-        conn.close()
-
-
 @contextmanager
 def scratch_database() -> Iterator[sqlite3.Connection]:
     """An empty throwaway database in a temporary folder (in memory if none is writable)."""
