@@ -47,6 +47,12 @@ def attached(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
 
 
 def copy_tables(conn: sqlite3.Connection, tables: Iterable[str]) -> None:
-    """Copy these tables of the attached side file into the same, empty, tables of ``conn``."""
+    """Copy these tables of the attached side file into the same, empty, tables of ``conn``.
+
+    OR FAIL: an ABORT must be able to undo its own statement, so SQLite journaled every page the
+    copy reused from the dropped tables (51 MB of temporary-file writes for the mix's DVDs; the
+    copy 0.23 -> 0.18 s). Into empty tables of the same keys nothing can conflict, and a failure
+    fails the whole replay's transaction anyway.
+    """
     for name in tables:
-        conn.execute(f"INSERT INTO main.{name} SELECT * FROM {SIDE}.{name}")
+        conn.execute(f"INSERT OR FAIL INTO main.{name} SELECT * FROM {SIDE}.{name}")
