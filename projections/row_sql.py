@@ -60,9 +60,9 @@ def insert_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None
 def _shared(params: list[tuple]) -> tuple[int, ...]:
     """The columns (their positions) holding the same text, or NULL, in every row, with at least
     two columns left that do not: a batch of the record path shares its time, command and
-    outcome (binding each value cost sqlite3 ~0.3 us, the GIL held: the writer's ~1.5 M binds in
-    an import of 250,000 rows made a tenth of its Python time). Only text and NULL, whose
-    equality is identity of what SQLite stores (1 == 1.0 == True are not)."""
+    outcome, and sqlite3 binds each value with the GIL held (normalize 11.4-12.1 -> 10.9-11.5 s
+    in turns; import within its noise). Only text and NULL, whose equality is identity of what
+    SQLite stores (1 == 1.0 == True are not)."""
     if len(params) < MULTI_ROWS_MIN:
         return ()
     first, count = params[0], len(params)
