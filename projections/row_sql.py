@@ -51,9 +51,10 @@ def insert_rows(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None
     per = max(1, MULTI_PARAMS // (len(params[0]) - len(shared)))  # rows a statement
     multi = _multi_inserts.get((sql, shared, per))
     if multi is None:
-        head = sql.rpartition(" VALUES ")[0]
+        head, _, row = sql.partition(" VALUES ")
+        tail = row[row.index(")") + 1:]  # an upsert's ON CONFLICT clause, said once
         rows = ", ".join(_row_values(len(params[0]), shared, r) for r in range(per))
-        multi = _multi_inserts[sql, shared, per] = f"{head} VALUES {rows}"
+        multi = _multi_inserts[sql, shared, per] = f"{head} VALUES {rows}{tail}"
     _in_statements(conn, multi, per, sql, params, shared)
 
 
@@ -136,13 +137,36 @@ def _multi_update(table: str, columns: tuple[str, ...], key: tuple[str, ...], sh
 
 
 def statements(t: Table) -> tuple[str, str, str, Callable[[Any], tuple]]:
-    """SELECT by key, DELETE by key, INSERT OR REPLACE, and a row's values in column order."""
+    """SELECT by key, DELETE by key, the upsert (see upsert_sql), and a row's values in column order."""
     where = " AND ".join(f"{k} = ?" for k in t.key)
     cols = ", ".join(t.columns)
     return (f"SELECT {cols} FROM {t.name} WHERE {where}",
             f"DELETE FROM {t.name} WHERE {where}",
-            f"INSERT OR REPLACE INTO {t.name} ({cols}) VALUES ({', '.join('?' * len(t.columns))})",
+            upsert_sql(t, t.columns),
             msgspec.structs.astuple)  # a row struct's fields are its columns, in order
+
+
+def upsert_sql(t: Table, columns: tuple[str, ...]) -> str:
+    """An INSERT of these columns of a row that replaces any row at its key (the others NULL).
+
+    A table keyed by its rowid takes INSERT OR REPLACE. One WITHOUT ROWID takes OR FAIL with an
+    UPDATE of every other column on its key's conflict, the same row in the end: its key columns
+    are NOT NULL, and a REPLACE that may meet a NULL key may abort, so SQLite journaled every
+    page each statement touched, to be able to undo it alone (51 MB of temporary-file writes in
+    a replay of a million events); the read tables have no other unique index to conflict on.
+    """
+    values = f"({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    if _is_rowid(t):
+        return f"INSERT OR REPLACE INTO {t.name} {values}"
+    others = [c for c in t.columns if c not in t.key]
+    sets = ", ".join(f"{c} = excluded.{c}" if c in columns else f"{c} = NULL" for c in others)
+    action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+    return f"INSERT OR FAIL INTO {t.name} {values} ON CONFLICT ({', '.join(t.key)}) {action}"
+
+
+def _is_rowid(t: Table) -> bool:
+    """Whether the table is keyed by its rowid (see tables._ddl)."""
+    return "WITHOUT ROWID" not in t.ddl
 
 
 # Built once: the record path makes a cache per transaction, and formatting ten tables' SQL

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from projections.row_sql import SQL, execute_writes, in_order, update_sql
+from projections.row_sql import SQL, execute_writes, in_order, update_sql, upsert_sql
 from projections.tables import TABLES
 
 _json_encode = msgspec.json.Encoder().encode
@@ -255,7 +255,7 @@ class RowCache:
         """The statements that write every dirty row, with their parameters; nothing dirty after."""
         out: list[tuple[str, list[tuple]]] = []
         for name, written in self._written.items():
-            # In the order written: INSERT OR REPLACE leaves each key's last row. Keeping only the
+            # In the order written: the upsert leaves each key's last row. Keeping only the
             # last of each and sorting them cost more than it saved: a command's items come in
             # near key order already (line:100000, line:100001, ...), and the wide shape's 500,000
             # went in in 1.55 s so against 1.78 s.
@@ -294,7 +294,7 @@ class RowCache:
         return [(self._update(name, tuple(map(columns.index, names))), params) for names, params in changed.items()]
 
     def _whole(self, name: str, rows: list[tuple]) -> list[tuple[str, list[tuple]]]:
-        """INSERT OR REPLACE of whole rows; a wide table's rows grouped by their non-null columns.
+        """Upserts of whole rows; a wide table's rows grouped by their non-null columns.
 
         Binding a None costs sqlite3 an adapter call (0.4 us even with tracker.db's registered
         one) against 0.15 for a number: a new DVD's row has 16 of its 25 columns empty, and
@@ -323,12 +323,11 @@ class RowCache:
         return [(self._insert(name, mask)[0], group) for mask, group in groups.items()]
 
     def _insert(self, name: str, mask: tuple[bool, ...]) -> tuple[str, Callable[[tuple], tuple] | None]:
-        """``INSERT OR REPLACE`` of the columns ``mask`` marks (the others NULL), and what picks
-        their values from a whole row (None: all of them), built once per mask."""
+        """The upsert of the columns ``mask`` marks (the others NULL), and what picks their values
+        from a whole row (None: all of them), built once per mask."""
         found = self._inserts.get((name, mask))
         if found is None:
-            cols = list(compress(TABLES[name].columns, mask))
-            sql = f"INSERT OR REPLACE INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            sql = upsert_sql(TABLES[name], tuple(compress(TABLES[name].columns, mask)))
             where = [i for i, set_ in enumerate(mask) if set_]
             pick = None if all(mask) else itemgetter(*where) if len(where) > 1 else lambda v: (v[where[0]],)
             found = self._inserts[name, mask] = (sql, pick)

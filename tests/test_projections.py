@@ -315,6 +315,35 @@ def test_flush_writes_many_rows_by_multi_row_inserts(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_a_key_written_again_keeps_its_last_row_whole_in_a_table_without_rowid(tmp_path: Path) -> None:
+    """Rows of a WITHOUT ROWID table written again at their key, in one flush and in the next,
+    end as the last row written, columns it leaves empty emptied too (as INSERT OR REPLACE did,
+    which an upsert on the key replaced: it keeps SQLite from journaling each statement)."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    assert "ON CONFLICT" in row_sql.SQL["command_items"][2] and "OR REPLACE" in row_sql.SQL["dvds"][2]
+    rows = RowCache(conn)
+    for i in range(700):  # multi-row statements of 333 rows, each key many times in each
+        rows.write("command_items", ("c", f"line:{i % 20}", "updated", f"first {i}", i))
+    rows.flush()
+    assert conn.execute("SELECT item, reason, seq FROM command_items ORDER BY " + BY_LINE).fetchall() == [
+        (f"line:{k}", f"first {680 + k}", 680 + k) for k in range(20)]
+    for i in range(20):
+        rows.write("command_items", ("c", f"line:{i}", "failed", None, None) if i % 2 else
+                   ("c", f"line:{i}", "skipped", f"again {i}", 100 + i))
+    rows.flush()
+    command = TABLES["commands"].row(command_id="c", name="import", status="running", total=5)
+    rows.put("commands", ("c",), command)
+    rows.flush()
+    rows.put("commands", ("c",), TABLES["commands"].row(command_id="c", name="import", status="completed"))
+    rows.flush()
+    assert conn.execute("SELECT item, outcome, reason, seq FROM command_items ORDER BY " + BY_LINE).fetchall() == [
+        (f"line:{i}", "failed", None, None) if i % 2 else (f"line:{i}", "skipped", f"again {i}", 100 + i)
+        for i in range(20)]
+    assert conn.execute("SELECT status, total FROM commands").fetchall() == [("completed", None)]
+    conn.close()
+
+
 BY_LINE = "CAST(substr(item, 6) AS INTEGER)"  # command_items' "line:N" in N's order
 
 
