@@ -154,9 +154,10 @@ def upsert_sql(t: Table, columns: tuple[str, ...]) -> str:
     are NOT NULL, and a REPLACE that may meet a NULL key may abort, so SQLite journaled every
     page each statement touched, to be able to undo it alone (51 MB of temporary-file writes in
     a replay of a million events); the read tables have no other unique index to conflict on.
+    Before SQLite 3.24 (no upsert) every table takes INSERT OR REPLACE.
     """
     values = f"({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    if _is_rowid(t):
+    if t.rowid or not _UPSERT:
         return f"INSERT OR REPLACE INTO {t.name} {values}"
     others = [c for c in t.columns if c not in t.key]
     sets = ", ".join(f"{c} = excluded.{c}" if c in columns else f"{c} = NULL" for c in others)
@@ -164,11 +165,7 @@ def upsert_sql(t: Table, columns: tuple[str, ...]) -> str:
     return f"INSERT OR FAIL INTO {t.name} {values} ON CONFLICT ({', '.join(t.key)}) {action}"
 
 
-def _is_rowid(t: Table) -> bool:
-    """Whether the table is keyed by its rowid (see tables._ddl)."""
-    return "WITHOUT ROWID" not in t.ddl
-
-
+_UPSERT = sqlite3.sqlite_version_info >= (3, 24)  # INSERT ... ON CONFLICT DO UPDATE (see upsert_sql)
 # Built once: the record path makes a cache per transaction, and formatting ten tables' SQL
 # each time cost more than folding a small batch.
 SQL = {t.name: statements(t) for t in TABLES.values()}

@@ -30,6 +30,7 @@ class Table:
     ddl: str
     indexes: tuple[str, ...]
     row: type[Any]
+    rowid: bool = False  # keyed by its rowid (one INTEGER key); else a WITHOUT ROWID table
 
 
 def _table(name: str, key: tuple[str, ...], cols: str, json_cols: tuple[str, ...] = (),
@@ -38,14 +39,15 @@ def _table(name: str, key: tuple[str, ...], cols: str, json_cols: tuple[str, ...
     the tracker's own bookkeeping, left out of ``tracker export``."""
     parts = [c.strip() for c in cols.split(",") if c.strip()]
     names = tuple(p.split()[0] for p in parts)
-    ddl = _ddl(name, key, parts)
+    rowid = len(key) == 1 and f"{key[0]} INTEGER" in parts
+    ddl = _ddl(name, key, parts, rowid=rowid)
     # gc=False: rows hold only str, int, float or None, so they can never be part of a cycle.
     row = msgspec.defstruct(f"{name}_row", [(n, Any, None) for n in names], gc=False)
     exported = tuple(n for n in names if n not in private)
-    return Table(name, key, names, frozenset(json_cols), exported, ddl, indexes, row)
+    return Table(name, key, names, frozenset(json_cols), exported, ddl, indexes, row, rowid)
 
 
-def _ddl(name: str, key: tuple[str, ...], parts: list[str]) -> str:
+def _ddl(name: str, key: tuple[str, ...], parts: list[str], *, rowid: bool) -> str:
     """CREATE TABLE: a single INTEGER key is the rowid itself; any other key makes the table a
     WITHOUT ROWID one, ordered by its key.
 
@@ -53,7 +55,7 @@ def _ddl(name: str, key: tuple[str, ...], parts: list[str]) -> str:
     (an offer, a command's item) and not a DVD's ~640 bytes: keyed by rowid, 71,000 DVD rows
     went in 12% faster and were updated 16% faster.
     """
-    if len(key) == 1 and f"{key[0]} INTEGER" in parts:
+    if rowid:
         parts = [f"{p} PRIMARY KEY" if p == f"{key[0]} INTEGER" else p for p in parts]
         return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)})"
     return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(parts)}, PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID"

@@ -344,6 +344,20 @@ def test_a_key_written_again_keeps_its_last_row_whole_in_a_table_without_rowid(t
     conn.close()
 
 
+def test_an_older_sqlite_without_upsert_replaces_rows_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before SQLite 3.24 (no ON CONFLICT DO UPDATE) a WITHOUT ROWID table's rows go in by INSERT
+    OR REPLACE, as a rowid table's always do; with it, by the upsert on the key."""
+    items, dvds_table = TABLES["command_items"], TABLES["dvds"]
+    assert not items.rowid and dvds_table.rowid
+    assert row_sql.upsert_sql(items, items.columns).endswith(
+        "ON CONFLICT (command_id, item) DO UPDATE SET outcome = excluded.outcome, reason = excluded.reason, "
+        "seq = excluded.seq")
+    monkeypatch.setattr(row_sql, "_UPSERT", False)
+    assert row_sql.upsert_sql(items, ("command_id", "item")) == \
+        "INSERT OR REPLACE INTO command_items (command_id, item) VALUES (?, ?)"
+    assert row_sql.upsert_sql(dvds_table, ("id",)) == "INSERT OR REPLACE INTO dvds (id) VALUES (?)"
+
+
 BY_LINE = "CAST(substr(item, 6) AS INTEGER)"  # command_items' "line:N" in N's order
 
 

@@ -59,8 +59,10 @@ DEFAULT_FOLD_COST_US = 8.0
 # 5.7 CPU s against 4.8 with the offers instead. Their groups go to the second process.
 WHOLE_CACHE_MODULES = frozenset({"projections.catalogue"})
 # What this process does besides its share, per event replayed, in the same units: dropping the
-# old tables, copying the second's in, building every index, committing (~0.9 s in a million).
-OVERHEAD_US_PER_EVENT = 0.9
+# old tables, copying the second's in, building every index, committing (0.03 + 0.18 + 0.08 +
+# 0.05 s in the mix's million; 0.9 us before freed pages went unzeroed, the copy journaled
+# nothing and the COMMIT left the WAL checkpoint to its thread).
+OVERHEAD_US_PER_EVENT = 0.35
 WORKER_MODULE = "tracker.replay_worker"  # what the second process runs
 RUNNABLE_LOOKS, RUNNABLE_LOOK_S = 5, 0.0025  # looks at the run queue (see _runnable_now)
 LOADAVG = Path("/proc/loadavg")  # its fourth field: tasks runnable now / all tasks
