@@ -52,16 +52,21 @@ def begin(conn: sqlite3.Connection, path: Path, facts: Callable[[], dict[str, st
 def fill(conn: sqlite3.Connection, noted: dict[str, str]) -> None:
     """The second half of ``save``: copy the tables into the attached file, commit, detach.
 
-    The copy runs inside SQLite (``INSERT ... SELECT``, ``CREATE INDEX``), which lets other
-    Python threads run meanwhile; ``conn.interrupt()`` from another thread abandons it.
+    The number of rows copied is added to ``noted`` (and to the file's facts) as ``rows``: what
+    the next copy will cost, about. The copy runs inside SQLite (``INSERT ... SELECT``), which
+    lets other Python threads run meanwhile; ``conn.interrupt()`` from another thread abandons it.
     """
     try:
         try:
+            rows = 0
             for t in TABLES.values():
                 conn.execute(_in_schema(t.ddl, t.name))
-                conn.execute(f"INSERT INTO {_SCHEMA}.{t.name} SELECT * FROM main.{t.name}")
+                # Indexes first: the same table and indexes on both sides let SQLite copy the
+                # index entries as they are too, already in order (0.69 -> 0.59 s at 250,000 DVDs).
                 for index in t.indexes:
                     conn.execute(_in_schema(index, index.split()[5]))
+                rows += conn.execute(f"INSERT INTO {_SCHEMA}.{t.name} SELECT * FROM main.{t.name}").rowcount
+            noted["rows"] = str(rows)
             conn.execute(f"CREATE TABLE {_SCHEMA}.snapshot (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.executemany(f"INSERT INTO {_SCHEMA}.snapshot (key, value) VALUES (?, ?)", noted.items())
         except BaseException:

@@ -16,6 +16,7 @@ import pytest
 from events.types import DvdAdded
 from projections import snapshot
 from projections.export import export_rows
+from projections.tables import TABLES
 from tests.offline_support import Cli
 from tracker import checkpoint_retention, checkpoint_saver, checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
@@ -78,6 +79,24 @@ def test_a_long_import_leaves_trusted_checkpoints_inside_its_span(cli: Cli, tmp_
     # later ones come as soon as the one before is done.
     assert inside[0].seq - first < EVERY + 200, [ck.seq for ck in inside]
     assert not [p.name for p in (cli.home / "checkpoints").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_saves_inside_a_command_are_spaced_by_the_rows_they_copy(cli: Cli, tmp_path: Path, small_interval: None,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint notes the rows it holds, and the next save inside a command waits for that
+    many events times EVENTS_PER_ROW_COPIED (EVERY_EVENTS at least): copies grow apart with the tables."""
+    monkeypatch.setattr(checkpoints, "EVENTS_PER_ROW_COPIED", 2.0)
+    monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1.0)  # the spacing in events alone decides
+    first, last = _import(cli, tmp_path, 1500)
+    with Database(cli.db) as db:
+        inside = [ck for ck in checkpoints.listing(db) if first <= ck.seq < last]
+        for ck in inside:
+            with sqlite3.connect(ck.path) as conn:
+                held = sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES)
+            assert ck.rows == held > 0
+    gaps = [(later.seq - ck.seq, ck.rows) for ck, later in itertools.pairwise(inside)]
+    assert len(inside) >= 2 and all(gap >= 2 * rows for gap, rows in gaps), gaps
+    assert gaps[-1][0] > 2 * EVERY, gaps  # every EVERY events, as before, would be ~EVERY each
 
 
 def test_time_travel_into_a_long_command_starts_from_its_checkpoint(cli: Cli, tmp_path: Path,

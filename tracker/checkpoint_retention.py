@@ -14,7 +14,7 @@ MAX_KEPT = 12  # at most this many checkpoint files (each the size of the read t
 def kept(seqs: list[int], head: int) -> set[int]:
     """The seqs of the checkpoints pruning keeps, of those at ``seqs`` with the log at ``head``.
 
-    The newest NEWEST_KEPT (a command saves one every 50,000 events: time travel near now is
+    The newest NEWEST_KEPT (a command saves one as it ends and some inside: time travel near now is
     quick), and older ones thinned so the gap before each is at least 1/SPREAD of its distance
     from the head: coverage over the whole log, coarser with age; thinned more while over
     MAX_KEPT files.

@@ -18,15 +18,14 @@ from tracker.log import get_logger
 log = get_logger("tracker.checkpoint_saver")
 END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s at 250,000 DVDs)
 # After a copy that took t seconds, the next waits t * (1 / COPY_SHARE - 1): copies take at most
-# this share of a command's time. Copies of a collection's tables take milliseconds (a save every
-# EVERY_EVENTS); at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made normalize 25-40%
-# slower on this shared 2-core machine; with a fifth they come every ~150,000-200,000 events there
-# and import and normalize kept their wall times (README, checkpoints inside long commands).
+# this share of a command's time, whatever the spacing in events says. Copies of a collection's
+# tables take milliseconds; at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made
+# normalize 25-40% slower on this shared 2-core machine (README, checkpoints inside long commands).
 COPY_SHARE = 0.2
 
 
 class BackgroundSaver:
-    """Saves a checkpoint every EVERY_EVENTS events while a writer records, off its thread.
+    """Saves checkpoints while a writer records, off its thread, spaced by ``checkpoints.spacing``.
 
     Right after the writer commits a batch that crosses the interval, a second connection opens
     a read transaction (WAL: it sees exactly that commit while the writer goes on) and a thread
@@ -42,6 +41,7 @@ class BackgroundSaver:
         self._side: EventStore | None = None
         self._thread: threading.Thread | None = None
         self._newest: int | None = None  # the seq of the newest checkpoint, or of the save under way
+        self._spacing = checkpoints.EVERY_EVENTS  # events from _newest to the next save
         self._closed = False
         self._abandon = threading.Event()
         self._ready_at = 0.0  # monotonic time before which no copy starts (see COPY_SHARE)
@@ -51,16 +51,23 @@ class BackgroundSaver:
         if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
             return
         head = self.db.store.count()
-        if self._newest is None or head - self._newest >= checkpoints.EVERY_EVENTS:
-            # By file name (cheap): one saved meanwhile (after a command, by time travel) counts.
-            self._newest = max(self._newest or 0, checkpoints.newest_seq(self.db))
-        if head - self._newest < checkpoints.EVERY_EVENTS:
+        if self._newest is None or head - self._newest >= self._spacing:
+            self._look_at_newest()
+        if head - self._newest < self._spacing:
             return
         if self._thread is not None and self._thread.is_alive():
             return  # at most one copy at a time: this one is put off until it ends
         if time.monotonic() < self._ready_at:
             return  # copies of big tables take at most COPY_SHARE of the command's time
         self._start(head)
+
+    def _look_at_newest(self) -> None:
+        """Go on from the newest checkpoint file, by name (cheap): one saved meanwhile (after a
+        command, by time travel) counts, and the rows it holds set the spacing."""
+        newest = checkpoints.newest_seq(self.db)
+        if self._newest is None or newest > self._newest:
+            self._newest = newest
+            self._spacing = checkpoints.spacing(checkpoints.rows_at(self.db, newest))
 
     def _start(self, head: int) -> None:
         """Fix the moment on the side connection (quick) and start the copy's thread."""
@@ -89,7 +96,8 @@ class BackgroundSaver:
             took_s = time.monotonic() - started
             self._ready_at = time.monotonic() + took_s * (1 / COPY_SHARE - 1)
         if saved is not None:
-            log.debug("checkpoint_saved", seq=saved.seq)
+            self._spacing = checkpoints.spacing(saved.rows)
+            log.debug("checkpoint_saved", seq=saved.seq, rows=saved.rows)
 
     def settle(self, wait_s: float = END_WAIT_S) -> None:
         """Let a save under way end, waiting at most ``wait_s``; past that, stop it (no file is

@@ -26,7 +26,11 @@ from tracker.log import get_logger
 from tracker.pids import alive
 
 log = get_logger("tracker.checkpoints")
-EVERY_EVENTS = 50_000  # a command saves one each time this many events passed since the newest
+EVERY_EVENTS = 50_000  # a command saves one at its end when this many events passed since the newest
+# Inside a command, a save waits for as many events as the newest checkpoint holds rows times
+# this (EVERY_EVENTS at least): a save copies every row, so copies cost a bounded share of the
+# work whatever the collection's size (an import of 250,000 rows copied 0.5 -> ~2.2 million rows).
+EVENTS_PER_ROW_COPIED = 0.5
 TRAVEL_SAVE_EVENTS = 10_000  # time travel this far past its checkpoint saves one at the moment
 T = TypeVar("T")
 
@@ -39,6 +43,7 @@ class Checkpoint:
     seq: int
     hash: str
     shape: str  # "<schema version>.<projection version>" it was written with
+    rows: int = 0  # rows it holds (0: not noted, by a tracker before it was)
 
 
 CURRENT_SHAPE = f"{SCHEMA_VERSION}.{PROJECTION_VERSION}"
@@ -62,10 +67,15 @@ def listing(db: Database) -> list[Checkpoint]:
             continue  # a save's temp file, perhaps being written this moment
         facts = snapshot.facts(path)
         try:
-            found.append(Checkpoint(path, int(facts["seq"]), facts["hash"], facts["shape"]))
+            found.append(_checkpoint(path, facts))
         except (KeyError, ValueError):
             continue  # not a checkpoint (or a broken one): never used, replaced in time
     return sorted(found, key=lambda c: c.seq)
+
+
+def _checkpoint(path: Path, facts: dict[str, str]) -> Checkpoint:
+    """The checkpoint at ``path`` saying ``facts`` (KeyError, ValueError: not a checkpoint)."""
+    return Checkpoint(path, int(facts["seq"]), facts["hash"], facts["shape"], int(facts.get("rows", 0)))
 
 
 def untrusted_reason(db: Database, ck: Checkpoint) -> str | None:
@@ -273,7 +283,7 @@ def _placed(db: Database, tmp: Path, noted: dict[str, str], *, head: int) -> Che
     path = tmp.parent / f"{int(noted['seq']):012d}.db"
     _written(tmp, lambda: os.replace(tmp, path))
     _prune(db, head, saved=int(noted["seq"]))
-    return Checkpoint(path, int(noted["seq"]), noted["hash"], noted["shape"])
+    return _checkpoint(path, noted)
 
 
 def newest_seq(db: Database) -> int:
@@ -281,6 +291,22 @@ def newest_seq(db: Database) -> int:
     where = folder(db)
     names = [p.stem for p in where.glob("*.db")] if where is not None and where.is_dir() else []
     return max((int(n) for n in names if n.isdigit()), default=0)
+
+
+def rows_at(db: Database, seq: int) -> int:
+    """The rows the checkpoint file of ``seq`` holds (0 if it is gone or does not say)."""
+    where = folder(db)
+    if where is None or not seq:
+        return 0
+    try:
+        return int(snapshot.facts(where / f"{seq:012d}.db").get("rows", 0))
+    except ValueError:
+        return 0
+
+
+def spacing(rows: int) -> int:
+    """Events a save inside a command waits for after a checkpoint holding ``rows`` rows."""
+    return max(EVERY_EVENTS, int(rows * EVENTS_PER_ROW_COPIED))
 
 
 def save_if_due(db: Database) -> Checkpoint | None:
