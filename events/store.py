@@ -251,7 +251,6 @@ class EventStore:
         else:
             held.append((values, at, command_id, v))
         seq = first + len(values) // ROW_COLUMNS
-        self._rows_unsaved += seq - first
         self._last, self._last_at = (seq, prev), at
         return [(s, at) for s in range(first + 1, seq + 1)]
 
@@ -265,6 +264,7 @@ class EventStore:
         try:
             insert_rows(self.conn, values, at, command_id, v)
             self._note_types(values[1::ROW_COLUMNS])
+            self._rows_unsaved += len(values) // ROW_COLUMNS
         except sqlite3.Error as exc:
             self._last = None
             raise StoreError(f"cannot append to the event log: {exc}") from exc
@@ -277,6 +277,11 @@ class EventStore:
         if new:
             self.conn.executemany("INSERT OR IGNORE INTO event_types (type) VALUES (?)", [(t,) for t in new])
             self._pending_types |= new
+
+    def last_at(self) -> str:
+        """The ``at`` of the newest row ("" while the log is empty)."""
+        self.head()
+        return self._last_at
 
     def first_at(self) -> str | None:
         """When the log began: the ``at`` of its first row, None while it is empty."""

@@ -90,6 +90,10 @@ class RowCache:
         self._updates = _UPDATES
         self._inserts = _INSERTS
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
+        # Keys set blind by writes not yet run (see ``carry_statements``), by table, and what to
+        # call before one is read from SQL (it waits for those writes): SQL is stale there until then.
+        self._unsettled: dict[str, set[tuple]] = {}
+        self.settle: Callable[[], None] | None = None
         self._reloads = dict.fromkeys(TABLES, 0)  # per table, forgotten rows loaded again (decaying)
 
     def get(self, table: str, key: tuple) -> Any:
@@ -104,6 +108,8 @@ class RowCache:
         return row
 
     def _load(self, table: str, key: tuple) -> Any:
+        if self._unsettled.get(table):
+            self._wait_unsettled()
         if len(key) == 1 and type(key[0]) is int:
             if self._last_miss.get(table) == key[0] - 1:
                 self._load_run(table, key[0])
@@ -241,6 +247,22 @@ class RowCache:
     def flush(self) -> None:
         """Write every dirty row: deletes, new rows in bulk, and loaded rows' changed columns."""
         execute_writes(self.conn, self._writes())
+
+    def carry_statements(self) -> list[tuple[str, list[tuple]]]:
+        """``flush_statements`` for a writer that runs them on another thread while it folds on:
+        the rows they write stay cached (SQL does not hold them yet), the others are forgotten
+        (SQL holds them), and a key they set blind is read from SQL only after ``settle()``."""
+        hot = {name: set(keys) for name, keys in self._dirty.items()}
+        self._unsettled = {name: set(keys) for name, keys in self._blind.items() if keys}
+        writes = self._writes()
+        self._keep_only(list(self._rows), hot)
+        return writes
+
+    def _wait_unsettled(self) -> None:
+        """Wait for the writes that set keys blind (``carry_statements``): SQL then holds them."""
+        if self.settle is not None:
+            self.settle()
+        self._unsettled = {}
 
     def flush_statements(self) -> list[tuple[str, list[tuple]]]:
         """What ``flush`` would run, with nothing dirty after: ``execute`` runs it (Python first,

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from events.store import EventStore
 from events.types import CommandRequested, DvdAdded
-from projections.rows import RowCache
 from tests.engine_support import NOISE, items_done, query, run, spawn, stop_at_once, wait_for
 from tests.offline_support import Cli
 from tracker.commands import validate
@@ -155,17 +155,17 @@ async def test_a_chunk_is_taken_up_before_its_sql_and_recorded_by_the_flush(tmp_
     """write_many's future resolves once the writer has done a chunk's Python, while its SQL is
     still to run (the caller prepares the next chunk meanwhile); the flush waits for the commit."""
     sql_may_run = threading.Event()
-    execute = RowCache.execute
+    insert_held = EventStore.insert_held
 
-    def held_execute(self: RowCache, statements: list) -> None:
+    def held_insert(self: EventStore, held: list) -> None:
         assert sql_may_run.wait(10)
-        execute(self, statements)
+        insert_held(self, held)
 
     with Database(tmp_path / "tracker.db") as db:
         async with Writer(db) as writer:
             await writer.write([CommandRequested(command_id="c1", name="import")], "c1")
             await writer.flush()
-            monkeypatch.setattr(RowCache, "execute", held_execute)
+            monkeypatch.setattr(EventStore, "insert_held", held_insert)
             taken = await writer.write_many([([DvdAdded(dvd_id=0, title=f"Film {i}")], "c1") for i in range(3)])
             await asyncio.wait_for(taken, 10)  # resolved although the SQL waits
             side = db.side_store()

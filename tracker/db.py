@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -197,14 +197,13 @@ class Database:
                 cache.flush()
         return placed[-1][0]
 
-    def record_all(self, entries: Iterable[tuple[Sequence[Event], str | None]],
-                   on_prepared: Callable[[], None] | None = None) -> None:
+    def record_all(self, entries: Iterable[tuple[Sequence[Event], str | None]]) -> None:
         """Record (events, command id) entries in one transaction, the rows written once at the end.
 
         Consecutive entries of one command are appended together: one call per run of them.
         The Python work comes first (encoding, the hash chain, the folds, the flush's rows),
-        then ``on_prepared`` is called, then the SQL (the events' and the rows' INSERTs, the
-        commit), during which SQLite lets go of the GIL: another thread's Python runs meanwhile.
+        then the SQL (the events' and the rows' INSERTs). The engine's writer records batches
+        the plain way only when it cannot prepare them ahead (tracker/engine/pipeline.py).
         """
         with self.atomic(), self._ids_across_groups():  # a full disk raises DiskFull: the engine stops cleanly
             rows = projections.RowCache(self.conn)
@@ -220,8 +219,6 @@ class Database:
             if group:
                 self.record(group, current, rows, held)
             writes = rows.flush_statements()
-            if on_prepared is not None:
-                on_prepared()
             self.store.insert_held(held)
             rows.execute(writes)
 
@@ -231,20 +228,26 @@ class Database:
         Ids are taken here rather than by the command so that two processes adding DVDs at
         once can never take the same id: BEGIN IMMEDIATE serialises them.
         """
+        # Within record_all, an earlier group's new DVDs are only in the row cache yet.
+        out, next_id = self.assign_dvd_ids(events, self._next_dvd_id or 0)
+        if self._next_dvd_id is not None:
+            self._next_dvd_id = next_id
+        return out
+
+    def assign_dvd_ids(self, events: Sequence[Event], next_id: int = 0) -> tuple[list[Event], int]:
+        """The events with each new DVD's id given: the next past SQL's highest and ``next_id``
+        (ids given before, not in SQL yet); and the id after the last one given."""
         out: list[Event] = []
-        next_id: int | None = None
+        from_sql = False
         for e in events:
             if isinstance(e, DvdAdded) and e.dvd_id == 0:
-                if next_id is None:
-                    next_id = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM dvds").fetchone()[0]
-                    # Within record_all, an earlier group's new DVDs are only in the row cache yet.
-                    next_id = max(next_id, self._next_dvd_id or 0)
+                if not from_sql:
+                    from_sql = True
+                    next_id = max(next_id, self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM dvds").fetchone()[0])
                 e = msgspec.structs.replace(e, dvd_id=next_id)
                 next_id += 1
             out.append(e)
-        if next_id is not None and self._next_dvd_id is not None:
-            self._next_dvd_id = next_id
-        return out
+        return out, next_id
 
     @contextmanager
     def _ids_across_groups(self) -> Iterator[None]:

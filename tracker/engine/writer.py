@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -14,6 +15,7 @@ import msgspec
 
 from events.types import Event, ItemProcessed
 from tracker.db import Database
+from tracker.engine.pipeline import Pipeline, Prepared
 from tracker.log import get_logger
 from tracker.values import shorten
 
@@ -52,6 +54,11 @@ class Writer:
         self._queue: asyncio.Queue[tuple[list[Event], str | None] | _Chunk | asyncio.Future] = \
             asyncio.Queue(maxsize=4096)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
+        # A batch's SQL and commit run on this thread while the writer's prepares the next one
+        # (see tracker/engine/pipeline.py); its applies, in order, on the writer's thread.
+        self._apply_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-apply")
+        self._pipeline = Pipeline(db)
+        self._applies: deque[concurrent.futures.Future] = deque()
         self._task: asyncio.Task | None = None
         self._stack = ExitStack()
         self._error: BaseException | None = None
@@ -76,6 +83,7 @@ class Writer:
                 await asyncio.gather(self._task, return_exceptions=True)
             await asyncio.get_running_loop().run_in_executor(self._pool, self._stack.close)
             self._pool.shutdown(wait=True)
+            self._apply_pool.shutdown(wait=True)
 
     async def write(self, events: list[Event], command_id: str | None) -> None:
         """Queue events for recording (waits when the queue is full: back-pressure)."""
@@ -120,7 +128,14 @@ class Writer:
         if self.dry_run:
             held, self._held = self._held, []
             return await loop.run_in_executor(self._pool, self._apply_held, held, fn)
-        return await loop.run_in_executor(self._pool, fn, self.db)
+        return await loop.run_in_executor(self._pool, self._call_settled, fn)
+
+    def _call_settled(self, fn: Callable[[Database], T]) -> T:
+        """``fn(db)`` once every batch handed over is applied; the next batch is prepared from
+        SQL again (``fn`` may write)."""
+        self._settle_applies(0)
+        self._pipeline.reset()
+        return fn(self.db)
 
     def _apply_held(self, held: list[tuple[list[Event], str | None]], fn: Callable[[Database], T]) -> T:
         """Dry run: open the never-committed transaction if needed, apply held events, run fn."""
@@ -176,7 +191,7 @@ class Writer:
             await self._linger()
         batch, waiters, taken = self._collect(first)
         if batch:
-            recorded = asyncio.get_running_loop().run_in_executor(self._pool, self._record, self.db, batch, taken)
+            recorded = asyncio.ensure_future(self._record(batch, taken))
             in_flight.append(_InFlight(recorded, batch, waiters))
         elif in_flight:
             in_flight[-1].waiters.extend(waiters)
@@ -195,26 +210,65 @@ class Writer:
         _resolve_all(done.waiters)
         return True
 
-    def _record(self, db: Database, batch: list[tuple[list[Event], str | None]],
-                taken: list[asyncio.Future]) -> None:
-        """Record a batch (on the writer's thread), then run ``after_commit``; the chunks'
-        futures are resolved once the batch's Python is done, before its SQL. Once one batch
-        failed, the batches handed over behind it fail with the same error, unrecorded."""
+    def _prepare(self, batch: list[tuple[list[Event], str | None]],
+                 taken: list[asyncio.Future]) -> concurrent.futures.Future:
+        """Prepare a batch on the writer's thread and hand it to the applying one; the future of
+        its recording. The chunks' futures are resolved once its Python is done, before its SQL.
+        Once one batch failed, the batches handed over behind it fail with the same error,
+        unrecorded."""
         if self._thread_error is not None:
             raise self._thread_error
-        prepared = None
-        if taken:
-            loop = taken[0].get_loop()
-
-            def prepared() -> None:
-                loop.call_soon_threadsafe(_resolve_all, taken)
+        self._settle_applies(1)  # the rows carried are the last batch's: those before are in SQL
         try:
-            _record_all(db, batch, prepared)
+            prepared: Prepared | None = self._pipeline.prepare(batch, lambda: self._settle_applies(0))
+        except Exception as exc:
+            if not _is_bad_value(exc):
+                self._thread_error = exc
+                raise
+            prepared = None  # recorded the plain way, entry by entry if need be (see _apply)
+        if taken:
+            taken[0].get_loop().call_soon_threadsafe(_resolve_all, taken)
+        applying = self._apply_pool.submit(self._apply, prepared, batch)
+        self._applies.append(applying)
+        return applying
+
+    def _settle_applies(self, left: int) -> None:
+        """Wait until no more than ``left`` batches handed to the applying thread are not applied
+        (their errors are raised to their own waiters, not here)."""
+        while len(self._applies) > left:
+            concurrent.futures.wait([self._applies.popleft()])
+
+    def _apply(self, prepared: Prepared | None, batch: list[tuple[list[Event], str | None]]) -> None:
+        """Record a batch (on the applying thread), then run ``after_commit``: as prepared, or
+        the plain way when it could not be (see ``_record_all``)."""
+        if self._thread_error is not None:
+            raise self._thread_error
+        try:
+            if prepared is None:
+                _record_all(self.db, batch)
+            else:
+                self._apply_prepared(prepared, batch)
             if self.after_commit is not None:
                 self.after_commit()
         except BaseException as exc:
             self._thread_error = exc
+            self._pipeline.reset()
             raise
+
+    def _apply_prepared(self, prepared: Prepared, batch: list[tuple[list[Event], str | None]]) -> None:
+        """Apply a prepared batch; a value SQLite refuses has it recorded the plain way."""
+        try:
+            self._pipeline.apply(prepared, lambda entries: _record_all(self.db, entries))
+        except Exception as exc:
+            if not _is_bad_value(exc):
+                raise
+            self._pipeline.reset()
+            _record_all(self.db, batch)
+
+    async def _record(self, batch: list[tuple[list[Event], str | None]], taken: list[asyncio.Future]) -> None:
+        """Prepare a batch on the writer's thread, then wait for it to be applied."""
+        applying = await asyncio.get_running_loop().run_in_executor(self._pool, self._prepare, batch, taken)
+        await asyncio.wrap_future(applying)
 
     async def _linger(self) -> None:
         """Let events gather for LINGER_S, or less if someone starts waiting for a flush."""
@@ -295,8 +349,7 @@ def _retrieved(future: asyncio.Future) -> None:
         future.exception()
 
 
-def _record_all(db: Database, batch: list[tuple[list[Event], str | None]],
-                on_prepared: Callable[[], None] | None = None) -> None:
+def _record_all(db: Database, batch: list[tuple[list[Event], str | None]]) -> None:
     """Record a batch in one transaction; if a value in it cannot be stored, one entry at a time.
 
     One item whose events cannot be recorded (a value SQLite refuses, a fold that trips on it)
@@ -305,7 +358,7 @@ def _record_all(db: Database, batch: list[tuple[list[Event], str | None]],
     not contained: they are raised, and the work is redone by the next run.
     """
     try:
-        db.record_all(batch, on_prepared)
+        db.record_all(batch)
     except Exception as exc:
         if not _is_bad_value(exc):
             raise
