@@ -36,7 +36,7 @@ class BackgroundSaver:
     """
 
     def __init__(self, db: Database) -> None:
-        """``db`` is the writer's database; its connection is only used on the writer's thread."""
+        """``db`` is the writer's database; ``after_commit`` runs on the thread that commits there."""
         self.db = db
         self._side: EventStore | None = None
         self._thread: threading.Thread | None = None
@@ -47,7 +47,7 @@ class BackgroundSaver:
         self._ready_at = 0.0  # monotonic time before which no copy starts (see COPY_SHARE)
 
     def after_commit(self) -> None:
-        """Begin a save if one is due and none runs (on the writer's thread, between batches)."""
+        """Begin a save if one is due and none runs (on the committing thread, between batches)."""
         if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
             return
         head = self.db.store.count()

@@ -1,4 +1,5 @@
-"""The single writer: batches of events recorded on one thread, in one transaction a batch."""
+"""The single writer: batches of events prepared on one thread and recorded on another, in one
+transaction a batch."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ MAX_IN_FLIGHT = 2  # batches handed to the writer's thread at once (see Writer._
 
 
 class Writer:
-    """Queue events from many coroutines; one thread records them in batches.
+    """Queue events from many coroutines; one thread prepares them in batches, another records them.
 
     In a dry run the writer keeps events in memory and records them only when asked to read
     (the summary, at the end), inside a transaction that is rolled back on exit: nothing is
@@ -46,7 +47,7 @@ class Writer:
                  on_recorded: Callable[[list[tuple[list[Event], str | None]]], None] | None = None,
                  after_commit: Callable[[], None] | None = None) -> None:
         """``on_recorded`` sees each batch once it is committed (the engine's metrics);
-        ``after_commit`` runs on the writer's thread right after each commit, before the next."""
+        ``after_commit`` runs on the applying thread right after each commit, before the next."""
         self.db = db
         self.dry_run = dry_run
         self.on_recorded = on_recorded
@@ -54,8 +55,8 @@ class Writer:
         self._queue: asyncio.Queue[tuple[list[Event], str | None] | _Chunk | asyncio.Future] = \
             asyncio.Queue(maxsize=4096)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-writer")
-        # A batch's SQL and commit run on this thread while the writer's prepares the next one
-        # (see tracker/engine/pipeline.py); its applies, in order, on the writer's thread.
+        # A batch's SQL and commit run on this thread while the writer's thread prepares the
+        # next one (see tracker/engine/pipeline.py); batches are applied in the order prepared.
         self._apply_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-apply")
         self._pipeline = Pipeline(db)
         self._applies: deque[concurrent.futures.Future] = deque()
@@ -66,7 +67,7 @@ class Writer:
         self._open = False
         self._lingering: asyncio.Future | None = None  # set while the writer lets events gather
         self._flushes = 0  # flushes waiting: no linger then
-        self._thread_error: BaseException | None = None  # set on the writer's thread (see _record)
+        self._thread_error: BaseException | None = None  # set by a failed prepare or apply
 
     async def __aenter__(self) -> Writer:
         if not self.dry_run:
