@@ -104,6 +104,12 @@ def encode_all(events: Sequence[Event]) -> list[bytes]:
     return _encoder.encode_lines(events).split(b"\n")[:-1]
 
 
+def log_items(events: Sequence[Event]) -> list[tuple[str, bytes, str | None]]:
+    """Each event as the log's (type, data, subject), what ``EventStore.append_of`` takes: the
+    command and version are the same for a run's rows (a NewRecord each cost 0.5 us an event)."""
+    return [(type(e).__name__, data, e.subject()) for e, data in zip(events, encode_all(events), strict=True)]
+
+
 def type_name(event: Event) -> str:
     """The tag stored in the ``type`` column."""
     return type(event).__name__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -71,6 +71,16 @@ class Position:
     event (building a tuple per event cost half a second in a million)."""
 
     __slots__ = ("at", "command_id", "seq")
+
+
+def fold_run(rows: RowCache, events: Sequence[Event], command_id: str | None, after_seq: int, at: str) -> None:
+    """Fold one command's run of events, just appended as seqs ``after_seq`` + 1 on at ``at``
+    (the record path: the writer's plain way and its pipeline alike)."""
+    folds, env = folds_by_type(), Position()
+    env.command_id, env.at = command_id, at
+    for seq, event in enumerate(events, after_seq + 1):
+        env.seq = seq
+        folds[type(event)](rows, env, event)
 
 
 def _no_fold(rows: RowCache, env: object, event: Event) -> None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from events.appending import utc_now
 from events.chain import chained_rows
-from events.types import SCHEMA_VERSION, Event, encode_all
+from events.types import SCHEMA_VERSION, Event, log_items
 from projections import RowCache
-from projections.fold import Position, folds_by_type
+from projections.fold import fold_run
 from projections.row_sql import execute_writes
 from tracker.db import Database
 
@@ -90,16 +90,10 @@ class Pipeline:
         seq, prev, last_at = self._head
         events, self._next_dvd_id = self.db.assign_dvd_ids(events, self._next_dvd_id)
         at = max(utc_now(), last_at)  # never before the newest row's, as EventStore._next_at
-        items = [(type(e).__name__, data, e.subject()) for e, data in zip(events, encode_all(events), strict=True)]
-        values, prev = chained_rows(items, seq, prev, at, command_id, SCHEMA_VERSION)
+        values, prev = chained_rows(log_items(events), seq, prev, at, command_id, SCHEMA_VERSION)
         prepared.held.append((values, at, command_id, SCHEMA_VERSION))
-        folds, env = folds_by_type(), Position()
-        env.command_id, env.at = command_id, at
-        for event in events:
-            seq += 1
-            env.seq = seq
-            folds[type(event)](self._rows, env, event)
-        self._head = (seq, prev, at)
+        fold_run(self._rows, events, command_id, seq, at)
+        self._head = (seq + len(events), prev, at)
 
     def _read_head(self) -> tuple[int, str, str]:
         """The log's head as SQL holds it (every batch before applied)."""
