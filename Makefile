@@ -9,7 +9,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# setup.py builds events/_chain.c in place (an editable install): a change to it rebuilds.
+$(VENV)/.installed: pyproject.toml setup.py events/_chain.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -33,4 +34,4 @@ soak: $(VENV)/.installed
 	$(BIN)/python -m tests.soak
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info events/_chain.*.so

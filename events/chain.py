@@ -16,17 +16,19 @@ def chain_hash(prev: str, seq: int, type_: str, at: str, command_id: str | None,
                subject: str | None, v: int, data: str | bytes) -> str:
     """The row's hash: it covers the previous row's hash and every column of this row."""
     # command_id and subject are covered too: editing them would misattribute a change.
-    # chained_rows inlines this for appends; test_hash_chain_links_every_column holds them equal.
+    # chained_rows_py inlines this for appends; test_hash_chain_links_every_column holds them equal.
     head = f"{prev}|{seq}|{type_}|{at}|{command_id or ''}|{subject or ''}|{v}|"
     if isinstance(data, bytes):
         return _sha256(head.encode() + data).hexdigest()
     return _sha256((head + data).encode()).hexdigest()
 
 
-def chained_rows(items: Iterable[Any], seq: int, prev: str, at: str, command_id: str | None,
-                 v: int) -> tuple[list, str]:
+def chained_rows_py(items: Iterable[Any], seq: int, prev: str, at: str, command_id: str | None,
+                    v: int) -> tuple[list, str]:
     """One command's rows, (type, data, subject) each, as the INSERT's values, five a row (seq,
-    type, subject, data, hash), each hashed onto the one before; the last hash."""
+    type, subject, data, hash), each hashed onto the one before; the last hash.
+
+    ``chained_rows`` is this, or the same in C (events/_chain.c) where that was built."""
     # chain_hash inlined, locals only: this loop is most of append's Python time. The columns
     # every row shares are formatted once. A copy of an empty hash is cheaper to start from than
     # sha256() itself, which looks the digest up by name each time.
@@ -48,6 +50,13 @@ def chained_rows(items: Iterable[Any], seq: int, prev: str, at: str, command_id:
         prev = digest.hexdigest()
         extend((seq, type_, subject, data, prev))
     return values, prev
+
+
+try:  # the same rows in C, ~2.5x faster: 0.9 s of an import of 250,000 rows on the writer's thread
+    from events._chain import chained_rows
+except ImportError:  # not built where it was installed (no C compiler or OpenSSL headers)
+    chained_rows = chained_rows_py
+CHAIN_IN_C = chained_rows is not chained_rows_py
 
 
 def verify_chain(conn: sqlite3.Connection, until_seq: int | None = None) -> list[str]:
