@@ -576,3 +576,26 @@ def test_catalogue_and_availability_folds(tmp_path: Path, capsys: pytest.Capture
     assert cli.export("availability") == [
         {"media_type": "movie", "tmdb_id": 550, "region": "US", "offer_type": "rent", "provider_id": 8}]
     assert "verify: ok" in cli.ok("verify")
+
+
+def test_snapshot_differences_count_each_key_whose_rows_differ(tmp_path: Path) -> None:
+    """A snapshot's differences count, per table, each key changed, missing or extra on either
+    side once, and never a row equal on both sides (NULLs included)."""
+    live = sqlite3.connect(":memory:", isolation_level=None)
+    create_tables(live)
+    rows = [(1, "Heat", None), (2, "Alien", 1979), (3, "Ran", None), (4, "Up", 2009)]
+    live.executemany("INSERT INTO dvds (id, title, year) VALUES (?, ?, ?)", rows)
+    live.execute("INSERT INTO genres (tmdb_id, name) VALUES (18, 'Drama')")
+    path = tmp_path / "snap.db"
+    snapshot.save(live, path, dict)
+    assert snapshot.differences(live, path) == {}
+    side = sqlite3.connect(path)
+    side.execute("UPDATE dvds SET year = 1980 WHERE id = 2")  # changed
+    side.execute("UPDATE dvds SET year = 1995 WHERE id = 1")  # NULL here, a value there
+    side.execute("DELETE FROM dvds WHERE id = 4")  # missing from the snapshot
+    side.execute("INSERT INTO dvds (id, title) VALUES (9, 'Extra')")  # only in the snapshot
+    side.commit()
+    side.close()
+    assert snapshot.differences(live, path) == {"dvds": 4}
+    live.execute("INSERT INTO genres (tmdb_id, name) VALUES (35, NULL)")  # only live, with a NULL
+    assert snapshot.differences(live, path) == {"dvds": 4, "genres": 1}
