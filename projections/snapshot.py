@@ -8,7 +8,8 @@ projection version). What to trust and when to take one is decided by tracker/ch
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from projections.tables import TABLES
@@ -114,21 +115,36 @@ def load(path: Path, target: sqlite3.Connection) -> None:
 
 def differences(conn: sqlite3.Connection, path: Path) -> dict[str, int]:
     """Per table, how many rows differ between ``conn``'s tables and the snapshot's (0s omitted)."""
-    conn.execute(f"ATTACH DATABASE ? AS {_SCHEMA}", (str(path),))
+    with attached(conn, path, _SCHEMA):
+        return differing(conn, _SCHEMA)
+
+
+@contextmanager
+def attached(conn: sqlite3.Connection, path: Path, schema: str) -> Iterator[None]:
+    """``path`` attached to ``conn`` as ``schema`` inside the block.
+
+    Outside a transaction: SQLite refuses to detach, inside one, a database that it read."""
+    conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
     try:
-        out: dict[str, int] = {}
-        for name in TABLES:
-            count = sum(conn.execute(sql).fetchone()[0] for sql in _difference_counts(name))
-            if count:
-                out[name] = count
-        return out
+        yield
     finally:
-        conn.execute(f"DETACH DATABASE {_SCHEMA}")
+        conn.execute(f"DETACH DATABASE {schema}")
 
 
-def _difference_counts(name: str) -> tuple[str, str]:
-    """Two counts that add up to the keys whose rows differ between main's table ``name`` and the
-    snapshot's: main's rows with no equal row under their key there, and its keys missing here."""
+def differing(conn: sqlite3.Connection, schema: str) -> dict[str, int]:
+    """Per table, how many keys' rows differ between main's tables and those of the attached
+    ``schema`` (on one side only, or with other values; 0s omitted)."""
+    out: dict[str, int] = {}
+    for name in TABLES:
+        count = sum(conn.execute(sql).fetchone()[0] for sql in _difference_counts(name, schema))
+        if count:
+            out[name] = count
+    return out
+
+
+def _difference_counts(name: str, schema: str) -> tuple[str, str]:
+    """Two counts that add up to the keys whose rows differ between main's table ``name`` and
+    ``schema``'s: main's rows with no equal row under their key there, and its keys missing here."""
     # Each row is looked up by its key (the primary key's index) rather than both sides sorted
     # whole for an EXCEPT: half the time at 250,000 DVDs (1.9 -> 0.95 s a checkpoint). IS and IS
     # NOT treat NULLs as equal, as EXCEPT did.
@@ -136,6 +152,6 @@ def _difference_counts(name: str) -> tuple[str, str]:
     same_key = " AND ".join(f"a.{k} IS b.{k}" for k in t.key)
     same_row = " AND ".join(f"a.{c} IS b.{c}" for c in t.columns)
     return (f"SELECT COUNT(*) FROM main.{name} a WHERE NOT EXISTS"
-            f" (SELECT 1 FROM {_SCHEMA}.{name} b WHERE {same_key} AND {same_row})",
-            f"SELECT COUNT(*) FROM {_SCHEMA}.{name} b WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {schema}.{name} b WHERE {same_key} AND {same_row})",
+            f"SELECT COUNT(*) FROM {schema}.{name} b WHERE NOT EXISTS"
             f" (SELECT 1 FROM main.{name} a WHERE {same_key})")

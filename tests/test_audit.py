@@ -149,6 +149,30 @@ def test_verify_catches_a_projection_edited_behind_the_log(cli: Cli) -> None:
     assert [d["year"] for d in cli.export("dvds")] == [1995, None]
 
 
+def test_only_tables_counted_as_differing_are_compared_row_by_row(cli: Cli, tmp_path: Path) -> None:
+    """verify's SQL count picks the live tables that differ from a replay attached in a file:
+    none when all are equal, each edited one otherwise (a value made NULL, a row deleted)."""
+    from projections import snapshot
+    from projections.tables import create_tables
+    from tracker.db import Database
+
+    cli.ok("add", "Heat", "--year", "1995")
+    cli.ok("add", "Alien")
+    with Database(cli.db) as db:
+        fresh = sqlite3.connect(tmp_path / "fresh.db", isolation_level=None)
+        create_tables(fresh)
+        db.fold(fresh)
+        fresh.close()
+        with snapshot.attached(db.conn, tmp_path / "fresh.db", "replayed"):
+            assert snapshot.differing(db.conn, "replayed") == {}
+            conn = raw_conn(cli.db)
+            conn.execute("UPDATE dvds SET year = NULL WHERE id = 1")
+            conn.execute("DELETE FROM command_items WHERE (command_id, item) ="
+                         " (SELECT command_id, item FROM command_items LIMIT 1)")
+            conn.close()
+            assert snapshot.differing(db.conn, "replayed") == {"dvds": 1, "command_items": 1}
+
+
 def test_verify_reports_a_row_that_no_longer_decodes(cli: Cli) -> None:
     """Verify reports a row that no longer decodes."""
     cli.ok("add", "Heat")

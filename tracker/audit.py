@@ -6,6 +6,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import msgspec
 
 from events.types import CommandCancelled, CommandCancelRequested
 from projections import commands as command_table
+from projections import snapshot
 from projections.commands import ACTIVE, Status
 from projections.tables import TABLES, rows_by_key
 from tracker import chain_check, checkpoints
@@ -25,6 +27,7 @@ from tracker.textfmt import value_text
 from tracker.values import quote
 
 MAX_DIFFERENCES = 50
+_REPLAY_SCHEMA = "replayed"  # the fresh replay's file, attached to the live connection
 
 
 def history(db: Database, *, command_id: str | None = None, dvd_id: int | None = None,
@@ -114,9 +117,9 @@ def verify_report(db: Database) -> tuple[list[str], int]:
     fold of the whole log that stops at each trusted checkpoint to compare it on the way; a big
     log's hash chain is checked meanwhile by a second process (tracker/chain_check.py).
     """
-    with db.read_snapshot():
+    with scratch_database() as fresh, _attached_replay(db, fresh) as replay_schema, db.read_snapshot():
         count = db.store.count()
-        with chain_check.started(db.path, count) as chain, scratch_database() as fresh:
+        with chain_check.started(db.path, count) as chain:
             try:
                 stale, reached = checkpoints.problems(db, fresh)
                 db.fold(fresh, after_seq=reached)  # on to the end of the snapshot
@@ -124,7 +127,7 @@ def verify_report(db: Database) -> tuple[list[str], int]:
                 return [*_chain_problems(db, chain, count), f"replay failed: {exc}"], count
             problems = _chain_problems(db, chain, count)
             left_out = 0
-            for problem in table_differences(db.conn, fresh):
+            for problem in table_differences(db.conn, fresh, replay_schema):
                 if len(problems) < MAX_DIFFERENCES:
                     problems.append(problem)
                 else:
@@ -134,15 +137,34 @@ def verify_report(db: Database) -> tuple[list[str], int]:
     return problems, count
 
 
+@contextmanager
+def _attached_replay(db: Database, fresh: sqlite3.Connection) -> Iterator[str | None]:
+    """The fresh replay's file attached to the live connection (before its read snapshot, after
+    which it is detached), and its schema name; None if the replay is in memory."""
+    path = fresh.execute("PRAGMA database_list").fetchone()[2]
+    if not path:
+        yield None
+        return
+    with snapshot.attached(db.conn, Path(path), _REPLAY_SCHEMA):
+        yield _REPLAY_SCHEMA
+
+
 def _chain_problems(db: Database, chain: chain_check.ChainCheck, count: int) -> list[str]:
     """The hash chain's problems to seq ``count``: the second process's, or checked here."""
     found = chain.problems()
     return list(db.store.verify_chain(count)) if found is None else found
 
 
-def table_differences(live: sqlite3.Connection, fresh: sqlite3.Connection) -> Iterator[str]:
-    """Each row that differs between the live tables and a fresh replay, both values shown."""
-    for name, table in TABLES.items():
+def table_differences(live: sqlite3.Connection, fresh: sqlite3.Connection,
+                      fresh_schema: str | None = None) -> Iterator[str]:
+    """Each row that differs between the live tables and a fresh replay, both values shown.
+
+    With the replay attached to ``live`` as ``fresh_schema``, only the tables that SQL counts as
+    differing are read row by row: nearly always none (5 of a 1,000,006-event verify's 23 s).
+    SQL's IS and Python's == agree on these values (NULLs equal, 1 and 1.0 equal, BINARY text)."""
+    names = list(TABLES) if fresh_schema is None else list(snapshot.differing(live, fresh_schema))
+    for name in names:
+        table = TABLES[name]
         key_idx = [table.columns.index(k) for k in table.key]
         pairs = _merge_by_key(rows_by_key(live, name), rows_by_key(fresh, name), key_idx)
         for key, a, b in pairs:
