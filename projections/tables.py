@@ -136,9 +136,9 @@ def create_indexes(conn: sqlite3.Connection) -> None:
             conn.execute(index)
 
 
-def row_count(conn: sqlite3.Connection, name: str) -> int:
-    """How many rows a read table holds."""
-    return conn.execute(f"SELECT COUNT(*) FROM {TABLES[name].name}").fetchone()[0]
+def row_count(conn: sqlite3.Connection, name: str, schema: str = "main") -> int:
+    """How many rows a read table holds (in ``schema``, an attached database's name, if given)."""
+    return conn.execute(f"SELECT COUNT(*) FROM {schema}.{TABLES[name].name}").fetchone()[0]
 
 
 def rows_by_key(conn: sqlite3.Connection, name: str) -> Iterator[tuple]:

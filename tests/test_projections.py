@@ -599,3 +599,10 @@ def test_snapshot_differences_count_each_key_whose_rows_differ(tmp_path: Path) -
     assert snapshot.differences(live, path) == {"dvds": 4}
     live.execute("INSERT INTO genres (tmdb_id, name) VALUES (35, NULL)")  # only live, with a NULL
     assert snapshot.differences(live, path) == {"dvds": 4, "genres": 1}
+    other = tmp_path / "other.db"
+    snapshot.save(live, other, dict)
+    side = sqlite3.connect(other)
+    side.execute("INSERT INTO genres (tmdb_id, name) VALUES (99, 'Only there')")  # every live row matched
+    side.commit()
+    side.close()
+    assert snapshot.differences(live, other) == {"genres": 1}
