@@ -118,3 +118,8 @@ def _say_busy(waited_s: float) -> None:
 
 
 busy_notice: Callable[[float], None] = _say_busy  # replaceable (the daemon may log instead)
+
+
+def file_of(conn: sqlite3.Connection) -> str:
+    """The file of ``conn``'s main database; "" for one in memory (or a temporary one)."""
+    return conn.execute("PRAGMA database_list").fetchone()[2]

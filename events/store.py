@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from events.appending import ROW_COLUMNS, at_text, insert_rows, utc_now
 from events.chain import GENESIS_HASH, chain_hash, chained_rows, verify_chain
-from events.connection import APPLICATION_ID, WAL_AUTOCHECKPOINT_PAGES, begin_waiting, connect, refuse_foreign
+from events.connection import APPLICATION_ID, WAL_AUTOCHECKPOINT_PAGES, begin_waiting, connect, file_of, refuse_foreign
 from events.errors import NotATrackerDatabase, StoreError
 from events.reading import READ_BATCH, FoldChunk, StoredRecord, fold_chunks, fold_rows, read_plan, read_rows
 from events.wal_checkpoints import WalCheckpointer
@@ -172,7 +172,7 @@ class EventStore:
     def _checkpoint_soon(self) -> None:
         """Have the log copied into the file on a thread (not for a database in memory)."""
         if self._wal_checkpointer is None:
-            path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            path = file_of(self.conn)
             if not path:
                 return
             self._wal_checkpointer = WalCheckpointer(path)

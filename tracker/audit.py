@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from events.connection import file_of
 from events.types import CommandCancelled, CommandCancelRequested
 from projections import commands as command_table
 from projections import snapshot
@@ -141,7 +142,7 @@ def verify_report(db: Database) -> tuple[list[str], int]:
 def _attached_replay(db: Database, fresh: sqlite3.Connection) -> Iterator[str | None]:
     """The fresh replay's file attached to the live connection (before its read snapshot, after
     which it is detached), and its schema name; None if the replay is in memory."""
-    path = fresh.execute("PRAGMA database_list").fetchone()[2]
+    path = file_of(fresh)
     if not path:
         yield None
         return
