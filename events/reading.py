@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -74,7 +74,8 @@ class FoldChunk(NamedTuple):
 
 
 def fold_chunks(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int | None = None,
-                types: Sequence[str] = (), present: Sequence[str] = ()) -> Iterator[FoldChunk]:
+                types: Sequence[str] = (), present: Sequence[str] = (),
+                on_chunk: Callable[[int], None] | None = None) -> Iterator[FoldChunk]:
     """The rows of (after_seq, until_seq] of the given types only if any, FOLD_CHUNK_SEQS seqs
     a chunk, in seq order; until_seq None: up to the last row when this starts.
 
@@ -83,7 +84,8 @@ def fold_chunks(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int 
     columns joined by SQLite and split or decoded in C took 2.8 s for the million with their
     decoding, against 3.7 row by row. The log is append-only, so chunks read by separate
     statements see the very rows one statement would. ``present``, the types in the log if
-    known, narrows the filter to the shortest that says the same (see type_filter).
+    known, narrows the filter to the shortest that says the same (see type_filter). ``on_chunk``
+    is told the seq reached once each chunk has been taken and the next is asked for.
     """
     if until_seq is None:
         until_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
@@ -97,6 +99,8 @@ def fold_chunks(conn: sqlite3.Connection, *, after_seq: int = 0, until_seq: int 
         end = min(start + FOLD_CHUNK_SEQS, until_seq)
         # fetchall: the statement ends at once (DROP and CREATE INDEX wait for no open one)
         yield FoldChunk(start, end, *conn.execute(sql, (start, end, *params)).fetchall()[0])
+        if on_chunk is not None:
+            on_chunk(end)
 
 
 def type_filter(types: Sequence[str], present: Sequence[str] = ()) -> tuple[str | None, tuple[str, ...]]:

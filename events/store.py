@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
@@ -320,11 +320,11 @@ class EventStore:
         """Plain ``(seq, at, command_id, data, v)`` tuples of (after_seq, until_seq], in order."""
         return fold_rows(self.conn, after_seq=after_seq, until_seq=until_seq, types=types)
 
-    def fold_chunks(self, *, after_seq: int = 0, until_seq: int | None = None,
-                    types: Sequence[str] = ()) -> Iterator[FoldChunk]:
+    def fold_chunks(self, *, after_seq: int = 0, until_seq: int | None = None, types: Sequence[str] = (),
+                    on_chunk: Callable[[int], None] | None = None) -> Iterator[FoldChunk]:
         """The same rows as ``fold_rows``, a span of seqs at a time, each span one JSON document."""
         return fold_chunks(self.conn, after_seq=after_seq, until_seq=until_seq, types=types,
-                           present=self.types() if types else ())
+                           present=self.types() if types else (), on_chunk=on_chunk)
 
     def read_plan(self, **filters: object) -> list[str]:
         """How SQLite runs ``read`` with these filters (EXPLAIN QUERY PLAN): index or scan."""

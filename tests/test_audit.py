@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import time
@@ -314,3 +315,36 @@ def test_a_save_sweeps_temporary_files_of_killed_saves(cli: Cli) -> None:
     assert not any(p.exists() for p in dead)
     assert alive.exists()
     assert sorted(p.name for p in folder.iterdir()) == [".tmp-1.db", f"{cli.count():012d}.db"]
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so a progress bar draws into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_replay_and_verify_draw_a_bar_on_a_terminal_only(cli: Cli, monkeypatch) -> None:
+    """A replay or verify draws its progress (seq reached of the log's) on a terminal's stderr
+    and clears it; on anything else it writes nothing and folds with no callback. (A log this
+    small is one chunk: its one draw is the whole.)"""
+    from tracker.cli import audit_commands
+    from tracker.db import Database
+
+    for title in ("Heat", "Alien", "Ran"):
+        cli.ok("add", title)
+    with Database(cli.db) as db:
+        count = db.store.count()
+        terminal = _Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        with audit_commands._folding_progress(db, "replay"):
+            assert db.on_folded is not None
+            db.replay()
+        assert f"\rreplay: [{'#' * 30}] {count}/{count}" in terminal.getvalue()
+        assert terminal.getvalue().endswith("\r\033[K") and db.on_folded is None
+        plain = io.StringIO()
+        monkeypatch.setattr("sys.stderr", plain)
+        with audit_commands._folding_progress(db, "verify"):
+            assert db.on_folded is None
+            db.replay()
+        assert plain.getvalue() == ""

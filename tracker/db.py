@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -57,6 +57,7 @@ class Database:
             self.conn = connect(self.path, busy_timeout_s=busy_timeout_s)
         self.store = EventStore(self.conn)
         self._next_dvd_id: int | None = None  # the next new DVD's id inside record_all, else None
+        self.on_folded: Callable[[int], None] | None = None  # told each seq a fold reaches: a progress bar
         try:
             self._check_readable() if read_only else self._open()
         except BaseException:
@@ -288,7 +289,8 @@ class Database:
                       types: Sequence[str] = ()) -> rebuild.Replay:
         """What a rebuild reads: the log's rows (after_seq, until_seq] of these types, if any."""
         return rebuild.Replay(
-            partial(self.store.fold_chunks, after_seq=after_seq, until_seq=until_seq, types=types),
+            partial(self.store.fold_chunks, after_seq=after_seq, until_seq=until_seq, types=types,
+                    on_chunk=self.on_folded),
             lambda after, until: self.store.fold_rows(after_seq=after, until_seq=until, types=types),
             self._decode_at)
 
