@@ -62,3 +62,16 @@ def test_exception_tracebacks_are_redacted(capsys) -> None:
         get_logger("tracker.test").exception("crashed")
     err = capsys.readouterr().err
     assert "crashed" in err and "RuntimeError" in err and SECRET not in err
+
+
+def test_a_call_below_the_level_writes_nothing_and_imports_nothing() -> None:
+    """Before anything has logged, a call below the level asked for neither writes nor imports
+    structlog (a replay's info line cost 55 ms so); once the level lets it through it is written."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom tracker.log import configure_logging, get_logger\nlog = get_logger('tracker.t')\n"
+            "log.info('hidden-line', a=1)\nlog.debug('hidden-too')\nprint('structlog' in sys.modules)\n"
+            "configure_logging(verbose=True)\nlog.info('shown-line', a=2)\nprint('structlog' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert "hidden" not in done.stderr and "shown-line" in done.stderr and "a=2" in done.stderr
