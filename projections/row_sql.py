@@ -67,8 +67,12 @@ def _shared(params: list[tuple]) -> tuple[int, ...]:
     if len(params) < MULTI_ROWS_MIN:
         return ()
     first, count = params[0], len(params)
-    shared = tuple(i for i, column in enumerate(zip(*params, strict=True))
-                   if (first[i] is None or isinstance(first[i], str)) and column.count(first[i]) == count)
+    # The first, middle and last rows weed out most columns before any is read whole (building
+    # every column of a flush's rows was 6% of a replay's DVD share).
+    middle, last = params[count // 2], params[-1]
+    maybe = [i for i, value in enumerate(first)
+             if (value is None or isinstance(value, str)) and middle[i] == value and last[i] == value]
+    shared = tuple(i for i in maybe if list(map(itemgetter(i), params)).count(first[i]) == count)
     return shared if len(first) - len(shared) >= 2 else ()  # itemgetter of one column gives no tuple
 
 

@@ -389,6 +389,53 @@ def test_text_alike_in_every_row_is_bound_once_a_statement_and_rows_stay_exact(t
     conn.close()
 
 
+def test_a_column_alike_only_in_the_rows_looked_at_first_is_bound_row_by_row(tmp_path: Path) -> None:
+    """A column holding the same text in the first, middle and last rows of a flush, and other
+    text between, is not bound once for all: every row keeps its own."""
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    count = 1001  # three columns alike in the rows looked at: 500 rows a statement if they were shared
+    alike = {0, count // 2, count - 1}
+    rows = RowCache(conn)
+    for i in range(count):
+        rows.write("command_items", ("c", f"line:{i}", "updated", "same" if i in alike else f"r{i}", i))
+    rows.flush()
+    assert conn.execute("SELECT reason FROM command_items ORDER BY " + BY_LINE).fetchall() == [
+        ("same" if i in alike else f"r{i}",) for i in range(count)]
+    conn.close()
+
+
+def test_rows_written_whole_go_on_their_own_and_offers_are_written_once(tmp_path: Path, monkeypatch) -> None:
+    """In a replay, command items past their own bound are written while the offers, added and
+    removed again and again by puts alone, stay cached: each offer reaches SQL once, at the end,
+    as its last put left it."""
+    monkeypatch.setattr("projections.rows.WRITTEN_CELLS", 500)  # 100 command items
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    offer = TABLES["availability"].row
+    inserted: list[str] = []
+    conn.set_trace_callback(lambda sql: inserted.append(sql) if "INTO availability" in sql else None)
+    rows = RowCache(conn, known_empty=True, max_cells=2000)
+    for i in range(1000):
+        rows.write("command_items", ("c", f"line:{i}", "updated", "", i))
+        key = ("movie", i % 20, "GB", "rent", 1)
+        if i % 7 == 3:
+            rows.delete("availability", key)
+        else:
+            rows.put("availability", key, offer(*key, f"t{i}"))
+        rows.maybe_flush()
+        if i == 500:
+            assert conn.execute("SELECT COUNT(*) FROM command_items").fetchone()[0] >= 400
+            assert not inserted  # the offers are still only in the cache
+    rows.flush()
+    last = {i % 20: i for i in range(1000)}
+    kept = [(k, f"t{i}") for k, i in sorted(last.items()) if i % 7 != 3]
+    assert conn.execute("SELECT tmdb_id, since FROM availability ORDER BY tmdb_id").fetchall() == kept
+    assert conn.execute("SELECT COUNT(*) FROM command_items").fetchone()[0] == 1000
+    assert len(inserted) == len(kept)  # each offer written once (so few go one by one)
+    conn.close()
+
+
 def test_wide_rows_alike_in_their_nulls_go_in_one_insert_and_others_by_their_columns(tmp_path: Path) -> None:
     """A flush of wide rows null in the same columns is one INSERT of the others; rows null in
     different columns are grouped by those columns; either way each row is written exactly."""

@@ -38,21 +38,23 @@ log = get_logger("tracker.replay")
 MIN_EVENTS = 200_000
 # The second process gets most of the row cache, and the catalogue with it (a catalogue that
 # fits no longer reloads titles: its share took 4.5 CPU s instead of 8.4 at half the cells; with
-# 650,000 cells rather than 400,000 it flushes less often, and the titles listed again and again
-# are written fewer times: 4.65-4.81 CPU s alone against 4.86-4.96); this one, which also holds
-# the CLI's modules, gets little, which cost it no time (write-only command items, offers added
-# and removed in a burst: 100,000 cells or 200,000, the same CPU). Each gets a quarter of
-# SQLite's page cache, which cost no time either. The two stay within the 150 MB a replay may
-# take (see the README's figures for both shapes).
-CELLS_HERE, CELLS_THERE = 100_000, 650_000
+# 650,000 cells rather than 400,000 it flushed less often and wrote the titles listed again and
+# again fewer times; 550,000 took within 1% of 650,000's time and 9 MB less). This one, which also
+# holds the CLI's modules, holds the offers: added and removed by puts alone, each flush that
+# forgot them wrote them again (142,736 rows and 71,367 deletes for the mix's 20,000 offers, 0.8
+# CPU s); now that command items go on their own (see RowCache.maybe_flush), 300,000 cells keep
+# the offers' 30,000 keys to the end. Each gets a quarter of SQLite's page cache (2 MB here instead:
+# 6 MB less, 0.2-0.9 s more). The two stay within the 150 MB a replay may take (the README's
+# figures for both shapes).
+CELLS_HERE, CELLS_THERE = 300_000, 550_000
 SHARE_PAGE_CACHE_KIB = 8 * 1024
 SAMPLE_POINTS = 1000  # rows looked up to weigh the groups (a millisecond or two)
 # What an event costs to fold, by the module folding it, in microseconds of CPU: each group
-# folded alone from the store benchmark's mix of 1,000,000 events (a DVD's row is 25 columns; an
-# offer's 6). Weighed by count alone, the DVDs and the offers went to one process, which took
-# 4.5 s against the other's 3.9.
-FOLD_COST_US = {"projections.dvds": 14.0, "projections.catalogue": 7.5, "projections.providers": 5.5,
-                "projections.commands": 8.0}
+# folded alone from the store benchmark's mix of 1,000,000 events, walking the whole log for its
+# rows (a DVD's row is 25 columns; an offer's 6). Weighed by count alone, the DVDs and the offers
+# went to one process, which took 4.5 s against the other's 3.9.
+FOLD_COST_US = {"projections.dvds": 12.3, "projections.catalogue": 8.6, "projections.providers": 6.1,
+                "projections.commands": 8.2}
 DEFAULT_FOLD_COST_US = 8.0
 # Folds that read their rows back again and again (a popular list's titles come back every
 # time): with half the cache, the mix's catalogue reloaded them, and this process's share took
