@@ -436,6 +436,39 @@ def test_rows_written_whole_go_on_their_own_and_offers_are_written_once(tmp_path
     conn.close()
 
 
+def test_a_table_is_written_only_when_its_turn_to_be_forgotten_comes(tmp_path: Path, monkeypatch) -> None:
+    """Past its bound the cache writes and forgets the biggest table not reloaded, the DVDs, and
+    no more once it holds half: titles changed again and again stay cached, unwritten, and reach
+    SQL once, as last changed."""
+    written: dict[str, int] = {}
+
+    def counting(conn: sqlite3.Connection, writes: list) -> None:
+        for sql, params in writes:
+            table = sql.split(" INTO ")[1].split()[0] if " INTO " in sql else sql.split()[2]
+            written[table] = written.get(table, 0) + len(params)
+        row_sql.execute_writes(conn, writes)
+
+    monkeypatch.setattr("projections.rows.execute_writes", counting)
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    create_tables(conn)
+    rows = RowCache(conn, known_empty=True, max_cells=20_000)
+    movie, dvd = TABLES["movies"].row, TABLES["dvds"].row
+    for i in range(3000):
+        key = (i % 50,)
+        row = rows.get("movies", key) or movie(tmdb_id=i % 50)
+        row.title = f"m{i}"
+        rows.put("movies", key, row)
+        rows.put("dvds", (i,), dvd(id=i, title=f"d{i}"))
+        rows.maybe_flush()
+    assert written["dvds"] > 0 and "movies" not in written  # the DVDs went, the titles stayed
+    rows.flush()
+    assert written["movies"] == 50
+    assert conn.execute("SELECT tmdb_id, title FROM movies ORDER BY tmdb_id").fetchall() == [
+        (k, f"m{2950 + k}") for k in range(50)]
+    assert conn.execute("SELECT COUNT(*) FROM dvds").fetchone()[0] == 3000
+    conn.close()
+
+
 def test_wide_rows_alike_in_their_nulls_go_in_one_insert_and_others_by_their_columns(tmp_path: Path) -> None:
     """A flush of wide rows null in the same columns is one INSERT of the others; rows null in
     different columns are grouped by those columns; either way each row is written exactly."""
