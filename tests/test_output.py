@@ -21,12 +21,16 @@ def test_progress_bar_draws_on_a_terminal_and_clears() -> None:
     stream = Tty()
     bar = Progress("refresh", stream=stream)
     bar.set(0, 4)
-    bar.item(Item("dvd:1"), Outcome(UPDATED))
-    bar.item(Item("dvd:2"), Outcome(FAILED, reason="not found"))
+    bar.items([(Item("dvd:1"), Outcome(UPDATED))])
+    bar.items([(Item("dvd:2"), Outcome(FAILED, reason="not found"))])
+    bar.draw(force=True)
+    assert "refresh: [###############...............] 2/4, 1 failed" in stream.getvalue()
+    bar.items([(Item(f"dvd:{n}"), Outcome(FAILED if n % 3 else UPDATED)) for n in range(3, 9)])  # a chunk at once
+    bar.total = 10
     bar.draw(force=True)
     bar.close()
     text = stream.getvalue()
-    assert "refresh: [###############...............] 2/4, 1 failed" in text
+    assert "refresh: [########################......] 8/10, 5 failed" in text
     assert text.endswith("\r\033[K")
 
 

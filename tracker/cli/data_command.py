@@ -23,15 +23,16 @@ def run_data_command(args: argparse.Namespace, settings: Settings) -> int:
     # one-DVD commands (edit, remove, ...) show their change without --verbose, here or followed
     show_items = args.verbose or (cmd.shows_changes and not args.json)
 
-    def on_item(item: Any, outcome: Any) -> None:
-        progress.item(item, outcome)
+    def on_items(done: list[tuple[Any, Any]]) -> None:
+        progress.items(done)
         if show_items:
             progress.close()
-            output.print_line_or_quiet(output.item_line(item, outcome), verbose_out)
+            for item, outcome in done:
+                output.print_line_or_quiet(output.item_line(item, outcome), verbose_out)
 
     sub = Submission(args.command, command_options(args), dry_run=args.dry_run,
                      enqueue=getattr(args, "enqueue", False), verbose=show_items,
-                     on_item=on_item)
+                     on_items=on_items)
     options = validated(settings, sub)
     try:
         if args.dry_run:

@@ -108,10 +108,10 @@ class Progress:
         self.total: int | None = None
         self._drawn = 0.0
 
-    def item(self, _item: Item, outcome: Outcome) -> None:
-        """Count one finished item and redraw at most ten times a second."""
-        self.done += 1
-        self.failed += outcome.kind == FAILED
+    def items(self, done: list[tuple[Item, Outcome]]) -> None:
+        """Count finished items and redraw at most ten times a second."""
+        self.done += len(done)
+        self.failed += [outcome.kind for _item, outcome in done].count(FAILED)
         if self.enabled:  # told here, not in draw: no clock read per item when nothing is drawn
             self.draw()
 

@@ -47,9 +47,9 @@ def _say(text: str) -> None:
 async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
                          progress: Progress, *, as_json: bool = False) -> dict[str, Any]:
     """Be the engine if no other is; else follow the daemon's progress on this command."""
-    def on_item(cid: str, item: Item, outcome: Outcome) -> None:
-        if cid == command_id and sub.on_item:
-            sub.on_item(item, outcome)
+    def on_items(cid: str, done: list[tuple[Item, Outcome]]) -> None:
+        if cid == command_id and sub.on_items:
+            sub.on_items(done)
 
     def on_total(cid: str, total: int | None, done: int) -> None:
         if cid == command_id:
@@ -60,7 +60,7 @@ async def _run_or_follow(settings: Settings, sub: Submission, command_id: str,
         _say(text)
     while True:
         try:
-            sig = await run_engine(settings, until=command_id, on_item=on_item, on_total=on_total,
+            sig = await run_engine(settings, until=command_id, on_items=on_items, on_total=on_total,
                                    announce=announce)
             return _outcome(settings, command_id, stopped_by=sig)
         except EngineBusy as exc:

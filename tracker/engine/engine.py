@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -47,7 +48,7 @@ STOP_GRACE_S = 0.5
 # A command that starts this many times in a row and records no item before its process stops
 # is failed with that reason instead of being started again: it would stop the daemon forever.
 MAX_BARREN_STARTS = 5
-OnItem = Callable[[str, Item, Outcome], None]
+OnItems = Callable[[str, list[tuple[Item, Outcome]]], None]  # command id, items finished
 OnTotal = Callable[[str, "int | None", int], None]  # command id, items selected, already done
 Announce = Callable[..., None]  # (text, **fields): printed for a person, or logged
 
@@ -60,7 +61,7 @@ def _log_announce(text: str, **fields: Any) -> None:
 class Engine:
     """Consumes intents from the log; ``async with`` takes the lock and opens what it needs."""
 
-    def __init__(self, settings: Settings, *, on_item: OnItem | None = None,
+    def __init__(self, settings: Settings, *, on_items: OnItems | None = None,
                  on_total: OnTotal | None = None, scheduler: Scheduler | None = None,
                  role: str = "run", announce: Announce = _log_announce) -> None:
         """Nothing is opened until ``async with``; the callbacks see every command's progress.
@@ -70,7 +71,7 @@ class Engine:
         """
         self.settings = settings
         self.scheduler = scheduler
-        self.on_item = on_item
+        self.on_items = on_items
         self.on_total = on_total
         self.announce = announce
         self.lock = EngineLock(settings.db_path, role=role)
@@ -260,7 +261,7 @@ class Engine:
             run = Run(command_id, name, runnable.options, self.settings, self.reader,
                       clients=await self._clients_for(cmd.network))
             summary = await run_command(cmd, run, self.writer, concurrency=self.settings.concurrency,
-                                        on_item=self._item_callback(command_id),
+                                        on_items=self._items_callback(command_id),
                                         on_total=self._total_callback(command_id), control=control)
         except CommandAborted as exc:
             log.warning("command.failed", command=name, reason=str(exc))
@@ -296,9 +297,8 @@ class Engine:
             f"item; not started again (tracker {name} runs it anew)"))
         return True
 
-    def _item_callback(self, command_id: str) -> Callable[[Item, Outcome], None] | None:
-        on_item = self.on_item
-        return (lambda item, outcome: on_item(command_id, item, outcome)) if on_item else None
+    def _items_callback(self, command_id: str) -> Callable[[list[tuple[Item, Outcome]]], None] | None:
+        return partial(self.on_items, command_id) if self.on_items else None
 
     def _total_callback(self, command_id: str) -> Callable[[int | None, int], None] | None:
         on_total = self.on_total
@@ -340,7 +340,7 @@ def _log_end(name: str, status: str, summary: dict[str, Any] | None, duration_s:
 
 
 async def run_engine(settings: Settings, *, until: str | None = None, until_idle: bool = False,
-                     on_item: OnItem | None = None, on_total: OnTotal | None = None,
+                     on_items: OnItems | None = None, on_total: OnTotal | None = None,
                      http: str | None = None, scheduler: Scheduler | None = None, role: str = "run",
                      announce: Announce = _log_announce,
                      on_ready: Callable[[], None] | None = None) -> int | None:
@@ -348,7 +348,7 @@ async def run_engine(settings: Settings, *, until: str | None = None, until_idle
 
     Returns the signal that stopped it, if one did; EngineBusy if another engine holds the lock.
     """
-    engine = Engine(settings, on_item=on_item, on_total=on_total, scheduler=scheduler, role=role,
+    engine = Engine(settings, on_items=on_items, on_total=on_total, scheduler=scheduler, role=role,
                     announce=announce)
     # Before the lock is taken: a SIGTERM while the engine opens (systemd stopping it as it
     # starts) must stop it cleanly, not kill it with Python's default action.

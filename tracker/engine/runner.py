@@ -18,7 +18,9 @@ from tracker.errors import KNOWN_ERRORS, ApiError, AuthError, BadInputError, Not
 from tracker.log import get_logger
 
 log = get_logger("tracker.engine.runner")
-OnItem = Callable[[Item, Outcome], None]
+# Items finished, with their outcomes: a batched command's chunk at once, one by one otherwise (a
+# call per item through the CLI's callbacks cost an import of 250,000 rows ~0.3 s).
+OnItems = Callable[[list[tuple[Item, Outcome]]], None]
 Entry = tuple[list[Event], str | None]  # what the writer records as one unit: events, command id
 # A batched command's items processed between two looks at the stop flag, queued as one unit:
 # a chunk takes milliseconds, so a stop is still prompt, and the writer gets whole batches.
@@ -90,7 +92,7 @@ class HostWatch:
 
 
 async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: int,
-                      on_item: OnItem | None = None,
+                      on_items: OnItems | None = None,
                       on_total: Callable[[int | None, int], None] | None = None,
                       control: RunControl | None = None) -> dict[str, Any] | None:
     """Process every not-yet-done item; the summary, or None if stopped before the end."""
@@ -114,9 +116,9 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
     try:
         if cmd.batched:
             control.batched = True
-            finished = await _drain_batched(cmd, run, writer, items, on_item, control)
+            finished = await _drain_batched(cmd, run, writer, items, on_items, control)
         else:
-            finished = await _drain(cmd, run, writer, items, workers, on_item, control)
+            finished = await _drain(cmd, run, writer, items, workers, on_items, control)
     except CommandAborted as exc:
         summary = await summarize(cmd, run, writer)
         await writer.write([CommandFailed(command_id=run.command_id, reason=str(exc), summary=summary)],
@@ -135,7 +137,7 @@ async def run_command(cmd: Command, run: Run, writer: Writer, *, concurrency: in
 
 
 async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], workers: int,
-                 on_item: OnItem | None, control: RunControl) -> bool:
+                 on_items: OnItems | None, control: RunControl) -> bool:
     """Workers pull items from one shared iterator; True when every item was processed.
 
     A host that stops answering ends the drain early (CommandAborted with the reason), so a
@@ -157,8 +159,8 @@ async def _drain(cmd: Command, run: Run, writer: Writer, items: Iterator[Item], 
             finally:
                 control.in_flight -= 1
             await writer.write(item_events(run, item, outcome), run.command_id)
-            if on_item is not None:
-                on_item(item, outcome)
+            if on_items is not None:
+                on_items([(item, outcome)])
 
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     try:
@@ -182,7 +184,7 @@ def item_events(run: Run, item: Item, outcome: Outcome) -> list[Event]:
 
 
 async def _drain_batched(cmd: Command, run: Run, writer: Writer, items: Iterator[Item],
-                         on_item: OnItem | None, control: RunControl) -> bool:
+                         on_items: OnItems | None, control: RunControl) -> bool:
     """A command that needs no network: items processed at once, a chunk at a time.
 
     Each chunk goes to the writer as one unit of per-item entries (an item that cannot be
@@ -197,9 +199,8 @@ async def _drain_batched(cmd: Command, run: Run, writer: Writer, items: Iterator
                 return True
             done, entries = outcomes_now(cmd, run, chunk)
             recorded = await writer.write_many(entries)
-            if on_item is not None:
-                for item, outcome in done:
-                    on_item(item, outcome)
+            if on_items is not None:
+                on_items(done)
             if behind is not None:
                 await behind
             behind = recorded

@@ -29,7 +29,7 @@ class Submission:
     dry_run: bool = False
     enqueue: bool = False
     verbose: bool = False
-    on_item: Callable[[Item, Outcome], None] | None = None
+    on_items: Callable[[list[tuple[Item, Outcome]]], None] | None = None  # items finished, as runner.OnItems
 
 
 def new_command_id() -> str:
@@ -86,7 +86,7 @@ async def run_in_process(settings: Settings, sub: Submission, options: dict[str,
                 await writer.write([CommandRequested(command_id=command_id, name=sub.name,
                                                      options=options)], command_id)
                 summary = await run_command(cmd, run, writer, concurrency=settings.concurrency,
-                                            on_item=sub.on_item)
+                                            on_items=sub.on_items)
             assert summary is not None
             return summary
         finally:
