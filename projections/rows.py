@@ -9,12 +9,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from itertools import compress
-from operator import is_not, itemgetter, ne
+from operator import ne
 from typing import Any
 
 import msgspec
 
-from projections.row_sql import SQL, execute_writes, in_order, update_sql, upsert_sql
+from projections.row_sql import SQL, blind_updates, execute_writes, in_order, update_of, whole_rows
 from projections.tables import TABLES
 
 _json_encode = msgspec.json.Encoder().encode
@@ -29,8 +29,6 @@ BLIND_CELLS = 10
 # Rows written whole (``write``) are flushed on their own once they hold this many cells (see
 # _flush_written): in statements of ~10,000 command items, as cheap a row as in bigger ones.
 WRITTEN_CELLS = 50_000
-WIDE_COLUMNS = 10  # tables this wide write each row's non-null columns only (see _whole)
-_NONES = (None,) * 64
 _POSITIONS = range(64)  # column positions, for compress()
 
 
@@ -90,8 +88,6 @@ class RowCache:
         # Whole rows written blind (``write``), by table, in the order written.
         self._written: dict[str, list[tuple]] = {}
         self._sql = SQL
-        self._updates = _UPDATES
-        self._inserts = _INSERTS
         self._last_miss: dict[str, Any] = {}  # per table, the key last loaded from SQL
         # Keys set blind by writes not yet run (see ``carry_statements``), by table, and what to
         # call before one is read from SQL (it waits for those writes): SQL is stale there until then.
@@ -312,13 +308,13 @@ class RowCache:
                 gone = [k for k in ordered if rows[k] is None]
                 if gone:
                     out.append((delete, gone))
-                out += self._whole(name, list(map(values, filter(None, map(rows.__getitem__, ordered)))))
+                out += whole_rows(name, list(map(values, filter(None, map(rows.__getitem__, ordered)))))
             else:
                 out += self._changes(name, ordered)
             keys.clear()
         blind = self._blind[name]
         if blind:
-            out += self._blind_updates(name, blind)
+            out += blind_updates(name, blind)
             self._size -= len(blind) * BLIND_CELLS
             blind.clear()
         return out
@@ -335,56 +331,6 @@ class RowCache:
             self._size -= len(written) * self._width[name]
         self._written = {}
         return out
-
-    def _blind_updates(self, name: str, blind: dict[tuple, tuple[tuple[str, ...], tuple]]
-                       ) -> list[tuple[str, list[tuple]]]:
-        """UPDATEs of the columns set blind, grouped by which columns, in key order."""
-        columns = TABLES[name].columns
-        changed: dict[tuple[str, ...], list[tuple]] = {}
-        for key in in_order(blind):
-            names, values = blind[key]
-            changed.setdefault(names, []).append((*values, *key))
-        return [(self._update(name, tuple(map(columns.index, names))), params) for names, params in changed.items()]
-
-    def _whole(self, name: str, rows: list[tuple]) -> list[tuple[str, list[tuple]]]:
-        """Upserts of whole rows; a wide table's rows grouped by their non-null columns.
-
-        Binding a None costs sqlite3 an adapter call (0.4 us even with tracker.db's registered
-        one) against 0.15 for a number: a new DVD's row has 16 of its 25 columns empty, and
-        leaving them out saved 1 s of a 20 s replay of the wide shape.
-        """
-        if len(TABLES[name].columns) < WIDE_COLUMNS:
-            return [(self._sql[name][2], rows)]
-        groups: dict[tuple[bool, ...], list[tuple]] = {}
-        # The columns of the row last grouped with each count of empty ones: a row with as many
-        # empty, none of them among those columns, has the very same (a count and a pick are C
-        # calls; a row's mask took 1.7 us of its 2.3: 0.4 s of the wide shape's DVDs).
-        by_count: dict[int, tuple[Callable[[tuple], tuple], list[tuple]]] = {}
-        for values in rows:
-            empty = values.count(None)
-            seen = by_count.get(empty)
-            if seen is not None:
-                picked = seen[0](values)
-                if None not in picked:
-                    seen[1].append(picked)
-                    continue
-            mask = tuple(map(is_not, values, _NONES))
-            pick = self._insert(name, mask)[1] or tuple  # tuple() of a tuple is that tuple
-            group = groups.setdefault(mask, [])
-            group.append(pick(values))
-            by_count[empty] = (pick, group)
-        return [(self._insert(name, mask)[0], group) for mask, group in groups.items()]
-
-    def _insert(self, name: str, mask: tuple[bool, ...]) -> tuple[str, Callable[[tuple], tuple] | None]:
-        """The upsert of the columns ``mask`` marks (the others NULL), and what picks their values
-        from a whole row (None: all of them), built once per mask."""
-        found = self._inserts.get((name, mask))
-        if found is None:
-            sql = upsert_sql(TABLES[name], tuple(compress(TABLES[name].columns, mask)))
-            where = [i for i, set_ in enumerate(mask) if set_]
-            pick = None if all(mask) else itemgetter(*where) if len(where) > 1 else lambda v: (v[where[0]],)
-            found = self._inserts[name, mask] = (sql, pick)
-        return found
 
     def _changes(self, name: str, keys: list[tuple]) -> list[tuple[str, list[tuple]]]:
         """The writes of one table whose rows were loaded: UPDATEs of the changed columns only."""
@@ -409,22 +355,10 @@ class RowCache:
                     (*compress(now, differs), *key))
             if was is not _ABSENT:
                 stored[key] = now
-        out = [(delete, gone), *self._whole(name, whole)]
-        out += [(self._update(name, cols), params) for cols, params in changed.items()]
+        out = [(delete, gone), *whole_rows(name, whole)]
+        out += [(update_of(name, cols), params) for cols, params in changed.items()]
         return [(sql, params) for sql, params in out if params]
 
-    def _update(self, name: str, cols: tuple[int, ...]) -> str:
-        """``UPDATE name SET <those columns> WHERE <key>``, built once per set of columns."""
-        sql = self._updates.get((name, cols))
-        if sql is None:
-            t = TABLES[name]
-            sql = self._updates[name, cols] = update_sql(name, tuple(t.columns[i] for i in cols), t.key)
-        return sql
 
-
-# Built once per table (the record path makes a cache per transaction): widths, and the UPDATE
-# and INSERT statements formatted at first use.
+# Built once per table (the record path makes a cache per transaction).
 _WIDTH = {t.name: len(t.columns) for t in TABLES.values()}
-_UPDATES: dict[tuple[str, tuple[int, ...]], str] = {}  # UPDATE statements by table and columns
-# INSERTs by table and non-null columns, each with what picks those columns' values from a row
-_INSERTS: dict[tuple[str, tuple[bool, ...]], tuple[str, Callable[[tuple], tuple] | None]] = {}
