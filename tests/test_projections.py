@@ -594,6 +594,15 @@ def _dvd(db: Database, dvd_id: int) -> dict[str, Any]:
     return dict(zip(cols, row, strict=True))
 
 
+def test_a_new_dvd_row_by_position_is_the_row_by_name() -> None:
+    """The row dvd_added builds by position holds each value in the column of its name, every
+    other column null."""
+    assert dvds.new_row(7, "Heat", 1995, 949, "tt0113277", "15", "2026-11-28T06:00:00.000000Z", "c1") == \
+        TABLES["dvds"].row(id=7, title="Heat", year=1995, tmdb_id=949, imdb_id="tt0113277", uk_certification="15",
+                           added_at="2026-11-28T06:00:00.000000Z", updated_at="2026-11-28T06:00:00.000000Z",
+                           added_by="c1")
+
+
 def test_dvd_folds(tmp_path: Path) -> None:
     """Dvd folds."""
     with Database(tmp_path / "tracker.db") as db:
