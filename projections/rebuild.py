@@ -11,7 +11,7 @@ import gc
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from operator import ge
 from typing import Union
@@ -49,13 +49,17 @@ class Share:
     (a parallel replay copies the other process's tables in then)."""
 
     modules: frozenset[str] | None = None
-    max_cells: int = REPLAY_CACHE_CELLS
+    # Read when a share is made, not when this class is: a test lowers the bound to make a small
+    # log evict (as a default value, the module's constant was fixed at import, and no test evicted).
+    max_cells: int = field(default_factory=lambda: REPLAY_CACHE_CELLS)
     then: Callable[[sqlite3.Connection], None] | None = None
-    page_cache_kib: int = REPLAY_CACHE_KIB
+    page_cache_kib: int = field(default_factory=lambda: REPLAY_CACHE_KIB)
 
 
-def rebuild(replay: Replay, conn: sqlite3.Connection, *, fresh: bool, share: Share = Share()) -> int:
-    """Fold the replay's rows into the read tables on ``conn`` (from nothing if ``fresh``); how many."""
+def rebuild(replay: Replay, conn: sqlite3.Connection, *, fresh: bool, share: Share | None = None) -> int:
+    """Fold the replay's rows into the read tables on ``conn`` (from nothing if ``fresh``), with
+    all folds and the replay's bounds unless ``share`` says otherwise; how many."""
+    share = share or Share()
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = -{share.page_cache_kib}")
     try:

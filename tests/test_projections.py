@@ -266,6 +266,32 @@ def test_replay_equals_incremental_across_cache_flushes(tmp_path: Path, monkeypa
         assert tables(db.conn) == live
 
 
+def test_time_travel_from_a_checkpoint_equals_incremental_across_cache_flushes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding on from a checkpoint with a small cache (rows loaded from SQL, changed columns
+    remembered, tables written and forgotten in turn) gives the live tables, whole and per table."""
+    monkeypatch.setattr(rebuild, "REPLAY_CACHE_CELLS", 50)
+    monkeypatch.setattr(reading, "FOLD_CHUNK_SEQS", 7)
+    with Database(tmp_path / "tracker.db") as db:
+        for i in range(200):
+            if i == 80:
+                checkpoints.save(db)
+            db.record([
+                et.DvdAdded(dvd_id=0, title=f"t{i}", tmdb_id=i + 1),
+                et.DvdDetailsRefreshed(dvd_id=1 + (i * 7) % (i + 1), tagline=f"g{i}", genres=["Drama"]),
+                et.DvdUkCertificationNormalized(dvd_id=1 + (i * 5) % (i + 1), uk_certification=f"c{i}"),
+                et.MovieListed(tmdb_id=i % 40, title=f"m{i}", genre_ids=[i % 9]),
+                et.OfferAdded(media_type="movie", tmdb_id=i % 40, region="GB", offer_type="rent", provider_id=1),
+                et.OfferRemoved(media_type="movie", tmdb_id=(i * 3) % 40, region="GB", offer_type="rent",
+                                provider_id=1),
+                et.ItemProcessed(command_id="c", item=f"dvd:{i}", outcome="updated"),
+            ], "c")
+        live = tables(db.conn)
+        assert from_checkpoint(db) == live
+        for table in ("dvds", "movies", "availability", "command_items"):
+            assert scoped_from_checkpoint(db, table) == live[table], table
+
+
 def test_replay_cache_keeps_the_table_whose_rows_come_back(tmp_path: Path) -> None:
     """Past its bound the row cache forgets first the rows of tables whose forgotten rows never
     came back: titles listed again stay cached, a burst of new DVDs goes."""
