@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import itertools
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from events.types import DvdAdded
+from projections import commands as command_table
 from projections import snapshot
 from projections.export import export_rows
 from projections.tables import TABLES
@@ -21,8 +23,12 @@ from tests.offline_support import Cli
 from tracker import checkpoint_retention, checkpoint_saver, checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
 from tracker.cli.output import write_export
+from tracker.commands.collection import Import
+from tracker.config import load_settings
 from tracker.db import Database
 from tracker.engine import runner, writer
+from tracker.engine.engine import Engine
+from tracker.engine.submit import enqueue
 
 EVERY = 300  # events between checkpoints in these tests (a chunk of 50 rows is ~100 events)
 
@@ -226,6 +232,62 @@ def test_a_save_that_cannot_be_written_does_not_fail_the_command(cli: Cli, tmp_p
     assert last - first > 3 * EVERY
     assert len(cli.export("dvds")) == 501
     assert (cli.home / "checkpoints").read_text() == "not a folder"
+
+
+def _newest_seq(cli: Cli) -> int:
+    """The seq of the newest checkpoint of the CLI's home (0: none)."""
+    with Database(cli.db) as db:
+        return max((ck.seq for ck in checkpoints.listing(db)), default=0)
+
+
+def test_a_command_leaves_its_end_checkpoint_to_the_next_one(cli: Cli, tmp_path: Path, small_interval: None,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command's end waits for no checkpoint; the next command saves one at the log's head as
+    it starts (on the saver's thread, beside its work), trusted, before that command ends."""
+    monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1e-6)  # one save inside the import, no more
+    first, last = _import(cli, tmp_path, 500)
+    inside = _newest_seq(cli)
+    assert first < inside < last - EVERY  # the import's end was due one, and did not wait for it
+    cli.ok("add", "Heat")
+    with Database(cli.db) as db:
+        caught_up = [ck for ck in checkpoints.listing(db) if ck.seq > inside]
+        assert [ck.seq for ck in caught_up] == [last + 1]  # the head once add's intent was in
+        assert checkpoints.untrusted_reason(db, caught_up[0]) is None
+    cli.ok("add", "Ran")  # nothing more is due: no save
+    assert _newest_seq(cli) == last + 1
+
+
+def test_an_idle_daemon_saves_the_checkpoint_its_last_command_left(cli: Cli, tmp_path: Path, small_interval: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A daemon that runs a long command, then goes idle, saves the checkpoint at its end meanwhile."""
+    monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1e-6)  # one save inside the import, no more
+    cli.ok("add", "Heat")
+    rows = tmp_path / "more.csv"
+    rows.write_text("title\n" + "".join(f"Film {i}\n" for i in range(400)), encoding="utf-8")
+    settings = load_settings(home=cli.home, env={})
+    with Database(settings.db_path) as db:
+        command_id = enqueue(db, "import", Import().validate({"file": str(rows)}, settings))[0]
+
+    def caught_up() -> bool:
+        with Database(cli.db) as db:
+            done = command_table.status_of(db.conn, command_id) == "completed"
+            return done and checkpoints.newest_seq(db) == db.store.count()
+
+    async def scenario() -> None:
+        async with Engine(settings, role="daemon") as engine:
+            task = asyncio.create_task(engine.run())
+            try:
+                for _ in range(500):
+                    if await asyncio.to_thread(caught_up):
+                        return
+                    await asyncio.sleep(0.02)
+            finally:
+                engine.stop()
+                await task
+    asyncio.run(scenario())
+    with Database(cli.db) as db:
+        (newest,) = [ck for ck in checkpoints.listing(db) if ck.seq == db.store.count()]
+        assert newest.seq > 2 * EVERY and checkpoints.untrusted_reason(db, newest) is None
 
 
 def _pruned_run(head: int, every: int) -> set[int]:

@@ -16,7 +16,7 @@ from tracker.errors import StoreError
 from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoint_saver")
-END_WAIT_S = 1.0  # how long a command's end waits for a save under way (~0.8 s at 250,000 DVDs)
+END_WAIT_S = 1.0  # how long an engine's end waits for a save under way (~0.5 s at 250,000 DVDs)
 # After a copy that took t seconds, the next waits t * (1 / COPY_SHARE - 1): copies take at most
 # this share of a command's time, whatever the spacing in events says. Copies of a collection's
 # tables take milliseconds; at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made
@@ -61,6 +61,20 @@ class BackgroundSaver:
             return  # copies of big tables take at most COPY_SHARE of the command's time
         self._start(head)
 
+    def catch_up(self) -> None:
+        """Begin a save at the head if the newest checkpoint is EVERY_EVENTS or more behind it and
+        none runs (on the writer's thread, between commands): the save after a command, made
+        while the next one runs (or the engine idles) rather than while its caller waits."""
+        if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
+            return
+        head = self.db.store.count()
+        self._look_at_newest()
+        if head - self._newest < checkpoints.EVERY_EVENTS:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._start(head)
+
     def _look_at_newest(self) -> None:
         """Go on from the newest checkpoint file, by name (cheap): one saved meanwhile (after a
         command, by time travel) counts, and the rows it holds set the spacing."""
@@ -101,7 +115,7 @@ class BackgroundSaver:
 
     def settle(self, wait_s: float = END_WAIT_S) -> None:
         """Let a save under way end, waiting at most ``wait_s``; past that, stop it (no file is
-        left): a command's end must not wait long for a copy that gave way to others."""
+        left, and the next engine's start saves one): a CLI command's end must not wait long."""
         thread = self._thread
         if thread is None:
             return

@@ -17,7 +17,6 @@ import structlog
 from events.types import CommandCancelled, CommandFailed, CommandInterrupted
 from projections import commands as command_table
 from projections.commands import TERMINAL, Runnable
-from tracker import checkpoints
 from tracker.checkpoint_saver import BackgroundSaver
 from tracker.commands import COMMANDS
 from tracker.commands.base import Item, Outcome, Run
@@ -178,17 +177,24 @@ class Engine:
                 runnable = command_table.next_runnable(self.reader.conn)
                 if runnable is None:
                     if until_idle or until is not None:
-                        return
+                        break
+                    await self._catch_up()  # idle: the save the last command left, off anyone's clock
                     await self._wait_for_work()
                     continue
+                # The checkpoint at the last command's end is saved now, in the background, while
+                # this one runs (see BackgroundSaver.catch_up): no command waits at its end for it.
+                await self._catch_up()
                 await self._run_one(runnable)
-                # After a big command, a checkpoint: time travel to now starts there (or at the one
-                # saved inside it, if it ends soon and is recent enough).
-                await asyncio.to_thread(self.saver.settle)
-                await self.writer.call(checkpoints.save_if_due)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+        if not self.stopping:  # stopping: the engine's close stops a save under way at once
+            await asyncio.to_thread(self.saver.settle)  # up to END_WAIT_S, then stopped
+
+    async def _catch_up(self) -> None:
+        """Begin, in the background, the checkpoint the log's head is due (on the writer's thread,
+        after what is recorded)."""
+        await self.writer.call(lambda _db: self.saver.catch_up())
 
     def _enqueue_due(self) -> None:
         """Queue the schedule's due entries (an equal queued or running one is not doubled)."""
