@@ -12,12 +12,13 @@ def _item(n: int, outcome: str) -> ItemProcessed:
 
 
 def test_a_batch_counts_its_events_items_by_outcome_and_command_ends() -> None:
-    """Every event counts once; each ItemProcessed by its outcome; each end by its status."""
+    """Every event counts once; each ItemProcessed by its outcome; each end by its status (each
+    the last event of its entry, as the runner and the engine write them)."""
     stats = EngineStats()
     stats.recorded([([CommandStarted(command_id="c1")], "c1"),
                     ([DvdAdded(dvd_id=0, title="A"), _item(2, "updated")], "c1"),
                     ([_item(3, "failed")], "c1"), ([], None),
-                    ([_item(4, "skipped"), _item(5, "updated")], "c1")])
+                    ([_item(4, "skipped")], "c1"), ([_item(5, "updated")], "c1")])
     stats.recorded([([CommandCompleted(command_id="c1")], "c1"), ([CommandFailed(command_id="c2", reason="x")], "c2")])
     stats.recorded([([DvdAdded(dvd_id=0, title="B")], None)])
     assert stats.events == 9

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import itemgetter
 
 from events.types import CommandCancelled, CommandCompleted, CommandFailed, Event, ItemProcessed
@@ -24,11 +23,15 @@ class EngineStats:
 
     def recorded(self, batch: list[tuple[list[Event], str | None]]) -> None:
         """Count a batch the writer has just committed (never a dry run's events)."""
-        # One flat list and two comprehensions rather than a loop with a branch per event: a
-        # batched command's batch holds a thousand items' events, and this runs on the event
-        # loop's thread, between its chunks. Command ends are rare: looked for only if present.
-        events = list(chain.from_iterable(map(_EVENTS, batch)))
-        self.events += len(events)
-        self.items.update([e.outcome for e in events if type(e) is ItemProcessed])
-        if not _ENDS.keys().isdisjoint(map(type, events)):
-            self.commands.update([_ENDS[type(e)] for e in events if type(e) in _ENDS])
+        # An item's ItemProcessed and a command's end are the last event of their entry
+        # (runner.item_events, the writer's failed item, the command's closing entry): one look
+        # per entry. This runs on the event loop's thread, between a batched command's chunks;
+        # a look at every event of a flattened batch was 0.2 s of an import of 250,000 rows.
+        self.events += sum(map(len, map(_EVENTS, batch)))
+        lasts = [events[-1] for events, _command_id in batch if events]
+        outcomes = [e.outcome for e in lasts if type(e) is ItemProcessed]
+        for outcome in set(outcomes):  # a few kinds, each counted in C (Counter.update is a loop)
+            self.items[outcome] += outcomes.count(outcome)
+        ends = [_ENDS[type(e)] for e in lasts if type(e) in _ENDS]
+        if ends:
+            self.commands.update(ends)
