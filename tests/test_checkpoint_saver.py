@@ -8,6 +8,7 @@ import io
 import itertools
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -255,6 +256,35 @@ def test_a_command_leaves_its_end_checkpoint_to_the_next_one(cli: Cli, tmp_path:
         assert checkpoints.untrusted_reason(db, caught_up[0]) is None
     cli.ok("add", "Ran")  # nothing more is due: no save
     assert _newest_seq(cli) == last + 1
+
+
+def test_export_as_of_a_command_end_comes_from_the_checkpoint_the_next_one_saved(
+        cli: Cli, tmp_path: Path, small_interval: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The moment an import ended, exported once the next command began: served from the
+    checkpoint that command saved at its first event (nothing between can change dvds), with no
+    fold, and equal to a full replay's export of that moment."""
+    monkeypatch.setattr(checkpoint_saver, "COPY_SHARE", 1e-6)  # one save inside the import, no more
+    _first, last = _import(cli, tmp_path, 500)
+    with Database(cli.db) as db:
+        mark = next(db.store.read(after_seq=last - 1)).at
+        want = _plain_export(db, last)
+        inside = next(db.store.read(after_seq=last - 251)).at  # DVDs added between it and the next checkpoint
+        reached = db.store.seq_at(inside)
+        want_inside = _plain_export(db, reached)
+    assert reached < last - 100
+    time.sleep(0.01)  # the next command's events come strictly after the moment
+    cli.ok("add", "Heat")
+    folded: list[dict] = []
+    fold = Database.fold
+    monkeypatch.setattr(Database, "fold",
+                        lambda self, *args, **kwargs: folded.append(kwargs) or fold(self, *args, **kwargs))
+    rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", mark)
+    assert rc == 0 and exported.encode() == want
+    assert folded == []
+    with Database(cli.db) as db:
+        assert last + 1 in [ck.seq for ck in checkpoints.listing(db)]
+    rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", inside)
+    assert rc == 0 and exported.encode() == want_inside and len(folded) == 1
 
 
 def test_an_idle_daemon_saves_the_checkpoint_its_last_command_left(cli: Cli, tmp_path: Path, small_interval: None,

@@ -130,6 +130,10 @@ def cached_export(db: Database, table: str, until_at: str | None) -> Iterator[by
         return None
     seq = db.store.count() if until_at is None else db.store.seq_at(until_at)
     start = nearest(db, seq)
+    if until_at is not None and (start is None or start.seq < seq):
+        later = _holding_then(db, seq, table)
+        if later is not None:
+            start, seq = later, later.seq
     if start is None or seq - start.seq >= EVERY_EVENTS:
         return None
     if until_at is not None and seq - start.seq >= TRAVEL_SAVE_EVENTS and _can_save(db):
@@ -150,6 +154,20 @@ def cached_export(db: Database, table: str, until_at: str | None) -> Iterator[by
         return export_cache.merged(cache, export_cache.changed_lines(conn, table))
     finally:
         conn.close()
+
+
+def _holding_then(db: Database, seq: int, table: str) -> Checkpoint | None:
+    """The first checkpoint after ``seq`` (fewer than EVERY_EVENTS on, trusted) if no event
+    between can change ``table``: it holds that table as it was at ``seq``.
+
+    A command's end leaves its checkpoint to the next command, which saves it at its own first
+    event (see BackgroundSaver.catch_up): the moment a command ended is then just before it.
+    """
+    after = next((ck for ck in listing(db) if ck.seq > seq), None)
+    if after is None or after.seq - seq >= EVERY_EVENTS or untrusted_reason(db, after) is not None:
+        return None
+    between = db.store.read(after_seq=seq, until_seq=after.seq, types=scope.event_types(table), batch=1)
+    return None if next(between, None) is not None else after
 
 
 def _export_cache(db: Database, ck: Checkpoint, table: str,
