@@ -7,6 +7,7 @@ starts it and copies the tables in. Ctrl-C is left to the parent, which kills it
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from dataclasses import replace
@@ -52,4 +53,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # The parent waits for this process to end before it copies the tables in: the share is
+    # committed and its file closed, so the interpreter's teardown (~30 ms of freeing modules
+    # and objects, on the replay's critical path) is skipped.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
