@@ -224,6 +224,48 @@ def test_a_save_outlasting_the_end_wait_is_stopped_and_the_next_runs(
         saver.close()
 
 
+def test_the_save_a_command_end_left_is_waited_for_whole_at_an_engine_end(
+        tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
+    """The catch-up save still copying when the engine ends is waited for past the end wait, and
+    said once; a save begun inside a command would be stopped (the test above)."""
+    reached, release = held_copy
+    with Database(tmp_path / "tracker.db") as db:
+        saver = BackgroundSaver(db)
+        _recorded(db, range(12))
+        saver.catch_up()
+        assert reached.wait(5)
+        threading.Timer(0.5, release.set).start()
+        told: list[str] = []
+        saver.settle(wait_s=0.05, on_long_wait=lambda: told.append("waiting"))
+        assert [ck.seq for ck in checkpoints.listing(db)] == [12] and told == ["waiting"]
+        saver.close()
+
+
+def test_a_cli_commands_engine_settles_its_saver_at_the_end(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine a CLI command runs settles a save under way before it closes (bounded, said,
+    stopped by Ctrl-C) rather than leaving it to the close, which waits for it whole."""
+    settled: list[bool] = []
+    monkeypatch.setattr(BackgroundSaver, "settle", lambda self, *args, **kwargs: settled.append(True))
+    cli.ok("add", "Heat")
+    assert settled == [True]
+
+
+def test_the_save_a_command_end_left_stops_when_the_engine_is_stopped(
+        tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
+    """Ctrl-C while an engine's end waits for the catch-up save: it is stopped, no file left."""
+    reached, release = held_copy
+    with Database(tmp_path / "tracker.db") as db:
+        saver = BackgroundSaver(db)
+        _recorded(db, range(12))
+        saver.catch_up()
+        assert reached.wait(5)
+        threading.Timer(0.3, release.set).start()
+        saver.settle(stopped=lambda: True)
+        assert checkpoints.listing(db) == []
+        saver.close()
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
 def test_a_save_that_cannot_be_written_does_not_fail_the_command(cli: Cli, tmp_path: Path,
                                                                  small_interval: None) -> None:
     """With no room for checkpoints (a file where the folder goes), the import still lands every row."""
@@ -285,6 +327,9 @@ def test_export_as_of_a_command_end_comes_from_the_checkpoint_the_next_one_saved
         assert last + 1 in [ck.seq for ck in checkpoints.listing(db)]
     rc, exported, _err = cli("export", "dvds", "--format", "jsonl", "--as-of", inside)
     assert rc == 0 and exported.encode() == want_inside and len(folded) == 1
+    rc, as_csv, _err = cli("export", "dvds", "--format", "csv", "--as-of", mark)  # the time travel's path
+    assert rc == 0 and len(folded) == 1
+    assert len(as_csv.splitlines()) == 1 + 500 and "Film 499" in as_csv
 
 
 def test_an_idle_daemon_saves_the_checkpoint_its_last_command_left(cli: Cli, tmp_path: Path, small_interval: None,

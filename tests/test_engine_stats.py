@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from events.types import CommandCompleted, CommandFailed, CommandStarted, DvdAdded, ItemProcessed
+from tracker.commands.base import UPDATED, Item, Outcome
+from tracker.engine.runner import item_events
 from tracker.engine.stats import EngineStats
 
 
@@ -24,3 +28,15 @@ def test_a_batch_counts_its_events_items_by_outcome_and_command_ends() -> None:
     assert stats.events == 9
     assert dict(stats.items) == {"updated": 2, "failed": 1, "skipped": 1}
     assert dict(stats.commands) == {"completed": 1, "failed": 1}
+
+
+def test_an_items_entry_ends_with_its_one_item_processed() -> None:
+    """The runner's entry for an item holds its events, then its ItemProcessed, last and alone:
+    the engine's counters look at each entry's last event only."""
+    run = SimpleNamespace(command_id="c1")
+    outcome = Outcome(UPDATED, [DvdAdded(dvd_id=0, title="A"), DvdAdded(dvd_id=0, title="B")])
+    events = item_events(run, Item("line:2"), outcome)
+    assert [type(e) for e in events] == [DvdAdded, DvdAdded, ItemProcessed]
+    stats = EngineStats()
+    stats.recorded([(events, "c1")])
+    assert (stats.events, dict(stats.items)) == (3, {"updated": 1})

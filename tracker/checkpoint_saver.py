@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from events.store import EventStore
 from tracker import checkpoints
@@ -16,7 +17,8 @@ from tracker.errors import StoreError
 from tracker.log import get_logger
 
 log = get_logger("tracker.checkpoint_saver")
-END_WAIT_S = 1.0  # how long an engine's end waits for a save under way (~0.5 s at 250,000 DVDs)
+END_WAIT_S = 1.0  # how long an engine's end waits for a save begun inside a command
+LONG_WAIT_S = 0.3  # an engine's end waiting longer than this for a save says so
 # After a copy that took t seconds, the next waits t * (1 / COPY_SHARE - 1): copies take at most
 # this share of a command's time, whatever the spacing in events says. Copies of a collection's
 # tables take milliseconds; at 250,000 DVDs ~0.6-1 s each, and one every 50,000 events made
@@ -45,35 +47,42 @@ class BackgroundSaver:
         self._closed = False
         self._abandon = threading.Event()
         self._ready_at = 0.0  # monotonic time before which no copy starts (see COPY_SHARE)
+        self._catching_up = False  # the save under way is the one a command's end left (catch_up)
 
     def after_commit(self) -> None:
         """Begin a save if one is due and none runs (on the committing thread, between batches)."""
-        if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
+        if not self._may_save():
             return
         head = self.db.store.count()
         if self._newest is None or head - self._newest >= self._spacing:
             self._look_at_newest()
         if head - self._newest < self._spacing:
             return
-        if self._thread is not None and self._thread.is_alive():
+        if self.busy():
             return  # at most one copy at a time: this one is put off until it ends
         if time.monotonic() < self._ready_at:
             return  # copies of big tables take at most COPY_SHARE of the command's time
-        self._start(head)
+        self._start(head, catching_up=False)
 
     def catch_up(self) -> None:
         """Begin a save at the head if the newest checkpoint is EVERY_EVENTS or more behind it and
         none runs (on the writer's thread, between commands): the save after a command, made
         while the next one runs (or the engine idles) rather than while its caller waits."""
-        if self._closed or self.db.read_only or checkpoints.folder(self.db) is None:
+        if not self._may_save():
             return
         head = self.db.store.count()
         self._look_at_newest()
-        if head - self._newest < checkpoints.EVERY_EVENTS:
+        if head - self._newest < checkpoints.EVERY_EVENTS or self.busy():
             return
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._start(head)
+        self._start(head, catching_up=True)
+
+    def busy(self) -> bool:
+        """Whether a copy is under way."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _may_save(self) -> bool:
+        """Whether saves can be made at all (open, writable, a folder for them)."""
+        return not self._closed and not self.db.read_only and checkpoints.folder(self.db) is not None
 
     def _look_at_newest(self) -> None:
         """Go on from the newest checkpoint file, by name (cheap): one saved meanwhile (after a
@@ -83,9 +92,10 @@ class BackgroundSaver:
             self._newest = newest
             self._spacing = checkpoints.spacing(checkpoints.rows_at(self.db, newest))
 
-    def _start(self, head: int) -> None:
+    def _start(self, head: int, *, catching_up: bool) -> None:
         """Fix the moment on the side connection (quick) and start the copy's thread."""
-        self._newest = head  # a save that fails is tried again an interval later, not at each batch
+        # A save that fails is tried again an interval later, not at each batch.
+        self._newest, self._catching_up = head, catching_up
         try:
             if self._side is None:
                 self._side = self.db.side_store()
@@ -113,13 +123,26 @@ class BackgroundSaver:
             self._spacing = checkpoints.spacing(saved.rows)
             log.debug("checkpoint_saved", seq=saved.seq, rows=saved.rows)
 
-    def settle(self, wait_s: float = END_WAIT_S) -> None:
-        """Let a save under way end, waiting at most ``wait_s``; past that, stop it (no file is
-        left, and the next engine's start saves one): a CLI command's end must not wait long."""
+    def settle(self, wait_s: float = END_WAIT_S, *, stopped: Callable[[], bool] = lambda: False,
+               on_long_wait: Callable[[], None] | None = None) -> None:
+        """Let a save under way end (an engine's end): one inside a command gets ``wait_s`` at
+        most, a command's end must not wait long for a copy that gave way to others; the save a
+        command's end left (catch_up) is waited for whole, or each small command after a big one
+        would begin it and stop it again. Past that, or once ``stopped()``, it is stopped (no file
+        is left). ``on_long_wait`` is told once if the wait passes LONG_WAIT_S."""
         thread = self._thread
         if thread is None:
             return
-        thread.join(wait_s)
+        started = time.monotonic()
+        told = on_long_wait is None
+        while thread.is_alive() and not stopped():
+            waited_s = time.monotonic() - started
+            if not self._catching_up and waited_s >= wait_s:
+                break
+            if not told and waited_s >= LONG_WAIT_S:
+                told = True
+                on_long_wait()
+            thread.join(0.05)
         if thread.is_alive():
             self._stop(thread)
             self._abandon.clear()  # the next save may run

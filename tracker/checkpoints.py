@@ -107,6 +107,10 @@ def time_travel(db: Database, target: sqlite3.Connection, until_at: str, *,
     """
     seq = db.store.seq_at(until_at)
     start = nearest(db, seq)
+    later = _holding_then(db, seq, only) if only and (start is None or start.seq < seq) else None
+    if later is not None:  # that table as of the moment, nothing to fold (the others as of later)
+        snapshot.load(later.path, target)
+        return seq, later
     if start is not None:
         snapshot.load(start.path, target)
     after = start.seq if start else 0

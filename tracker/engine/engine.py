@@ -172,7 +172,7 @@ class Engine:
         try:
             while not self.stopping:
                 if until is not None and command_table.status_of(self.reader.conn, until) in TERMINAL:
-                    return
+                    break  # (not return: a save under way is settled below, not left to close)
                 self._enqueue_due()
                 runnable = command_table.next_runnable(self.reader.conn)
                 if runnable is None:
@@ -189,7 +189,15 @@ class Engine:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         if not self.stopping:  # stopping: the engine's close stops a save under way at once
-            await asyncio.to_thread(self.saver.settle)  # up to END_WAIT_S, then stopped
+            await self._settle_saver()
+
+    async def _settle_saver(self) -> None:
+        """Let a checkpoint save under way end (see BackgroundSaver.settle); Ctrl-C stops it, and
+        a wait long enough to notice is said, not silent."""
+        loop = asyncio.get_running_loop()
+        text = "saving a checkpoint of the read tables (Ctrl-C skips it; the next command saves it)"
+        await asyncio.to_thread(self.saver.settle, stopped=lambda: self.stopping,
+                                on_long_wait=lambda: loop.call_soon_threadsafe(self._say, text))
 
     async def _catch_up(self) -> None:
         """Begin, in the background, the checkpoint the log's head is due (on the writer's thread,
