@@ -157,12 +157,14 @@ def held_copy(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threadi
 
 
 @contextmanager
-def _copy_begun(tmp_path: Path, reached: threading.Event) -> Iterator[tuple[Database, BackgroundSaver]]:
-    """A database of 12 events and a saver whose first copy (held) has begun."""
+def _copy_begun(tmp_path: Path, reached: threading.Event, *,
+                catch_up: bool = False) -> Iterator[tuple[Database, BackgroundSaver]]:
+    """A database of 12 events and a saver whose first copy (held) has begun: inside a command,
+    or (``catch_up``) the one a command's end left."""
     with Database(tmp_path / "tracker.db") as db:
         saver = BackgroundSaver(db)
         _recorded(db, range(12))
-        saver.after_commit()
+        saver.catch_up() if catch_up else saver.after_commit()
         assert reached.wait(5)
         yield db, saver
 
@@ -229,11 +231,7 @@ def test_the_save_a_command_end_left_is_waited_for_whole_at_an_engine_end(
     """The catch-up save still copying when the engine ends is waited for past the end wait, and
     said once; a save begun inside a command would be stopped (the test above)."""
     reached, release = held_copy
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.catch_up()
-        assert reached.wait(5)
+    with _copy_begun(tmp_path, reached, catch_up=True) as (db, saver):
         threading.Timer(0.5, release.set).start()
         told: list[str] = []
         saver.settle(wait_s=0.05, on_long_wait=lambda: told.append("waiting"))
@@ -254,11 +252,7 @@ def test_the_save_a_command_end_left_stops_when_the_engine_is_stopped(
         tmp_path: Path, held_copy: tuple[threading.Event, ...]) -> None:
     """Ctrl-C while an engine's end waits for the catch-up save: it is stopped, no file left."""
     reached, release = held_copy
-    with Database(tmp_path / "tracker.db") as db:
-        saver = BackgroundSaver(db)
-        _recorded(db, range(12))
-        saver.catch_up()
-        assert reached.wait(5)
+    with _copy_begun(tmp_path, reached, catch_up=True) as (db, saver):
         threading.Timer(0.3, release.set).start()
         saver.settle(stopped=lambda: True)
         assert checkpoints.listing(db) == []
